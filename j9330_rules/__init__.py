@@ -1,0 +1,32 @@
+"""j9330-rules: claim edits for HCPCS J9330 (temsirolimus, 1 mg).
+
+The public API, held stable for claim editors and notebooks::
+
+    from j9330_rules import Editor, ClaimError
+    result = Editor().check(claim_dict)
+"""
+
+from importlib import metadata
+
+from j9330_rules.editor import Editor
+from j9330_rules.errors import ClaimError, EngineUnavailable, SpecError
+from j9330_rules.hookspecs import hookimpl
+from j9330_rules.model import Claim, ClaimLine, Finding, Payment, Result
+from j9330_rules.payers import Payer
+
+__version__ = metadata.version("j9330-rules")
+
+__all__ = [
+    "Claim",
+    "ClaimError",
+    "ClaimLine",
+    "Editor",
+    "EngineUnavailable",
+    "Finding",
+    "Payer",
+    "Payment",
+    "Result",
+    "SpecError",
+    "hookimpl",
+    "__version__",
+]

@@ -1,0 +1,154 @@
+"""The Editor: the one object claim editors and notebooks hold.
+
+It loads the plugins once, merges each payer's policy, compiles it into the
+engine, and then checks claims: model → facts → engine → findings.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from string import Template
+from typing import Any
+
+from j9330_rules.catalogue import catalogue
+from j9330_rules.engine import CompiledRuleset, EngineFailure, Firing
+from j9330_rules.errors import ClaimError
+from j9330_rules.facts import FactBuilder
+from j9330_rules.model import SEVERITIES, Claim, Finding, Payment, Result
+from j9330_rules.payers import Payer
+from j9330_rules.plugins import PluginFailure, Registry, call_each, collect, plugin_manager
+from j9330_rules.policy import PayerPolicy, merge
+from j9330_rules.refdata import ReferenceData
+from j9330_rules.structure import safe_claim_id, structure_claim
+
+log = logging.getLogger(__name__)
+_RANK = {severity: rank for rank, severity in enumerate(SEVERITIES)}
+
+
+class Editor:
+    """Checks J9330 claims against the national rules and the claim's payer's rules.
+
+    ``asp_file``, ``crosswalk_file`` and ``mue_file`` are CMS reference files
+    in their published layouts. ``plugins`` registers extra plugin objects
+    (as tests and notebooks do); ``entry_points=False`` skips installed ones.
+    """
+
+    def __init__(
+        self,
+        *,
+        asp_file: str | Path | None = None,
+        crosswalk_file: str | Path | None = None,
+        mue_file: str | Path | None = None,
+        plugins: Iterable[Any] = (),
+        entry_points: bool = True,
+    ):
+        manager, registry = plugin_manager(plugins, entry_points=entry_points)
+        self.registry: Registry = collect(manager, registry)
+        self.reference = ReferenceData(
+            self.registry.reference, asp_file=asp_file, crosswalk_file=crosswalk_file, mue_file=mue_file
+        )
+        self.policies: dict[str, PayerPolicy] = {
+            name: merge(name, self.registry.specs) for name in self.registry.payers
+        }
+        self._builders = {name: FactBuilder(policy, self.reference) for name, policy in self.policies.items()}
+        self._engines = {name: CompiledRuleset(policy.rules, name) for name, policy in self.policies.items()}
+        self._catalogue = catalogue()
+
+    @property
+    def payers(self) -> dict[str, Payer]:
+        return dict(self.registry.payers)
+
+    def check(self, claim: dict | Claim, *, as_of: dt.date | None = None) -> Result:
+        """Check one claim. Raises ``ClaimError`` for an invalid claim or unknown payer."""
+        model = structure_claim(claim)
+        payer = self.registry.payers.get(model.payer)
+        if payer is None:
+            known = ", ".join(sorted(self.registry.payers)) or "none"
+            raise ClaimError(f"$.payer: unknown payer; the known payers are: {known}")
+        facts = self._builders[payer.name].build(model, as_of=as_of)
+        firings = self._engines[payer.name].evaluate(facts)
+        policy = self.policies[payer.name]
+        findings = [self._finding(firing, policy) for firing in firings]
+        findings += self._context_findings(payer)
+        payment, failures = self._benchmark(model, payer)
+        findings += failures
+        findings.sort(key=lambda f: (f.line or 0, _RANK[f.severity], f.code, f.rule_id or ""))
+        return Result(model.claim_id, payer.name, tuple(findings), payment=payment)
+
+    def check_many(self, claims: Iterable[Any], *, as_of: dt.date | None = None) -> Iterator[Result]:
+        """One result per input, in order; a bad claim yields a result with ``error``."""
+        for position, claim in enumerate(claims, start=1):
+            try:
+                yield self.check(claim, as_of=as_of)
+            except (ClaimError, EngineFailure) as exc:
+                yield Result(safe_claim_id(claim), _payer_of(claim), error=str(exc))
+            except Exception as exc:  # a bug must not lose the other claims' results
+                log.exception("internal error on input %d", position)
+                yield Result(safe_claim_id(claim), _payer_of(claim), error=f"internal error ({type(exc).__name__})")
+
+    def _finding(self, firing: Firing, policy: PayerPolicy) -> Finding:
+        rule, fact = firing.rule, firing.fact
+        day = _from_day_number(fact["eff"])
+        entry = self._catalogue[rule.code]
+        return Finding(
+            code=rule.code,
+            severity=policy.severity(rule, day),
+            line=fact.get("line"),
+            message=Template(rule.message).safe_substitute(fact),
+            carc=entry.carc,
+            rarc=entry.rarc,
+            rule_id=rule.id,
+            source=rule.source,
+            payer=policy.payer,
+        )
+
+    def _context_findings(self, payer: Payer) -> list[Finding]:
+        findings = [self._plugin_failed(f, payer.name) for f in self.registry.failures if f.concerns(payer.name)]
+        if not payer.policy_sourced:
+            entry = self._catalogue["PAYER_POLICY_NOT_PROVIDED"]
+            findings.append(
+                Finding(
+                    code=entry.code,
+                    severity=entry.severity,
+                    line=None,
+                    message=f"No sourced {payer.display_name} policy for J9330 is loaded; only the national rules were applied.",
+                    rule_id="HOST-PAYER-POLICY",
+                    source=payer.note or None,
+                    payer=payer.name,
+                )
+            )
+        return findings
+
+    def _plugin_failed(self, failure: PluginFailure, payer: str) -> Finding:
+        entry = self._catalogue["PLUGIN_FAILED"]
+        return Finding(
+            code=entry.code,
+            severity=entry.severity,
+            line=None,
+            message=f"Plugin {failure.plugin} failed while {failure.stage} ({failure.error.split(':')[0]}); its part of the check did not run.",
+            rule_id="HOST-PLUGIN",
+            payer=payer,
+        )
+
+    def _benchmark(self, claim: Claim, payer: Payer) -> tuple[Payment | None, list[Finding]]:
+        failures = []
+        hook = self.registry.manager.hook.j9330_benchmark
+        for plugin, payment, error in call_each(hook, claim=claim, payer=payer, reference=self.reference):
+            if error is not None:
+                log.error("plugin %s failed in j9330_benchmark: %s", plugin, type(error).__name__)
+                failures.append(self._plugin_failed(PluginFailure(plugin, "computing the benchmark", type(error).__name__), payer.name))
+            elif payment is not None:
+                return payment, failures
+        return None, failures
+
+
+def _from_day_number(number: int) -> dt.date:
+    return dt.date(number // 10000, number // 100 % 100, number % 100)
+
+
+def _payer_of(claim: Any) -> str | None:
+    payer = claim.get("payer") if isinstance(claim, dict) else getattr(claim, "payer", None)
+    return payer if isinstance(payer, str) and len(payer) <= 64 else None

@@ -1,0 +1,198 @@
+"""Claim → facts: the flat records the rulesets match on.
+
+Rules are single-fact patterns (a join in durable-rules can read out of
+bounds), so everything a rule needs is derived here, in Python, and
+property-tested: one fact per J9330 line, one per date of service, and one
+for the claim that anchors the engine's sentinel rule. Facts hold only
+booleans, whole numbers, plain decimals and codes, never patient
+identifiers, so a fact can appear in a finding's audit trail.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Iterable
+from decimal import ROUND_CEILING, Decimal
+from typing import Any
+
+from j9330_rules import modifiers, ndc, units
+from j9330_rules.model import Claim, ClaimLine
+from j9330_rules.policy import PayerPolicy
+from j9330_rules.refdata import ReferenceData
+from j9330_rules.specs import CodeSet
+
+Fact = dict[str, Any]
+SESSION = "0"  # one live engine session per process; never a claim id
+
+
+def day_number(day: dt.date) -> int:
+    """A date as YYYYMMDD, the form effective dates are compared in."""
+    return day.year * 10000 + day.month * 100 + day.day
+
+
+class CodeMatcher:
+    """Membership in a spec's code set: exact codes plus ``PREFIX*`` patterns."""
+
+    def __init__(self, code_set: CodeSet):
+        normal = [code.upper().replace(".", "") for code in code_set.codes]
+        self.name = f"in_{code_set.name}"
+        self.field = code_set.field
+        self.exact = frozenset(code for code in normal if not code.endswith("*"))
+        self.prefixes = tuple(code[:-1] for code in normal if code.endswith("*"))
+
+    def matches(self, code: str | None) -> bool:
+        return code is not None and (code in self.exact or code.startswith(self.prefixes))
+
+    def any(self, codes: Iterable[str]) -> bool:
+        return any(self.matches(code) for code in codes)
+
+
+class FactBuilder:
+    """Builds the facts of a claim for one payer's policy and reference data."""
+
+    def __init__(self, policy: PayerPolicy, reference: ReferenceData):
+        self.policy = policy
+        self.kit_mg = reference.kit_mg
+        self.temsirolimus_ndcs = reference.temsirolimus_ndcs
+        self.matchers = [CodeMatcher(code_set) for code_set in policy.code_sets.values()]
+
+    def build(self, claim: Claim, as_of: dt.date | None = None) -> list[Fact]:
+        facts: list[Fact] = [{"id": "claim", "sid": SESSION, "kind": "claim"}]
+        by_date: dict[dt.date, list[ClaimLine]] = defaultdict(list)
+        procedures: dict[dt.date, set[str]] = defaultdict(set)
+        for line in claim.lines:
+            procedures[line.service_date].add(line.hcpcs)
+            if line.is_drug_line:
+                by_date[line.service_date].append(line)
+        for day in sorted(by_date):
+            lines = by_date[day]
+            effective = as_of or day
+            parameters = self.policy.parameters_on(effective)
+            shared = self._shared(claim, day, effective, parameters, procedures[day])
+            line_facts = [self._line(claim, line, shared, parameters) for line in lines]
+            facts.extend(line_facts)
+            facts.append(self._date(lines, line_facts, shared))
+        return facts
+
+    def _shared(self, claim: Claim, day: dt.date, effective: dt.date, parameters: dict, procedures: set[str]) -> Fact:
+        """What every fact of one date carries: setting, policy parameters, procedures."""
+        shared: Fact = {
+            "sid": SESSION,
+            "dos": day_number(day),
+            "eff": day_number(effective),
+            "form": claim.form,
+            "pos": claim.place_of_service or "",
+            "tob": claim.type_of_bill or "",
+            "has_prior_auth": bool(claim.prior_authorization),
+            "is_340b": claim.provider.is_340b,
+        }
+        for name, value in parameters.items():
+            if not isinstance(value, list):
+                shared[name] = value
+        expected = modifiers.expected_340b(claim.provider, parameters.get("tb_hospital_types", ()))
+        shared["expected_340b"] = expected or "none"
+        for matcher in self.matchers:
+            if matcher.field == "procedure":
+                shared[matcher.name] = matcher.any(procedures)
+            elif matcher.field == "place_of_service":
+                shared[matcher.name] = matcher.matches(claim.place_of_service)
+            elif matcher.field == "type_of_bill":
+                shared[matcher.name] = matcher.matches(claim.type_of_bill)
+        return shared
+
+    def _line(self, claim: Claim, line: ClaimLine, shared: Fact, parameters: dict) -> Fact:
+        whole = units.whole_units(line.units)
+        diagnoses = [claim.diagnoses[pointer - 1] for pointer in line.dx_pointers]
+        normal_ndc = ndc.normalise(line.ndc) if line.ndc else None
+        fact: Fact = {
+            **shared,
+            "id": f"line-{line.line}",
+            "kind": "line",
+            "line": line.line,
+            "revenue_code": line.revenue_code or "",
+            "units": whole or 0,
+            "units_valid": whole is not None,
+            "jw": "JW" in line.modifiers,
+            "jz": "JZ" in line.modifiers,
+            "billed_340b": modifiers.billed_340b(line) or "none",
+            "dose_given": line.dose_mg is not None,
+            # Judged on administered lines with valid units; the other cases have their own edits.
+            "dose_matches": line.dose_mg is None
+            or whole is None
+            or "JW" in line.modifiers
+            or whole == units.administered_units(line.dose_mg),
+            "ndc_present": bool(line.ndc),
+            "ndc_valid": normal_ndc is not None,
+            "dx_pointed": bool(diagnoses),
+        }
+        if normal_ndc is not None and self.temsirolimus_ndcs:
+            fact["ndc_temsirolimus"] = normal_ndc in self.temsirolimus_ndcs
+        for matcher in self.matchers:
+            if matcher.field == "diagnosis":
+                fact[matcher.name] = matcher.any(diagnoses)
+            elif matcher.field == "modifier":
+                fact[matcher.name] = all(matcher.matches(code) for code in line.modifiers)
+        _documentation(fact, line)
+        return fact
+
+    def _date(self, lines: list[ClaimLine], line_facts: list[Fact], shared: Fact) -> Fact:
+        totals = units.date_units(lines, self.kit_mg)
+        waste = modifiers.waste_modifiers(lines)
+        fact: Fact = {
+            **shared,
+            "id": f"date-{shared['dos']}",
+            "kind": "date",
+            "line": min(line.line for line in lines),
+            "kit_mg": self.kit_mg,
+            "administered_units": totals.administered_units,
+            "discarded_units": totals.discarded_units,
+            "total_units": totals.total_units,
+            "kits_opened": totals.kits_opened,
+            "administered_mg": fact_number(totals.administered_mg),
+            "fills_whole_kits": totals.fills_whole_kits,
+            "discards_under_one_kit": totals.discards_under_one_kit,
+            "administered_whole_kits": totals.administered_whole_kits,
+            "has_jw_line": waste.has_jw_line,
+            "has_jz": waste.has_jz,
+            "jwjz_conflict": waste.conflict,
+            "jwjz_missing": waste.missing,
+            "jw_without_admin": waste.jw_without_administered,
+        }
+        for matcher in self.matchers:
+            if matcher.field == "diagnosis":
+                fact[matcher.name] = any(f[matcher.name] for f in line_facts)
+        return fact
+
+
+def _documentation(fact: Fact, line: ClaimLine) -> None:
+    doc = line.documentation
+    fact["doc_given"] = doc is not None
+    if doc is None:
+        return
+    fact["doc_has_lot"] = bool(doc.lot)
+    fact["doc_has_expiration"] = doc.expiration is not None
+    fact["doc_has_route"] = bool(doc.route)
+    fact["doc_route_iv"] = (doc.route or "").strip().upper() in ("IV", "INTRAVENOUS")
+    fact["doc_expired"] = doc.expiration is not None and doc.expiration < line.service_date
+
+
+_GRID = Decimal("0.001")
+
+
+def fact_number(value: Decimal) -> int | float:
+    """A quantity as a JSON-native number that never prints with an exponent.
+
+    durable-rules rejects ``5e-05``. Rounding up to the 0.001 grid keeps every
+    comparison with a threshold on that grid exact (x > 25 iff ceil(x) > 25),
+    and a float from 0.001 to 1e15 always prints in plain form.
+    """
+    if value == value.to_integral_value():
+        return int(value)
+    return float(value.quantize(_GRID, rounding=ROUND_CEILING))
+
+
+def plain_number(value: Decimal) -> str:
+    """A Decimal as JSON without an exponent (durable-rules rejects ``5e-05``)."""
+    text = format(value, "f")
+    return text.rstrip("0").rstrip(".") if "." in text else text

@@ -1,0 +1,139 @@
+"""The claim and finding models.
+
+Frozen attrs classes: a checked claim never changes under the rules, and a
+finding is a value a claim editor can hash, compare and store. Money and
+quantities are ``Decimal`` so that a unit or a cent is never lost to binary
+floating point.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Any
+
+import attrs
+from attrs import define, field
+
+SEVERITIES = ("reject", "deny", "review", "warn", "info")
+BLOCKING_SEVERITIES = frozenset({"reject", "deny"})
+
+
+def _tuple(value: Any) -> tuple:
+    return tuple(value)
+
+
+@define(frozen=True)
+class Patient:
+    birth_date: dt.date | None = None
+    sex: str | None = None
+
+
+@define(frozen=True)
+class Provider:
+    npi: str | None = None
+    is_340b: bool = False
+    hospital_type: str | None = None
+
+
+@define(frozen=True)
+class Documentation:
+    """What the medical record says about the administered drug."""
+
+    lot: str | None = None
+    expiration: dt.date | None = None
+    route: str | None = None
+
+
+@define(frozen=True)
+class ClaimLine:
+    line: int
+    hcpcs: str
+    service_date: dt.date
+    modifiers: tuple[str, ...] = field(default=(), converter=_tuple)
+    units: Decimal | None = None
+    charge: Decimal | None = None
+    ndc: str | None = None
+    ndc_unit: str | None = None
+    ndc_quantity: Decimal | None = None
+    revenue_code: str | None = None
+    dx_pointers: tuple[int, ...] = field(default=(), converter=_tuple)
+    dose_mg: Decimal | None = None
+    documentation: Documentation | None = None
+    extra: dict[str, Any] = field(factory=dict, eq=False, repr=False)
+
+    @property
+    def is_drug_line(self) -> bool:
+        return self.hcpcs == "J9330"
+
+
+@define(frozen=True)
+class Claim:
+    claim_id: str
+    payer: str
+    lines: tuple[ClaimLine, ...] = field(converter=_tuple)
+    form: str = "professional"
+    type_of_bill: str | None = None
+    place_of_service: str | None = None
+    diagnoses: tuple[str, ...] = field(default=(), converter=_tuple)
+    patient: Patient = field(factory=Patient)
+    provider: Provider = field(factory=Provider)
+    prior_authorization: str | None = None
+    extra: dict[str, Any] = field(factory=dict, eq=False, repr=False)
+
+    @property
+    def drug_lines(self) -> tuple[ClaimLine, ...]:
+        return tuple(line for line in self.lines if line.is_drug_line)
+
+
+@define(frozen=True)
+class Finding:
+    """One edit raised on a claim: what a claim editor maps onto its own edits."""
+
+    code: str
+    severity: str = field(validator=attrs.validators.in_(SEVERITIES))
+    line: int | None
+    message: str
+    carc: str | None = None
+    rarc: str | None = None
+    rule_id: str | None = None
+    source: str | None = None
+    payer: str | None = None
+
+    @property
+    def blocking(self) -> bool:
+        return self.severity in BLOCKING_SEVERITIES
+
+
+@define(frozen=True)
+class Payment:
+    """A reimbursement benchmark: what the payer would be expected to allow."""
+
+    allowed: Decimal
+    basis: str
+    source: str
+
+
+@define(frozen=True)
+class Result:
+    """The outcome for one claim: its findings, or the error that stopped it."""
+
+    claim_id: str | None
+    payer: str | None
+    findings: tuple[Finding, ...] = field(default=(), converter=_tuple)
+    error: str | None = None
+    payment: Payment | None = None
+
+    @property
+    def blocking(self) -> bool:
+        """True when a finding stops the claim (a reject or a deny).
+
+        An error result is not "blocking": nothing was checked. Callers that
+        gate on results look at ``error`` too (the CLI does).
+        """
+        return any(f.blocking for f in self.findings)
+
+    def _repr_html_(self) -> str:
+        from j9330_rules.render import result_html
+
+        return result_html([self])

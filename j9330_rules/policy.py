@@ -1,0 +1,92 @@
+"""One payer's policy: the national specs merged with the payer's own.
+
+The host evaluates a claim against exactly one ``PayerPolicy``. Merging is
+where "the payer's parameters override the national defaults" is decided, in
+one place: a payer-specific spec wins over a national one, and two specific
+specs may not disagree.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from attrs import define, field
+
+from j9330_rules.errors import SpecError
+from j9330_rules.specs import ALL_PAYERS, CodeSet, Period, Rule, SeverityOverride, Spec
+
+
+@define(frozen=True)
+class PayerPolicy:
+    payer: str
+    specs: tuple[Spec, ...]
+    rules: tuple[Rule, ...]
+    parameters: Mapping[str, tuple[Period, ...]]
+    code_sets: Mapping[str, CodeSet]
+    overrides: tuple[SeverityOverride, ...]
+    _by_day: dict = field(factory=dict, eq=False, repr=False)
+
+    def parameters_on(self, day: dt.date) -> dict[str, Any]:
+        """Every parameter's value in force on ``day`` (memoised: claims share dates)."""
+        values = self._by_day.get(day)
+        if values is None:
+            values = {}
+            for name, periods in self.parameters.items():
+                period = next((p for p in periods if p.effective.contains(day)), None)
+                if period is not None:
+                    values[name] = period.value
+            if len(self._by_day) < 4096:
+                self._by_day[day] = values
+        return values
+
+    def severity(self, rule: Rule, day: dt.date) -> str:
+        """The rule's severity, unless the payer sets another for the code on ``day``."""
+        for override in self.overrides:
+            if override.code == rule.code and override.effective.contains(day):
+                return override.severity
+        return rule.severity
+
+
+def merge(payer: str, specs: Iterable[Spec]) -> PayerPolicy:
+    applying = [spec for spec in specs if spec.applies_to_payer(payer)]
+    # Specific specs first: their parameters, code sets and overrides win.
+    ordered = sorted(applying, key=lambda spec: ALL_PAYERS in spec.applies_to)
+    parameters: dict[str, list[Period]] = {}
+    code_sets: dict[str, CodeSet] = {}
+    owner: dict[tuple[str, str], Spec] = {}
+    for spec in ordered:
+        general = ALL_PAYERS in spec.applies_to
+        for name, periods in spec.parameters.items():
+            _claim(owner, ("parameter", name), spec, general)
+            parameters.setdefault(name, []).extend(periods)
+        for name, code_set in spec.code_sets.items():
+            if _claim(owner, ("code set", name), spec, general):
+                code_sets[name] = code_set
+    rules: dict[str, Rule] = {}
+    for spec in reversed(ordered):  # national rules first: a stable, readable order
+        for rule in spec.rules:
+            if rule.id in rules:
+                raise SpecError(f"{spec.origin}: rule {rule.id}: the id is also used by ruleset {rules[rule.id].ruleset}")
+            rules[rule.id] = rule
+    return PayerPolicy(
+        payer=payer,
+        specs=tuple(reversed(ordered)),
+        rules=tuple(rules.values()),
+        parameters={name: tuple(periods) for name, periods in parameters.items()},
+        code_sets=code_sets,
+        overrides=tuple(o for spec in ordered for o in spec.severity_overrides),
+    )
+
+
+def _claim(owner: dict, key: tuple[str, str], spec: Spec, general: bool) -> bool:
+    """Record who defines ``key``; True if ``spec`` is the first (winning) definer."""
+    previous = owner.get(key)
+    if previous is None:
+        owner[key] = spec
+        return True
+    previous_general = ALL_PAYERS in previous.applies_to
+    if previous_general == general and previous.name != spec.name:
+        raise SpecError(f"{spec.origin}: {key[0]} {key[1]} is also defined by ruleset {previous.name}")
+    return False

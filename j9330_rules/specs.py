@@ -1,0 +1,219 @@
+"""Loading ruleset specs: YAML or JSON files validated against the shipped schema.
+
+A spec is data. Loading parses it with a safe loader, validates it against
+``specs/schema/ruleset.schema.json`` and checks what a schema cannot (codes
+in the catalogue, unique rule ids, periods that do not overlap). Any problem
+raises :class:`SpecError` naming the file and the rule, so a bad spec never
+reaches the engine.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from collections.abc import Mapping
+from functools import cache
+from importlib import resources
+from importlib.abc import Traversable
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import yaml
+from attrs import define
+
+from j9330_rules.catalogue import catalogue
+from j9330_rules.errors import SpecError
+
+ALL_PAYERS = "*"
+
+
+@define(frozen=True)
+class Effective:
+    """A date range, open at either end; compared with a date of service."""
+
+    effective_from: dt.date | None = None
+    effective_to: dt.date | None = None
+
+    def contains(self, day: dt.date) -> bool:
+        return (self.effective_from is None or self.effective_from <= day) and (
+            self.effective_to is None or day <= self.effective_to
+        )
+
+    def overlaps(self, other: Effective) -> bool:
+        lo = max(self.effective_from or dt.date.min, other.effective_from or dt.date.min)
+        hi = min(self.effective_to or dt.date.max, other.effective_to or dt.date.max)
+        return lo <= hi
+
+
+@define(frozen=True)
+class Period:
+    value: Any
+    effective: Effective
+    source: str
+
+
+@define(frozen=True)
+class CodeSet:
+    name: str
+    field: str
+    codes: tuple[str, ...]
+    source: str
+
+
+@define(frozen=True)
+class SeverityOverride:
+    code: str
+    severity: str
+    effective: Effective
+    source: str
+
+
+@define(frozen=True)
+class Rule:
+    id: str
+    code: str
+    severity: str
+    fact: str
+    when: Mapping[str, Any]
+    message: str
+    source: str
+    effective: Effective
+    ruleset: str
+
+
+@define(frozen=True)
+class Spec:
+    name: str
+    version: str
+    title: str
+    applies_to: tuple[str, ...]
+    parameters: Mapping[str, tuple[Period, ...]]
+    code_sets: Mapping[str, CodeSet]
+    severity_overrides: tuple[SeverityOverride, ...]
+    rules: tuple[Rule, ...]
+    origin: str
+    sha256: str
+    description: str = ""
+
+    def applies_to_payer(self, payer: str) -> bool:
+        return ALL_PAYERS in self.applies_to or payer in self.applies_to
+
+
+@cache
+def _validator() -> jsonschema.Draft202012Validator:
+    schema = json.loads((resources.files("j9330_specs") / "schema" / "ruleset.schema.json").read_text("utf-8"))
+    return jsonschema.Draft202012Validator(schema)
+
+
+def load_spec(path: str | Path | Traversable) -> Spec:
+    """Read, validate and build one spec file."""
+    source = Path(path) if isinstance(path, str) else path
+    origin = str(source)
+    try:
+        raw = source.read_bytes()
+    except OSError as exc:
+        raise SpecError(f"{origin}: cannot read the spec ({exc.strerror or exc})") from None
+    try:
+        # JSON is YAML, so one safe loader reads both; tags that build objects are refused.
+        data = yaml.safe_load(raw.decode("utf-8"))
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        raise SpecError(f"{origin}: not valid YAML/JSON ({exc})") from None
+    return build_spec(data, origin=origin, digest=hashlib.sha256(raw).hexdigest())
+
+
+def build_spec(data: Any, *, origin: str, digest: str = "") -> Spec:
+    errors = sorted(_validator().iter_errors(data), key=lambda e: list(e.absolute_path))
+    if errors:
+        raise SpecError(_describe(errors[0], data, origin))
+    name = data["ruleset"]
+    rules = tuple(_rule(entry, name) for entry in data["rules"])
+    _check_semantics(data, rules, origin)
+    return Spec(
+        name=name,
+        version=data["version"],
+        title=data["title"],
+        description=data.get("description", ""),
+        applies_to=tuple(data["applies_to"]),
+        parameters={
+            key: tuple(Period(p["value"], _effective(p), p["source"]) for p in periods)
+            for key, periods in data.get("parameters", {}).items()
+        },
+        code_sets={
+            key: CodeSet(key, entry["field"], tuple(entry["codes"]), entry["source"])
+            for key, entry in data.get("code_sets", {}).items()
+        },
+        severity_overrides=tuple(
+            SeverityOverride(o["code"], o["severity"], _effective(o), o["source"])
+            for o in data.get("severity_overrides", [])
+        ),
+        rules=rules,
+        origin=origin,
+        sha256=digest or hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest(),
+    )
+
+
+def _date(text: str | None) -> dt.date | None:
+    return dt.date.fromisoformat(text) if text else None
+
+
+def _effective(entry: Mapping[str, Any]) -> Effective:
+    return Effective(_date(entry.get("effective_from")), _date(entry.get("effective_to")))
+
+
+def _rule(entry: Mapping[str, Any], ruleset: str) -> Rule:
+    return Rule(
+        id=entry["id"],
+        code=entry["code"],
+        severity=entry["severity"],
+        fact=entry["fact"],
+        when=entry["when"],
+        message=entry["message"],
+        source=entry["source"],
+        effective=_effective(entry),
+        ruleset=ruleset,
+    )
+
+
+def _where(path: list, data: Any) -> str:
+    """Name the rule (by id) that a schema error sits in, else the JSON path."""
+    if len(path) >= 2 and path[0] == "rules" and isinstance(path[1], int):
+        rule = data["rules"][path[1]]
+        rule_id = rule.get("id") if isinstance(rule, Mapping) else None
+        rest = "/".join(map(str, path[2:]))
+        return f"rule {rule_id or '#' + str(path[1] + 1)!s}" + (f" at {rest}" if rest else "")
+    return "/".join(map(str, path)) or "top level"
+
+
+def _describe(error: jsonschema.ValidationError, data: Any, origin: str) -> str:
+    return f"{origin}: {_where(list(error.absolute_path), data)}: {error.message}"
+
+
+def _check_semantics(data: Mapping[str, Any], rules: tuple[Rule, ...], origin: str) -> None:
+    codes = catalogue()
+    seen: set[str] = set()
+    for rule in rules:
+        if rule.id in seen:
+            raise SpecError(f"{origin}: rule {rule.id}: the id is used twice")
+        seen.add(rule.id)
+        if rule.code not in codes:
+            raise SpecError(f"{origin}: rule {rule.id}: code {rule.code} is not in the edit catalogue")
+        if not _ordered(rule.effective):
+            raise SpecError(f"{origin}: rule {rule.id}: effective_to is before effective_from")
+    for override in data.get("severity_overrides", []):
+        if override["code"] not in codes:
+            raise SpecError(f"{origin}: severity override: code {override['code']} is not in the edit catalogue")
+    for key, periods in data.get("parameters", {}).items():
+        ranges = [_effective(p) for p in periods]
+        for i, first in enumerate(ranges):
+            if not _ordered(first):
+                raise SpecError(f"{origin}: parameter {key}: effective_to is before effective_from")
+            if any(first.overlaps(second) for second in ranges[i + 1 :]):
+                raise SpecError(f"{origin}: parameter {key}: two periods overlap")
+
+
+def _ordered(effective: Effective) -> bool:
+    return not (effective.effective_from and effective.effective_to) or (
+        effective.effective_from <= effective.effective_to
+    )

@@ -1,0 +1,294 @@
+"""Dict → model: the one converter every entry point goes through.
+
+Every reader (JSON, NDJSON, and later X12, FHIR, CSV) produces the JSON claim
+contract and hands it to :func:`structure_claim`, so the shape is checked in
+one place. Hooks raise :class:`Invalid` with a message that never contains
+the offending value: claims carry patient identifiers, and error text ends up
+in logs.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Mapping
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+import attrs
+import cattrs
+from cattrs.gen import make_dict_structure_fn
+
+from j9330_rules import ndc
+from j9330_rules.errors import ClaimError
+from j9330_rules.model import Claim, ClaimLine, Documentation, Patient, Provider
+
+# Bounds that no real J9330 claim approaches; past them a value is an input error.
+MAX_QUANTITY = Decimal("1e8")
+MAX_CHARGE = Decimal("1e10")
+MAX_LINES = 999
+MAX_MODIFIERS = 4
+
+_HCPCS = re.compile(r"^[A-Z0-9]{5}$")
+_MODIFIER = re.compile(r"^[A-Z0-9]{2}$")
+_ICD10 = re.compile(r"^[A-Z][0-9][0-9A-Z][0-9A-Z]{0,4}$")
+NO_MODIFIER = "00"  # the seed's "no modifier" placeholder
+
+
+class Invalid(ValueError):
+    """A value failed a check; the message describes the problem, not the value."""
+
+
+def _decimal(value: Any, _type: type = Decimal) -> Decimal:
+    if isinstance(value, bool) or not isinstance(value, (int, float, str, Decimal)):
+        raise Invalid("expected a number or a decimal string")
+    try:
+        # repr() keeps a float's shortest decimal form: 0.1 stays 0.1.
+        number = Decimal(repr(value) if isinstance(value, float) else str(value).strip())
+    except InvalidOperation:
+        raise Invalid("expected a number or a decimal string") from None
+    if not number.is_finite():
+        raise Invalid("expected a finite number")
+    if abs(number) >= MAX_QUANTITY:
+        raise Invalid("number is too large")
+    return number
+
+
+def _charge(value: Any) -> Decimal:
+    amount = _decimal(value)
+    if amount < 0:
+        raise Invalid("a charge cannot be negative")
+    if amount.as_tuple().exponent < -2:
+        raise Invalid("a charge has at most two decimal places")
+    return amount
+
+
+def _dose(value: Any) -> Decimal:
+    dose = _decimal(value)
+    if dose <= 0:
+        raise Invalid("a dose must be above zero")
+    return dose
+
+
+def _date(value: Any, _type: type = dt.date) -> dt.date:
+    if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
+        return value
+    if not isinstance(value, str):
+        raise Invalid("expected a date as YYYY-MM-DD")
+    text = value.strip()
+    try:
+        if re.fullmatch(r"\d{8}", text):
+            return dt.datetime.strptime(text, "%Y%m%d").date()
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise Invalid("expected a date as YYYY-MM-DD") from None
+
+
+def _text(value: Any, _type: type = str) -> str:
+    if isinstance(value, bool) or not isinstance(value, (str, int)):
+        raise Invalid("expected a string")
+    return str(value).strip()
+
+
+def _bool(value: Any, _type: type = bool) -> bool:
+    if not isinstance(value, bool):
+        raise Invalid("expected true or false")
+    return value
+
+
+def _int(value: Any, _type: type = int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise Invalid("expected a whole number")
+    return value
+
+
+def _hcpcs(value: Any) -> str:
+    code = _text(value).upper()
+    if not _HCPCS.match(code):
+        raise Invalid("expected a five-character HCPCS/CPT code")
+    return code
+
+
+def _modifiers(value: Any) -> tuple[str, ...]:
+    if not isinstance(value, (list, tuple)):
+        raise Invalid("expected a list of two-character modifiers")
+    codes = []
+    for position, item in enumerate(value):
+        code = _text(item).upper() if not isinstance(item, int) else f"{item:02d}"
+        if not _MODIFIER.match(code):
+            raise Invalid(f"modifier {position + 1} is not a two-character modifier")
+        if code != NO_MODIFIER:
+            codes.append(code)
+    if len(codes) > MAX_MODIFIERS:
+        raise Invalid(f"at most {MAX_MODIFIERS} modifiers fit on a line")
+    return tuple(codes)
+
+
+def _ndc(value: Any) -> str:
+    text = _text(value)
+    # An invalid NDC is kept as given so that the NDC_INVALID edit can report it.
+    return ndc.normalise(text) or text
+
+
+def _diagnoses(value: Any) -> tuple[str, ...]:
+    if not isinstance(value, (list, tuple)):
+        raise Invalid("expected a list of ICD-10-CM codes")
+    codes = []
+    for position, item in enumerate(value):
+        code = _text(item).upper().replace(".", "")
+        if not _ICD10.match(code):
+            raise Invalid(f"diagnosis {position + 1} is not an ICD-10-CM code")
+        codes.append(code)
+    return tuple(codes)
+
+
+def _pointers(value: Any) -> tuple[int, ...]:
+    if not isinstance(value, (list, tuple)):
+        raise Invalid("expected a list of diagnosis pointers")
+    pointers = tuple(_int(item) for item in value)
+    if any(pointer < 1 for pointer in pointers):
+        raise Invalid("diagnosis pointers count from 1")
+    return pointers
+
+
+def _place_of_service(value: Any) -> str:
+    code = _text(value)
+    if not re.fullmatch(r"\d{1,2}", code):
+        raise Invalid("expected a two-digit CMS place-of-service code")
+    return code.zfill(2)
+
+
+def _form(value: Any) -> str:
+    form = _text(value).lower()
+    if form not in ("professional", "institutional"):
+        raise Invalid("expected 'professional' or 'institutional'")
+    return form
+
+
+_FIELD_HOOKS = {
+    (ClaimLine, "hcpcs"): _hcpcs,
+    (ClaimLine, "modifiers"): _modifiers,
+    (ClaimLine, "charge"): _charge,
+    (ClaimLine, "dose_mg"): _dose,
+    (ClaimLine, "ndc"): _ndc,
+    (ClaimLine, "dx_pointers"): _pointers,
+    (Claim, "diagnoses"): _diagnoses,
+    (Claim, "place_of_service"): _place_of_service,
+    (Claim, "form"): _form,
+    (Claim, "payer"): lambda value: _text(value).lower(),
+}
+
+
+def _optional(hook):
+    return lambda value, _type=None: None if value is None else hook(value)
+
+
+def _make_converter() -> cattrs.Converter:
+    converter = cattrs.Converter(forbid_extra_keys=False)
+    converter.register_structure_hook(Decimal, _decimal)
+    converter.register_structure_hook(dt.date, _date)
+    converter.register_structure_hook(str, _text)
+    converter.register_structure_hook(bool, _bool)
+    converter.register_structure_hook(int, _int)
+
+    for cls in (Patient, Provider, Documentation, ClaimLine, Claim):
+        overrides = {
+            name: cattrs.override(struct_hook=_optional(hook))
+            for (owner, name), hook in _FIELD_HOOKS.items()
+            if owner is cls
+        }
+        converter.register_structure_hook(cls, _keeping_extra(cls, make_dict_structure_fn(cls, converter, **overrides)))
+    return converter
+
+
+def _keeping_extra(cls: type, structure):
+    """Unknown keys ride along in ``extra``: claim editors pass their own fields through."""
+    names = {a.name for a in attrs.fields(cls)}
+    keeps_extra = "extra" in names
+    known = names - {"extra"}
+
+    def hook(value: Any, _type: type) -> Any:
+        if not isinstance(value, Mapping):
+            raise Invalid("expected an object")
+        # null means "absent": the field's default applies.
+        data = {key: item for key, item in value.items() if key in known and item is not None}
+        if keeps_extra:
+            data["extra"] = {key: item for key, item in value.items() if key not in known}
+        if cls is Claim and "lines" in data:
+            data["lines"] = _numbered(data["lines"])
+        return structure(data, _type)
+
+    return hook
+
+
+def _numbered(lines: Any) -> Any:
+    """Lines without a ``line`` number take their 1-based position."""
+    if not isinstance(lines, (list, tuple)):
+        return lines
+    if len(lines) > MAX_LINES:
+        raise Invalid(f"a claim holds at most {MAX_LINES} lines")
+    return [
+        {"line": position, **item} if isinstance(item, Mapping) and item.get("line") is None else item
+        for position, item in enumerate(lines, start=1)
+    ]
+
+
+_CONVERTER = _make_converter()
+
+
+def _describe(exc: BaseException, _type: type | None) -> str:
+    if isinstance(exc, Invalid):
+        return str(exc)
+    if isinstance(exc, KeyError):
+        return "required field missing"
+    name = getattr(_type, "__name__", None)
+    return f"invalid value, expected {name}" if name else "invalid value"
+
+
+def structure_claim(data: Any) -> Claim:
+    """Build a :class:`Claim` from the JSON contract, or raise :class:`ClaimError`."""
+    if isinstance(data, Claim):
+        return data
+    try:
+        claim = _CONVERTER.structure(data, Claim)
+    except Invalid as exc:
+        raise ClaimError(f"$: {exc}") from None
+    except Exception as exc:  # cattrs wraps every field failure in an ExceptionGroup
+        problems = cattrs.transform_error(exc, path="$", format_exception=_describe)
+        raise ClaimError("; ".join(_path_first(problem) for problem in problems)) from None
+    _check_consistency(claim)
+    return claim
+
+
+def _path_first(problem: str) -> str:
+    """cattrs says "problem @ path"; a reader scans for the path first."""
+    message, _, path = problem.rpartition(" @ ")
+    return f"{path}: {message}" if message else problem
+
+
+def _check_consistency(claim: Claim) -> None:
+    problems = []
+    if not claim.claim_id:
+        problems.append("$.claim_id: must not be empty")
+    if not claim.lines:
+        problems.append("$.lines: a claim needs at least one line")
+    seen: set[int] = set()
+    for index, line in enumerate(claim.lines):
+        if line.line < 1 or line.line in seen:
+            problems.append(f"$.lines[{index}].line: line numbers must be unique and start at 1")
+        seen.add(line.line)
+        if any(pointer > len(claim.diagnoses) for pointer in line.dx_pointers):
+            problems.append(f"$.lines[{index}].dx_pointers: points past the claim's {len(claim.diagnoses)} diagnoses")
+    if problems:
+        raise ClaimError("; ".join(problems))
+
+
+def safe_claim_id(data: Any) -> str | None:
+    """The claim id of raw input, for labelling an error result; None if unusable."""
+    if isinstance(data, Claim):
+        return data.claim_id
+    if isinstance(data, Mapping):
+        claim_id = data.get("claim_id")
+        if isinstance(claim_id, (str, int)) and not isinstance(claim_id, bool) and len(str(claim_id)) <= 64:
+            return str(claim_id)
+    return None
