@@ -150,6 +150,9 @@ class FactBuilder:
             "total_units": totals.total_units,
             "kits_opened": totals.kits_opened,
             "administered_mg": fact_number(totals.administered_mg),
+            # The waste edits judge a date only when every drug line's units are valid;
+            # invalid units are UNITS_INVALID's to report.
+            "units_valid": all(f["units_valid"] for f in line_facts),
             "fills_whole_kits": totals.fills_whole_kits,
             "discards_under_one_kit": totals.discards_under_one_kit,
             "administered_whole_kits": totals.administered_whole_kits,

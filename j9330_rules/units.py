@@ -99,8 +99,8 @@ class DateUnits:
 def date_units(lines: Iterable[ClaimLine], kit_mg: int = LABELED_KIT_MG) -> DateUnits:
     """Sum the drug lines of one date; lines with invalid units count as zero.
 
-    Invalid units are reported by their own edit, so here they must not also
-    distort the waste arithmetic.
+    A date with invalid units is not judged by the waste edits (the date fact
+    says so), so the zero never reaches a finding.
     """
     administered = discarded = 0
     administered_mg = Decimal(0)

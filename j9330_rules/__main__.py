@@ -1,0 +1,3 @@
+from j9330_rules.cli import main
+
+main()

@@ -1,0 +1,131 @@
+"""The ``j9330-rules`` command line.
+
+Exit codes: 0 when nothing blocks, 1 when a finding blocks (by default a
+reject or deny; see ``--fail-on``) or a claim could not be checked, 2 for
+usage errors.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from j9330_rules.editor import Editor
+from j9330_rules.errors import EngineUnavailable, SpecError
+from j9330_rules.model import Result
+from j9330_rules.readers import Unreadable, read_paths
+from j9330_rules.render import results_table
+from j9330_rules.serialise import result_to_dict
+
+EXIT_CLEAN, EXIT_BLOCKING, EXIT_USAGE = 0, 1, 2
+FAIL_LEVELS = ("reject", "deny", "review", "warn")  # most severe first
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="j9330-rules")
+def main() -> None:
+    """Check claims that bill HCPCS J9330 (temsirolimus, 1 mg)."""
+
+
+def _editor(asp_file: Path | None, crosswalk_file: Path | None, mue_file: Path | None) -> Editor:
+    try:
+        return Editor(asp_file=asp_file, crosswalk_file=crosswalk_file, mue_file=mue_file)
+    except (SpecError, EngineUnavailable, FileNotFoundError) as exc:
+        raise click.UsageError(str(exc)) from None
+
+
+def _results(editor: Editor, items: Iterable) -> Iterator[Result]:
+    for item in items:
+        if isinstance(item, Unreadable):
+            yield Result(None, None, error=item.message)
+        else:
+            yield from editor.check_many([item])
+
+
+@main.command()
+@click.argument("files", nargs=-1, required=True)
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "ndjson"]), default="table", show_default=True)
+@click.option("--asp-file", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="CMS ASP pricing file.")
+@click.option("--crosswalk-file", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="CMS ASP NDC-HCPCS crosswalk.")
+@click.option("--mue-file", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="CMS MUE table.")
+@click.option(
+    "--fail-on",
+    type=click.Choice([*FAIL_LEVELS, "never"]),
+    default="deny",
+    show_default=True,
+    help="Exit 1 when a finding is this severe or more (or a claim cannot be checked); 'never' always exits 0.",
+)
+@click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
+def check(files, fmt, asp_file, crosswalk_file, mue_file, fail_on, quiet) -> None:
+    """Check the claims in FILES (JSON, a JSON list, or NDJSON; a directory; - for stdin)."""
+    for name in files:
+        if name != "-" and not Path(name).exists():
+            raise click.UsageError(f"no such file or directory: {name}")
+    editor = _editor(asp_file, crosswalk_file, mue_file)
+    out = Console(soft_wrap=False)
+    if not out.is_terminal:
+        out.width = 160  # files and pipes: one finding per line where it fits
+    err = Console(stderr=True)
+    blocking = False
+    collected: list[Result] = []
+    progress = Progress(
+        TextColumn("checking"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+        console=err, disable=quiet or not err.is_terminal, transient=True,
+    )
+    with progress:
+        task = progress.add_task("claims", total=None)
+        for result in _results(editor, read_paths(files)):
+            blocking = blocking or _fails(result, fail_on)
+            progress.advance(task)
+            if fmt == "ndjson":
+                sys.stdout.write(json.dumps(result_to_dict(result)) + "\n")
+            else:
+                collected.append(result)
+    if fmt == "json":
+        sys.stdout.write(json.dumps([result_to_dict(r) for r in collected], indent=2) + "\n")
+    elif fmt == "table":
+        out.print(results_table(collected))
+        _summary(out, collected)
+    sys.exit(EXIT_BLOCKING if blocking else EXIT_CLEAN)
+
+
+def _fails(result: Result, fail_on: str) -> bool:
+    if fail_on == "never":
+        return False
+    worst = FAIL_LEVELS.index(fail_on)
+    return result.error is not None or any(
+        f.severity in FAIL_LEVELS and FAIL_LEVELS.index(f.severity) <= worst for f in result.findings
+    )
+
+
+def _summary(console: Console, results: list[Result]) -> None:
+    errors = sum(r.error is not None for r in results)
+    blocking = sum(r.blocking for r in results)
+    clean = sum(r.error is None and not r.findings for r in results)
+    console.print(f"{len(results)} claims: {clean} clean, {blocking} blocking, {errors} not checked")
+
+
+@main.command()
+def plugins() -> None:
+    """List the loaded plugins and the payers they serve."""
+    editor = _editor(None, None, None)
+    console = Console()
+    table = Table("Plugin", "Version", "Hooks", title="Plugins")
+    for info in editor.registry.plugins():
+        table.add_row(info.name, info.version or "-", ", ".join(info.hooks) or "(failed to load)")
+    console.print(table)
+    payers = Table("Payer", "Name", "Plugin", "Policy", "Rulesets", title="Payers")
+    for name, payer in sorted(editor.payers.items()):
+        specs = ", ".join(f"{s.name} {s.version}" for s in editor.policies[name].specs)
+        policy = "sourced" if payer.policy_sourced else "not provided"
+        payers.add_row(name, payer.display_name, editor.registry.payer_plugins[name], policy, specs)
+    console.print(payers)
+    for failure in editor.registry.failures:
+        console.print(f"[red]plugin {failure.plugin} failed while {failure.stage}: {failure.error}[/red]")

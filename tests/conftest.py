@@ -1,0 +1,53 @@
+"""Shared fixtures: one Editor per session (building one compiles every payer)."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import pytest
+
+from j9330_rules import Editor
+
+
+@pytest.fixture(scope="session")
+def editor() -> Editor:
+    return Editor()
+
+
+CLEAN_CLAIM: dict[str, Any] = {
+    "claim_id": "CLM-0001",
+    "payer": "medicare",
+    "form": "professional",
+    "type_of_bill": None,
+    "place_of_service": "11",
+    "diagnoses": ["C64.1"],
+    "patient": {"birth_date": "1956-04-02", "sex": "F"},
+    "provider": {"npi": "1234567893", "is_340b": False, "hospital_type": None},
+    "prior_authorization": None,
+    "lines": [
+        {
+            "line": 1, "hcpcs": "J9330", "modifiers": [], "units": 20, "service_date": "2026-03-02",
+            "charge": "2400.00", "ndc": "00008117901", "ndc_unit": "UN", "ndc_quantity": "1",
+            "revenue_code": None, "dx_pointers": [1], "dose_mg": "20",
+            "documentation": {"lot": "AB123", "expiration": "2027-01-31", "route": "IV"},
+        },
+        {
+            "line": 2, "hcpcs": "J9330", "modifiers": ["JW"], "units": 5, "service_date": "2026-03-02",
+            "charge": "600.00", "ndc": "00008117901", "ndc_unit": "UN", "ndc_quantity": "1", "dx_pointers": [1],
+        },
+        {"line": 3, "hcpcs": "96413", "modifiers": [], "units": 1, "service_date": "2026-03-02",
+         "charge": "350.00", "dx_pointers": [1]},
+    ],
+}
+
+
+def make_claim(**changes: Any) -> dict[str, Any]:
+    """A deep copy of the clean example claim (the contract's) with top-level changes."""
+    claim = copy.deepcopy(CLEAN_CLAIM)
+    claim.update(copy.deepcopy(changes))
+    return claim
+
+
+def codes(result) -> list[str]:
+    return [finding.code for finding in result.findings]
