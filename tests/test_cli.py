@@ -1,0 +1,93 @@
+"""The command line: formats, inputs, exit codes."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from j9330_rules.cli import main
+from tests.conftest import make_claim
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+
+
+@pytest.fixture
+def run():
+    def invoke(*args, input=None):
+        return CliRunner().invoke(main, list(args), input=input, catch_exceptions=False)
+
+    return invoke
+
+
+def test_examples_cover_a_clean_claim_and_typical_errors(run):
+    result = run("check", "--format", "json", str(EXAMPLES))
+    assert result.exit_code == 1
+    results = json.loads(result.output)
+    by_id = {r["claim_id"]: r for r in results}
+    assert by_id["EX-01-PARTIAL-KIT"]["findings"] == [] and not by_id["EX-01-PARTIAL-KIT"]["blocking"]
+    found = {f["code"] for r in results for f in r["findings"]}
+    assert {"JWJZ_MISSING", "WASTE_ARITHMETIC", "NDC_INVALID", "DX_NOT_COVERED", "JWJZ_CONFLICT"} <= found
+    assert sum(r["error"] is not None for r in results) == 1
+
+
+def test_clean_claim_exits_zero_and_table_says_clean(run, tmp_path):
+    path = tmp_path / "clean.json"
+    path.write_text(json.dumps(make_claim()))
+    result = run("check", str(path))
+    assert result.exit_code == 0
+    assert "CLEAN" in result.output and "1 claims: 1 clean" in result.output
+
+
+def test_fail_on_never_and_review(run, tmp_path):
+    claim = make_claim()
+    claim["lines"][0]["documentation"]["route"] = "IM"  # DOC_INCOMPLETE, a warning
+    path = tmp_path / "warn.json"
+    path.write_text(json.dumps(claim))
+    assert run("check", str(path)).exit_code == 0
+    assert run("check", "--fail-on", "warn", str(path)).exit_code == 1
+    assert run("check", "--fail-on", "never", str(EXAMPLES)).exit_code == 0
+
+
+def test_ndjson_from_stdin_one_result_per_line_even_for_garbage(run):
+    lines = [json.dumps(make_claim(claim_id="A")), "{not json", json.dumps(make_claim(claim_id="B")), "[1, 2"]
+    result = run("check", "--format", "ndjson", "-", input="\n".join(lines) + "\n")
+    out = [json.loads(line) for line in result.output.splitlines()]
+    assert [r["claim_id"] for r in out] == ["A", None, "B", None]
+    assert "<stdin> line 2: not valid JSON" in out[1]["error"]
+    assert result.exit_code == 1
+
+
+def test_a_json_list_is_many_claims(run, tmp_path):
+    path = tmp_path / "many.json"
+    path.write_text(json.dumps([make_claim(claim_id=str(i)) for i in range(3)]))
+    out = json.loads(run("check", "--format", "json", str(path)).output)
+    assert [r["claim_id"] for r in out] == ["0", "1", "2"]
+
+
+def test_a_broken_json_document_is_one_unreadable_input(run, tmp_path):
+    path = tmp_path / "broken.json"
+    path.write_text(json.dumps(make_claim(), indent=2)[:-5])
+    out = json.loads(run("check", "--format", "json", str(path)).output)
+    assert len(out) == 1 and "not valid JSON" in out[0]["error"]
+
+
+def test_usage_errors_exit_two(run):
+    assert run("check", "/no/such/file.json").exit_code == 2
+    assert run("check", "--format", "xml", str(EXAMPLES)).exit_code == 2
+    assert run("check").exit_code == 2
+
+
+def test_plugins_lists_plugins_and_payers(run):
+    result = run("plugins")
+    assert result.exit_code == 0
+    assert "medicare" in result.output and "Medicare Part B" in result.output and "national" in result.output
+
+
+def test_python_dash_m_entry_point():
+    done = subprocess.run([sys.executable, "-m", "j9330_rules", "check", "--format", "ndjson", str(EXAMPLES / "01-clean-partial-kit.json")],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["claim_id"] == "EX-01-PARTIAL-KIT"

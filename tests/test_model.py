@@ -1,0 +1,94 @@
+"""The claim model as built from the JSON contract."""
+
+import datetime as dt
+from decimal import Decimal
+
+import attrs
+import pytest
+
+from j9330_rules import Claim, ClaimError, Finding
+from j9330_rules.structure import structure_claim
+from tests.conftest import make_claim
+
+
+def test_contract_example_structures_into_the_model():
+    claim = structure_claim(make_claim())
+    assert isinstance(claim, Claim)
+    line = claim.lines[0]
+    assert line.units == Decimal(20) and isinstance(line.units, Decimal)
+    assert line.charge == Decimal("2400.00")
+    assert line.service_date == dt.date(2026, 3, 2)
+    assert line.documentation.expiration == dt.date(2027, 1, 31)
+    assert claim.diagnoses == ("C641",)
+    assert claim.lines[1].modifiers == ("JW",)
+
+
+def test_models_are_frozen():
+    claim = structure_claim(make_claim())
+    with pytest.raises(attrs.exceptions.FrozenInstanceError):
+        claim.payer = "aetna"
+
+
+def test_floats_become_their_shortest_decimal_not_binary_noise():
+    claim = make_claim()
+    claim["lines"][0]["charge"] = 0.1
+    claim["lines"][0]["dose_mg"] = 19.7
+    line = structure_claim(claim).lines[0]
+    assert line.charge == Decimal("0.1") and line.dose_mg == Decimal("19.7")
+
+
+@pytest.mark.parametrize(("given", "kept"), [(["00"], ()), (["00", "JW"], ("JW",)), (["jw", "jg"], ("JW", "JG"))])
+def test_double_zero_means_no_modifier(given, kept):
+    claim = make_claim()
+    claim["lines"][0]["modifiers"] = given
+    assert structure_claim(claim).lines[0].modifiers == kept
+
+
+@pytest.mark.parametrize("text", ["0008-1179-01", "00008-1179-01", "00008117901"])
+def test_ndc_normalised_to_eleven_digits(text):
+    claim = make_claim()
+    claim["lines"][0]["ndc"] = text
+    assert structure_claim(claim).lines[0].ndc == "00008117901"
+
+
+def test_invalid_ndc_is_kept_for_the_ndc_invalid_edit():
+    claim = make_claim()
+    claim["lines"][0]["ndc"] = "12-34"
+    assert structure_claim(claim).lines[0].ndc == "12-34"
+
+
+def test_unknown_keys_are_kept_and_ignored():
+    claim = make_claim(editor_batch="B-7")
+    claim["lines"][0]["editor_flag"] = True
+    model = structure_claim(claim)
+    assert model.extra == {"editor_batch": "B-7"}
+    assert model.lines[0].extra == {"editor_flag": True}
+    assert model == structure_claim(make_claim())  # extra fields do not change what is checked
+
+
+def test_lines_without_numbers_take_their_position():
+    claim = make_claim()
+    for line in claim["lines"]:
+        del line["line"]
+    assert [line.line for line in structure_claim(claim).lines] == [1, 2, 3]
+
+
+def test_yyyymmdd_dates_are_accepted():
+    claim = make_claim()
+    claim["lines"][0]["service_date"] = "20260302"
+    assert structure_claim(claim).lines[0].service_date == dt.date(2026, 3, 2)
+
+
+def test_claim_error_is_a_value_error_naming_every_bad_path():
+    claim = make_claim()
+    claim["lines"][0]["units"] = "lots"
+    claim["lines"][1]["service_date"] = "yesterday"
+    with pytest.raises(ClaimError) as info:
+        structure_claim(claim)
+    assert isinstance(info.value, ValueError)
+    assert "$.lines[0].units" in str(info.value) and "$.lines[1].service_date" in str(info.value)
+
+
+def test_finding_severity_is_validated():
+    with pytest.raises(ValueError):
+        Finding(code="UNITS_INVALID", severity="fatal", line=1, message="x")

@@ -1,0 +1,158 @@
+"""The pluggy host: registration, entry points, isolation of failing plugins."""
+
+from decimal import Decimal
+from pathlib import Path
+
+import pluggy
+import pytest
+
+from j9330_rules import Editor, Payer, Payment, SpecError, hookimpl
+from j9330_rules.plugins import ENTRY_POINT_GROUP, LOAD_PLUGINS_ENV
+from tests.conftest import codes, make_claim
+
+FIXTURE_SPEC = """
+# TEST FIXTURE: a made-up payer, not a real policy.
+ruleset: fixture_payer
+version: "0"
+title: Test fixture payer
+applies_to: [fixture_payer]
+parameters:
+  ndc_required:
+    - value: true
+      source: "TEST FIXTURE: not a real policy"
+rules: []
+"""
+
+
+class FixturePayer:
+    """TEST FIXTURE plugin: a payer with a spec that requires an NDC."""
+
+    def __init__(self, spec_path: Path, sourced: bool = True):
+        self.spec_path = spec_path
+        self.sourced = sourced
+
+    @hookimpl
+    def j9330_register_payers(self, register):
+        register(Payer("fixture_payer", "Fixture Payer (test)", policy_sourced=self.sourced, note="TEST FIXTURE"))
+
+    @hookimpl
+    def j9330_register_rulesets(self, register):
+        register(self.spec_path)
+
+
+@pytest.fixture
+def spec_path(tmp_path):
+    path = tmp_path / "fixture_payer.yaml"
+    path.write_text(FIXTURE_SPEC)
+    return path
+
+
+def test_builtin_payer_comes_through_the_entry_point_group(editor):
+    names = {info.name: info for info in editor.registry.plugins()}
+    assert "medicare" in names and names["medicare"].version
+    assert "j9330_register_payers" in names["medicare"].hooks
+    assert editor.registry.payer_plugins["medicare"] == "medicare"
+    from importlib import metadata
+
+    assert "medicare" in {ep.name for ep in metadata.entry_points(group=ENTRY_POINT_GROUP)}
+
+
+def test_a_third_party_plugin_adds_a_payer_without_host_changes(spec_path):
+    editor = Editor(plugins=[FixturePayer(spec_path)])
+    claim = make_claim(payer="fixture_payer")
+    claim["lines"][0]["ndc"] = None
+    result = editor.check(claim)
+    assert result.payer == "fixture_payer"
+    assert "NDC_MISSING" in codes(result)
+    assert "NDC_MISSING" not in codes(editor.check(make_claim()))  # Medicare does not require it
+
+
+def test_payer_without_sourced_policy_says_so(spec_path):
+    result = Editor(plugins=[FixturePayer(spec_path, sourced=False)]).check(make_claim(payer="fixture_payer"))
+    finding = next(f for f in result.findings if f.code == "PAYER_POLICY_NOT_PROVIDED")
+    assert finding.severity == "info" and "Fixture Payer" in finding.message
+
+
+class RaisesInRulesets:
+    @hookimpl
+    def j9330_register_payers(self, register):
+        register(Payer("broken_payer", "Broken", policy_sourced=True))
+
+    @hookimpl
+    def j9330_register_rulesets(self, register):
+        raise RuntimeError("boom")
+
+
+def test_a_plugin_that_raises_is_isolated_and_named():
+    editor = Editor(plugins=[RaisesInRulesets()])
+    broken = editor.check(make_claim(payer="broken_payer"))
+    failure = next(f for f in broken.findings if f.code == "PLUGIN_FAILED")
+    assert "RaisesInRulesets" in failure.message and failure.severity == "review"
+    # The national rules still ran for its payer, and other payers are untouched.
+    claim = make_claim(payer="broken_payer")
+    claim["lines"][0]["units"] = 0
+    assert "UNITS_INVALID" in codes(editor.check(claim))
+    assert "PLUGIN_FAILED" not in codes(editor.check(make_claim()))
+
+
+class RaisesInBenchmark:
+    @hookimpl
+    def j9330_benchmark(self, claim, payer, reference):
+        raise ZeroDivisionError("boom")
+
+
+class PricesEverything:
+    """TEST FIXTURE benchmark: made-up price."""
+
+    @hookimpl
+    def j9330_benchmark(self, claim, payer, reference):
+        units = sum(line.units for line in claim.drug_lines)
+        return Payment(allowed=units * Decimal("1.11"), basis="TEST FIXTURE rate", source="TEST FIXTURE")
+
+
+def test_a_failing_benchmark_does_not_stop_the_others():
+    editor = Editor(plugins=[PricesEverything(), RaisesInBenchmark()])
+    result = editor.check(make_claim())
+    assert result.payment == Payment(Decimal("27.75"), "TEST FIXTURE rate", "TEST FIXTURE")  # 25 units x 1.11
+    failure = next(f for f in result.findings if f.code == "PLUGIN_FAILED")
+    assert "RaisesInBenchmark" in failure.message and "boom" not in failure.message
+
+
+def test_no_benchmark_without_a_plugin_that_prices(editor):
+    assert editor.check(make_claim()).payment is None
+
+
+def test_a_misspelled_hook_fails_fast():
+    class Misspelled:
+        @hookimpl
+        def j9330_register_payer(self, register):  # missing "s"
+            pass
+
+    with pytest.raises(pluggy.PluginValidationError):
+        Editor(plugins=[Misspelled()])
+
+
+def test_load_plugins_env_limits_entry_points(monkeypatch):
+    monkeypatch.setenv(LOAD_PLUGINS_ENV, "")
+    editor = Editor()
+    assert "medicare" not in editor.payers
+    with pytest.raises(ValueError, match="unknown payer"):
+        editor.check(make_claim())
+
+
+def test_an_invalid_plugin_spec_stops_the_editor(tmp_path):
+    path = tmp_path / "bad.yaml"
+    path.write_text(FIXTURE_SPEC.replace("rules: []", "rules: [{id: BAD-1, code: NOPE}]"))
+    with pytest.raises(SpecError, match=r"bad\.yaml.*BAD-1"):
+        Editor(plugins=[FixturePayer(path)])
+
+
+def test_two_plugins_may_not_claim_one_payer(spec_path):
+    class Duplicate:
+        @hookimpl
+        def j9330_register_payers(self, register):
+            register(Payer("medicare", "Not Medicare", policy_sourced=False))
+
+    editor = Editor(plugins=[Duplicate()])
+    assert editor.payers["medicare"].display_name == "Medicare Part B"
+    assert any(f.plugin == "Duplicate" for f in editor.registry.failures)

@@ -1,0 +1,99 @@
+"""Spec loading: every shipped spec is valid; invalid specs fail at load, naming file and rule."""
+
+from importlib import resources
+
+import pytest
+
+from j9330_rules import SpecError
+from j9330_rules.catalogue import catalogue
+from j9330_rules.specs import load_spec
+
+SPECS = resources.files("j9330_specs")
+SHIPPED = sorted(p.name for p in SPECS.iterdir() if p.name.endswith(".yaml") and p.name not in ("catalogue.yaml", "reference.yaml"))
+
+VALID = """
+ruleset: example
+version: "1"
+title: Example
+applies_to: [example]
+rules:
+  - id: EX-1
+    code: UNITS_INVALID
+    severity: reject
+    fact: line
+    when: {units_valid: false}
+    message: "Line $line: bad units."
+    source: "Example citation"
+    effective_from: "2020-01-01"
+"""
+
+
+def write(tmp_path, text, name="spec.yaml"):
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_shipped_specs_are_valid_and_every_rule_is_cited(name):
+    spec = load_spec(SPECS / name)
+    assert spec.sha256 and spec.version
+    for rule in spec.rules:
+        assert rule.source and rule.effective.effective_from is not None
+        assert rule.code in catalogue()
+
+
+def test_valid_spec_loads(tmp_path):
+    spec = load_spec(write(tmp_path, VALID))
+    assert [rule.id for rule in spec.rules] == ["EX-1"]
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        (("code: UNITS_INVALID", "code: NOT_A_CODE"), r"rule EX-1: code NOT_A_CODE is not in the edit catalogue"),
+        (("severity: reject", "severity: fatal"), r"rule EX-1 at severity"),
+        (('    source: "Example citation"\n', ""), r"rule EX-1: 'source' is a required property"),
+        (('effective_from: "2020-01-01"', 'effective_from: "2020-01-01"\n    effective_to: "2019-01-01"'), r"EX-1: effective_to is before"),
+        (("{units_valid: false}", "{units_valid: {$python: 1}}"), r"rule EX-1 at when"),
+        (("{units_valid: false}", "{$mt: {ndc: x}}"), r"rule EX-1 at when"),
+        (("fact: line", "fact: claim"), r"rule EX-1 at fact"),
+        (("    fact: line\n", "    fact: line\n    run: os.system\n"), r"rule EX-1.*'run' was unexpected"),
+    ],
+)
+def test_invalid_specs_name_file_and_rule(tmp_path, change, expected):
+    path = write(tmp_path, VALID.replace(*change))
+    with pytest.raises(SpecError, match=expected) as info:
+        load_spec(path)
+    assert str(path) in str(info.value)
+
+
+def test_a_spec_cannot_run_code(tmp_path):
+    path = write(tmp_path, "!!python/object/apply:os.system ['echo pwned']\n")
+    with pytest.raises(SpecError, match="not valid YAML"):
+        load_spec(path)
+
+
+def test_json_specs_load_too(tmp_path):
+    import json
+
+    import yaml
+
+    spec = load_spec(write(tmp_path, json.dumps(yaml.safe_load(VALID)), "spec.json"))
+    assert spec.name == "example"
+
+
+def test_duplicate_rule_ids_are_refused(tmp_path):
+    text = VALID + VALID[VALID.index("  - id: EX-1"):]
+    with pytest.raises(SpecError, match="EX-1: the id is used twice"):
+        load_spec(write(tmp_path, text))
+
+
+def test_overlapping_parameter_periods_are_refused(tmp_path):
+    text = VALID.replace("rules:", """parameters:
+  jwjz_required:
+    - {value: true, effective_from: "2023-07-01", source: "Example citation"}
+    - {value: false, effective_to: "2023-08-01", source: "Example citation"}
+rules:""")
+    with pytest.raises(SpecError, match="parameter jwjz_required: two periods overlap"):
+        load_spec(write(tmp_path, text))
