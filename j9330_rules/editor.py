@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import traceback
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from string import Template
@@ -86,7 +87,10 @@ class Editor:
             except (ClaimError, EngineFailure) as exc:
                 yield Result(safe_claim_id(claim), _payer_of(claim), error=str(exc))
             except Exception as exc:  # a bug must not lose the other claims' results
-                log.exception("internal error on input %d", position)
+                # The traceback's frames, never the exception's text: it may quote a claim value.
+                log.error("internal error on input %d (%s)", position, type(exc).__name__)
+                frames = "; ".join(f"{f.filename}:{f.lineno} in {f.name}" for f in traceback.extract_tb(exc.__traceback__))
+                log.debug("where input %d failed: %s", position, frames)
                 yield Result(safe_claim_id(claim), _payer_of(claim), error=f"internal error ({type(exc).__name__})")
 
     def _finding(self, firing: Firing, policy: PayerPolicy) -> Finding:

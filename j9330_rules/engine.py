@@ -105,6 +105,22 @@ def condition(rule: Rule) -> dict[str, Any]:
     return {"$and": parts}
 
 
+def _payload(facts: Sequence[Fact]) -> str:
+    """A claim's facts as JSON text the C core reads whole.
+
+    Derived quantities never print with an exponent (see facts.fact_number),
+    but a spec parameter can be any YAML number (``0.00001`` is the float
+    ``1e-05``), and the C core silently drops the fact holding an exponent and
+    every fact after it. Such facts go through :func:`encode`; the rest take
+    the fast C encoder.
+    """
+    for fact in facts:
+        for value in fact.values():
+            if (type(value) is float and "e" in repr(value)) or isinstance(value, (list, tuple, Mapping)):
+                return encode(facts)
+    return json.dumps(facts, separators=(",", ":"), ensure_ascii=False)
+
+
 @define(frozen=True)
 class Firing:
     rule: Rule
@@ -134,9 +150,7 @@ class CompiledRuleset:
 
     def evaluate(self, facts: Sequence[Fact]) -> list[Firing]:
         """Every firing for one claim's facts; the session is clean afterwards."""
-        # Facts hold only JSON-native values whose numbers never print with an
-        # exponent (see facts.fact_number), so the C encoder is safe here.
-        payload = json.dumps(facts, separators=(",", ":"), ensure_ascii=False)
+        payload = _payload(facts)
         engine = require_engine()
         with _LOCK:
             try:

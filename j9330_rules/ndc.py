@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-_HYPHENATED = re.compile(r"^(\d{4,5})-(\d{3,4})-(\d{1,2})$")
+_HYPHENATED = re.compile(r"^([0-9]{4,5})-([0-9]{3,4})-([0-9]{1,2})$")
 _PAD_TO = (5, 4, 2)
 
 
@@ -23,7 +23,7 @@ def normalise(text: str) -> str | None:
         if sum(map(len, segments)) not in (10, 11):
             return None
         digits = "".join(seg.zfill(width) for seg, width in zip(segments, _PAD_TO))
-    elif text.isdigit() and len(text) == 11:
+    elif len(text) == 11 and _is_ascii_digits(text):
         digits = text
     else:
         return None
@@ -32,4 +32,9 @@ def normalise(text: str) -> str | None:
 
 def has_valid_origin(digits: str) -> bool:
     """True when an 11-digit NDC can come from a 4-4-2, 5-3-2 or 5-4-1 NDC."""
-    return len(digits) == 11 and digits.isdigit() and "0" in (digits[0], digits[5], digits[9])
+    return len(digits) == 11 and _is_ascii_digits(digits) and "0" in (digits[0], digits[5], digits[9])
+
+
+def _is_ascii_digits(text: str) -> bool:
+    # str.isdigit() also accepts other scripts' digits, which no NDC uses.
+    return text.isascii() and text.isdigit()

@@ -39,7 +39,7 @@ class Invalid(ValueError):
     """A value failed a check; the message describes the problem, not the value."""
 
 
-def _decimal(value: Any, _type: type = Decimal) -> Decimal:
+def _decimal(value: Any, _type: type = Decimal, *, limit: Decimal = MAX_QUANTITY) -> Decimal:
     if isinstance(value, bool) or not isinstance(value, (int, float, str, Decimal)):
         raise Invalid("expected a number or a decimal string")
     try:
@@ -49,13 +49,13 @@ def _decimal(value: Any, _type: type = Decimal) -> Decimal:
         raise Invalid("expected a number or a decimal string") from None
     if not number.is_finite():
         raise Invalid("expected a finite number")
-    if abs(number) >= MAX_QUANTITY:
+    if abs(number) >= limit:
         raise Invalid("number is too large")
     return number
 
 
 def _charge(value: Any) -> Decimal:
-    amount = _decimal(value)
+    amount = _decimal(value, limit=MAX_CHARGE)
     if amount < 0:
         raise Invalid("a charge cannot be negative")
     if amount.as_tuple().exponent < -2:
@@ -63,11 +63,11 @@ def _charge(value: Any) -> Decimal:
     return amount
 
 
-def _dose(value: Any) -> Decimal:
-    dose = _decimal(value)
-    if dose <= 0:
-        raise Invalid("a dose must be above zero")
-    return dose
+def _positive(value: Any) -> Decimal:
+    number = _decimal(value)
+    if number <= 0:
+        raise Invalid("must be above zero")
+    return number
 
 
 def _date(value: Any, _type: type = dt.date) -> dt.date:
@@ -79,6 +79,8 @@ def _date(value: Any, _type: type = dt.date) -> dt.date:
     try:
         if re.fullmatch(r"\d{8}", text):
             return dt.datetime.strptime(text, "%Y%m%d").date()
+        if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
+            raise ValueError(text)
         return dt.date.fromisoformat(text)
     except ValueError:
         raise Invalid("expected a date as YYYY-MM-DD") from None
@@ -114,7 +116,9 @@ def _modifiers(value: Any) -> tuple[str, ...]:
         raise Invalid("expected a list of two-character modifiers")
     codes = []
     for position, item in enumerate(value):
-        code = _text(item).upper() if not isinstance(item, int) else f"{item:02d}"
+        if isinstance(item, bool):
+            raise Invalid(f"modifier {position + 1} is not a two-character modifier")
+        code = f"{item:02d}" if isinstance(item, int) else _text(item).upper()
         if not _MODIFIER.match(code):
             raise Invalid(f"modifier {position + 1} is not a two-character modifier")
         if code != NO_MODIFIER:
@@ -151,6 +155,14 @@ def _pointers(value: Any) -> tuple[int, ...]:
     return pointers
 
 
+def _digits(value: Any, width: int, what: str) -> str:
+    """A numeric code, zero-padded: claims drop leading zeros (636 is 0636)."""
+    code = _text(value)
+    if not (code.isascii() and code.isdigit() and width - 1 <= len(code) <= width):
+        raise Invalid(f"expected {what}")
+    return code.zfill(width)
+
+
 def _place_of_service(value: Any) -> str:
     code = _text(value)
     if not re.fullmatch(r"\d{1,2}", code):
@@ -169,7 +181,11 @@ _FIELD_HOOKS = {
     (ClaimLine, "hcpcs"): _hcpcs,
     (ClaimLine, "modifiers"): _modifiers,
     (ClaimLine, "charge"): _charge,
-    (ClaimLine, "dose_mg"): _dose,
+    (ClaimLine, "dose_mg"): _positive,
+    (ClaimLine, "ndc_quantity"): _positive,
+    (ClaimLine, "revenue_code"): lambda value: _digits(value, 4, "a four-digit revenue code"),
+    (Claim, "type_of_bill"): lambda value: _digits(value, 4, "a three- or four-digit type of bill"),
+    (Provider, "hospital_type"): lambda value: _text(value).lower(),
     (ClaimLine, "ndc"): _ndc,
     (ClaimLine, "dx_pointers"): _pointers,
     (Claim, "diagnoses"): _diagnoses,
@@ -210,6 +226,8 @@ def _keeping_extra(cls: type, structure):
     def hook(value: Any, _type: type) -> Any:
         if not isinstance(value, Mapping):
             raise Invalid("expected an object")
+        if not all(isinstance(key, str) for key in value):
+            raise Invalid("object keys must be strings")
         # null means "absent": the field's default applies.
         data = {key: item for key, item in value.items() if key in known and item is not None}
         if keeps_extra:
@@ -248,7 +266,8 @@ def _describe(exc: BaseException, _type: type | None) -> str:
 def structure_claim(data: Any) -> Claim:
     """Build a :class:`Claim` from the JSON contract, or raise :class:`ClaimError`."""
     if isinstance(data, Claim):
-        return data
+        # A model built in Python skipped the converter's checks: run them now.
+        data = _CONVERTER.unstructure(data)
     try:
         claim = _CONVERTER.structure(data, Claim)
     except Invalid as exc:
