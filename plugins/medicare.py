@@ -6,16 +6,10 @@ every parameter and rule; this module only tells the host about it.
 
 from importlib import resources
 
-from j9330_rules import Payer, hookimpl
+from j9330_rules import Payer
+from j9330_rules.payer_plugin import SpecPayerPlugin
 
-PAYER = Payer(name="medicare", display_name="Medicare Part B", policy_sourced=True)
-
-
-@hookimpl
-def j9330_register_payers(register):
-    register(PAYER)
-
-
-@hookimpl
-def j9330_register_rulesets(register):
-    register(resources.files("j9330_specs") / "medicare.yaml")
+plugin = SpecPayerPlugin(
+    Payer(name="medicare", display_name="Medicare Part B", policy_sourced=True),
+    resources.files("j9330_specs") / "medicare.yaml",
+)
