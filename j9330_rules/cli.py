@@ -18,7 +18,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from j9330_rules.editor import Editor
+from j9330_rules.cms import ReferenceFileError
 from j9330_rules.errors import EngineUnavailable, SpecError
+from j9330_rules.history import HistoryError
 from j9330_rules.model import Result
 from j9330_rules.readers import Unreadable, read_paths
 from j9330_rules.render import results_table
@@ -34,10 +36,26 @@ def main() -> None:
     """Check claims that bill HCPCS J9330 (temsirolimus, 1 mg)."""
 
 
-def _editor(asp_file: Path | None, crosswalk_file: Path | None, mue_file: Path | None) -> Editor:
+_FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
+
+
+def reference_options(command):
+    """The reference-file options shared by every command that builds an Editor."""
+    options = [
+        click.option("--asp-file", type=_FILE, multiple=True, help="CMS ASP payment limit file (CSV); repeat for several quarters."),
+        click.option("--crosswalk-file", type=_FILE, multiple=True, help="CMS ASP NDC-HCPCS crosswalk (CSV)."),
+        click.option("--mue-file", type=_FILE, multiple=True, help="CMS MUE table (practitioner and/or outpatient hospital CSV)."),
+        click.option("--fee-schedule", type=_FILE, multiple=True, help="Contract fee schedule CSV (payer, hcpcs, rate_per_unit, effective_from, effective_to)."),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+def _editor(**options) -> Editor:
     try:
-        return Editor(asp_file=asp_file, crosswalk_file=crosswalk_file, mue_file=mue_file)
-    except (SpecError, EngineUnavailable, FileNotFoundError) as exc:
+        return Editor(**options)
+    except (SpecError, EngineUnavailable, FileNotFoundError, ReferenceFileError, HistoryError) as exc:
         raise click.UsageError(str(exc)) from None
 
 
@@ -52,9 +70,8 @@ def _results(editor: Editor, items: Iterable) -> Iterator[Result]:
 @main.command()
 @click.argument("files", nargs=-1, required=True)
 @click.option("--format", "fmt", type=click.Choice(["table", "json", "ndjson"]), default="table", show_default=True)
-@click.option("--asp-file", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="CMS ASP pricing file.")
-@click.option("--crosswalk-file", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="CMS ASP NDC-HCPCS crosswalk.")
-@click.option("--mue-file", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="CMS MUE table.")
+@reference_options
+@click.option("--history", type=click.Path(dir_okay=False, path_type=Path), help="SQLite claim history (created if absent) for FREQUENCY and unit-limit edits.")
 @click.option(
     "--fail-on",
     type=click.Choice([*FAIL_LEVELS, "never"]),
@@ -63,15 +80,13 @@ def _results(editor: Editor, items: Iterable) -> Iterator[Result]:
     help="Exit 1 when a finding is this severe or more (or a claim cannot be checked); 'never' always exits 0.",
 )
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
-def check(files, fmt, asp_file, crosswalk_file, mue_file, fail_on, quiet) -> None:
+def check(files, fmt, fail_on, quiet, **options) -> None:
     """Check the claims in FILES (JSON, a JSON list, or NDJSON; a directory; - for stdin)."""
     for name in files:
         if name != "-" and not Path(name).exists():
             raise click.UsageError(f"no such file or directory: {name}")
-    editor = _editor(asp_file, crosswalk_file, mue_file)
-    out = Console(soft_wrap=False)
-    if not out.is_terminal:
-        out.width = 160  # files and pipes: one finding per line where it fits
+    editor = _editor(**options)
+    out = _console()
     err = Console(stderr=True)
     blocking = False
     collected: list[Result] = []
@@ -96,6 +111,13 @@ def check(files, fmt, asp_file, crosswalk_file, mue_file, fail_on, quiet) -> Non
     sys.exit(EXIT_BLOCKING if blocking else EXIT_CLEAN)
 
 
+def _console() -> Console:
+    console = Console(soft_wrap=False)
+    if not console.is_terminal:
+        console.width = 160  # files and pipes: one row per line where it fits
+    return console
+
+
 def _fails(result: Result, fail_on: str) -> bool:
     if fail_on == "never":
         return False
@@ -108,15 +130,15 @@ def _fails(result: Result, fail_on: str) -> bool:
 def _summary(console: Console, results: list[Result]) -> None:
     errors = sum(r.error is not None for r in results)
     blocking = sum(r.blocking for r in results)
-    clean = sum(r.error is None and not r.findings for r in results)
-    console.print(f"{len(results)} claims: {clean} clean, {blocking} blocking, {errors} not checked")
+    clean = sum(r.error is None and all(f.severity == "info" for f in r.findings) for r in results)
+    console.print(f"{len(results)} claims: {clean} clean (notes only), {blocking} blocking, {errors} not checked")
 
 
 @main.command()
 def plugins() -> None:
     """List the loaded plugins and the payers they serve."""
-    editor = _editor(None, None, None)
-    console = Console()
+    editor = _editor()
+    console = _console()
     table = Table("Plugin", "Version", "Hooks", title="Plugins")
     for info in editor.registry.plugins():
         table.add_row(info.name, info.version or "-", ", ".join(info.hooks) or "(failed to load)")
@@ -129,3 +151,19 @@ def plugins() -> None:
     console.print(payers)
     for failure in editor.registry.failures:
         console.print(f"[red]plugin {failure.plugin} failed while {failure.stage}: {failure.error}[/red]")
+
+
+@main.group()
+def refdata() -> None:
+    """Reference data: what is bundled and what the given files hold."""
+
+
+@refdata.command("show")
+@reference_options
+def refdata_show(**options) -> None:
+    """Show the bundled reference data and the J9330 rows of the given files."""
+    from j9330_rules.refdata_view import reference_tables
+
+    console = _console()
+    for table in reference_tables(_editor(**options).reference):
+        console.print(table)

@@ -18,6 +18,7 @@ from j9330_rules.catalogue import catalogue
 from j9330_rules.engine import CompiledRuleset, EngineFailure, Firing
 from j9330_rules.errors import ClaimError
 from j9330_rules.facts import FactBuilder
+from j9330_rules.history import ClaimHistory
 from j9330_rules.model import SEVERITIES, Claim, Finding, Payment, Result
 from j9330_rules.payers import Payer
 from j9330_rules.plugins import PluginFailure, Registry, call_each, collect, plugin_manager
@@ -33,7 +34,8 @@ class Editor:
     """Checks J9330 claims against the national rules and the claim's payer's rules.
 
     ``asp_file``, ``crosswalk_file`` and ``mue_file`` are CMS reference files
-    in their published layouts. ``plugins`` registers extra plugin objects
+    in their published layouts, and ``fee_schedule`` a contract fee schedule
+    (docs/reference-data.md); each takes one path or a list (several quarters). ``plugins`` registers extra plugin objects
     (as tests and notebooks do); ``entry_points=False`` skips installed ones.
     """
 
@@ -43,13 +45,19 @@ class Editor:
         asp_file: str | Path | None = None,
         crosswalk_file: str | Path | None = None,
         mue_file: str | Path | None = None,
+        fee_schedule: str | Path | None = None,
+        history: str | Path | None = None,
         plugins: Iterable[Any] = (),
         entry_points: bool = True,
     ):
         manager, registry = plugin_manager(plugins, entry_points=entry_points)
         self.registry: Registry = collect(manager, registry)
-        self.reference = ReferenceData(
-            self.registry.reference, asp_file=asp_file, crosswalk_file=crosswalk_file, mue_file=mue_file
+        self.reference = ReferenceData.load(
+            self.registry.reference,
+            asp_file=asp_file,
+            crosswalk_file=crosswalk_file,
+            mue_file=mue_file,
+            fee_schedule=fee_schedule,
         )
         self.policies: dict[str, PayerPolicy] = {
             name: merge(name, self.registry.specs) for name in self.registry.payers
@@ -57,6 +65,7 @@ class Editor:
         self._builders = {name: FactBuilder(policy, self.reference) for name, policy in self.policies.items()}
         self._engines = {name: CompiledRuleset(policy.rules, name) for name, policy in self.policies.items()}
         self._catalogue = catalogue()
+        self.history = ClaimHistory(history) if history is not None else None
 
     @property
     def payers(self) -> dict[str, Payer]:
@@ -69,15 +78,37 @@ class Editor:
         if payer is None:
             known = ", ".join(sorted(self.registry.payers)) or "none"
             raise ClaimError(f"$.payer: unknown payer; the known payers are: {known}")
-        facts = self._builders[payer.name].build(model, as_of=as_of)
-        firings = self._engines[payer.name].evaluate(facts)
         policy = self.policies[payer.name]
+        builder = self._builders[payer.name]
+        patient = self._patient_key(model)
+        facts = builder.build(model, as_of=as_of, prior=self._prior(model, patient, policy))
+        firings = self._engines[payer.name].evaluate(facts)
         findings = [self._finding(firing, policy) for firing in firings]
         findings += self._context_findings(payer)
         payment, failures = self._benchmark(model, payer)
         findings += failures
         findings.sort(key=lambda f: (f.line or 0, _RANK[f.severity], f.code, f.rule_id or ""))
-        return Result(model.claim_id, payer.name, tuple(findings), payment=payment)
+        result = Result(model.claim_id, payer.name, tuple(findings), payment=payment)
+        if patient is not None and not result.blocking:
+            self.history.record(patient, payer.name, model.claim_id, builder.billed_units(model))
+        return result
+
+    def _patient_key(self, claim: Claim) -> str | None:
+        if self.history is None or not claim.patient.member_id:
+            return None
+        return self.history.patient_key(claim.patient.member_id)
+
+    def _prior(self, claim: Claim, patient: str | None, policy: PayerPolicy) -> list[tuple[dt.date, int]]:
+        """Administrations already recorded for the patient near the claim's dates."""
+        dates = [line.service_date for line in claim.drug_lines]
+        if patient is None or not dates:
+            return []
+        first, last = min(dates), max(dates)
+        parameters = policy.parameters_on(first)
+        reach = max(parameters.get("min_days_between_doses") or 0, parameters.get("units_limit_days") or 0)
+        return self.history.window(
+            patient, policy.payer, first, reach + (last - first).days, exclude_claim=claim.claim_id
+        )
 
     def check_many(self, claims: Iterable[Any], *, as_of: dt.date | None = None) -> Iterator[Result]:
         """One result per input, in order; a bad claim yields a result with ``error``."""
@@ -140,7 +171,8 @@ class Editor:
     def _benchmark(self, claim: Claim, payer: Payer) -> tuple[Payment | None, list[Finding]]:
         failures = []
         hook = self.registry.manager.hook.j9330_benchmark
-        for plugin, payment, error in call_each(hook, claim=claim, payer=payer, reference=self.reference):
+        arguments = dict(claim=claim, payer=payer, policy=self.policies[payer.name], reference=self.reference)
+        for plugin, payment, error in call_each(hook, **arguments):
             if error is not None:
                 log.error("plugin %s failed in j9330_benchmark: %s", plugin, type(error).__name__)
                 failures.append(self._plugin_failed(PluginFailure(plugin, "computing the benchmark", type(error).__name__), payer.name))

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from decimal import ROUND_CEILING, Decimal
 from typing import Any
 
@@ -53,11 +53,13 @@ class FactBuilder:
 
     def __init__(self, policy: PayerPolicy, reference: ReferenceData):
         self.policy = policy
+        self.reference = reference
         self.kit_mg = reference.kit_mg
         self.temsirolimus_ndcs = reference.temsirolimus_ndcs
         self.matchers = [CodeMatcher(code_set) for code_set in policy.code_sets.values()]
 
-    def build(self, claim: Claim, as_of: dt.date | None = None) -> list[Fact]:
+    def build(self, claim: Claim, as_of: dt.date | None = None, prior: Sequence[tuple[dt.date, int]] = ()) -> list[Fact]:
+        """The claim's facts; ``prior`` holds (date, units) already billed for the patient (claim history)."""
         facts: list[Fact] = [{"id": "claim", "sid": SESSION, "kind": "claim"}]
         by_date: dict[dt.date, list[ClaimLine]] = defaultdict(list)
         procedures: dict[dt.date, set[str]] = defaultdict(set)
@@ -65,15 +67,28 @@ class FactBuilder:
             procedures[line.service_date].add(line.hcpcs)
             if line.is_drug_line:
                 by_date[line.service_date].append(line)
+        totals = {day: units.date_units(lines, self.kit_mg) for day, lines in by_date.items()}
+        billed = [*prior, *((day, total.total_units) for day, total in totals.items())]
         for day in sorted(by_date):
             lines = by_date[day]
             effective = as_of or day
             parameters = self.policy.parameters_on(effective)
             shared = self._shared(claim, day, effective, parameters, procedures[day])
-            line_facts = [self._line(claim, line, shared, parameters) for line in lines]
+            line_facts = [self._line(claim, line, shared, day) for line in lines]
             facts.extend(line_facts)
-            facts.append(self._date(lines, line_facts, shared))
+            date_fact = self._date(lines, line_facts, shared, totals[day])
+            self._reference(date_fact, claim, day, lines, totals[day])
+            _patient(date_fact, claim, day)
+            _schedule(date_fact, day, billed, parameters)
+            facts.append(date_fact)
         return facts
+
+    def billed_units(self, claim: Claim) -> dict[dt.date, int]:
+        """Units billed per date (administered and discarded): what the claim history records."""
+        by_date: dict[dt.date, list[ClaimLine]] = defaultdict(list)
+        for line in claim.drug_lines:
+            by_date[line.service_date].append(line)
+        return {day: units.date_units(lines, self.kit_mg).total_units for day, lines in by_date.items()}
 
     def _shared(self, claim: Claim, day: dt.date, effective: dt.date, parameters: dict, procedures: set[str]) -> Fact:
         """What every fact of one date carries: setting, policy parameters, procedures."""
@@ -101,7 +116,7 @@ class FactBuilder:
                 shared[matcher.name] = matcher.matches(claim.type_of_bill)
         return shared
 
-    def _line(self, claim: Claim, line: ClaimLine, shared: Fact, parameters: dict) -> Fact:
+    def _line(self, claim: Claim, line: ClaimLine, shared: Fact, day: dt.date) -> Fact:
         whole = units.whole_units(line.units)
         diagnoses = [claim.diagnoses[pointer - 1] for pointer in line.dx_pointers]
         normal_ndc = ndc.normalise(line.ndc) if line.ndc else None
@@ -126,8 +141,8 @@ class FactBuilder:
             "ndc_valid": normal_ndc is not None,
             "dx_pointed": bool(diagnoses),
         }
-        if normal_ndc is not None and self.temsirolimus_ndcs:
-            fact["ndc_temsirolimus"] = normal_ndc in self.temsirolimus_ndcs
+        if normal_ndc is not None:
+            self._product(fact, line, normal_ndc, whole, day)
         for matcher in self.matchers:
             if matcher.field == "diagnosis":
                 fact[matcher.name] = matcher.any(diagnoses)
@@ -136,8 +151,36 @@ class FactBuilder:
         _documentation(fact, line)
         return fact
 
-    def _date(self, lines: list[ClaimLine], line_facts: list[Fact], shared: Fact) -> Fact:
-        totals = units.date_units(lines, self.kit_mg)
+    def _product(self, fact: Fact, line: ClaimLine, normal_ndc: str, whole: int | None, day: dt.date) -> None:
+        """Is the NDC temsirolimus, and does its quantity hold the units? Per the crosswalk if loaded."""
+        crosswalk = self.reference.crosswalk_for(day)
+        if crosswalk is None:
+            if normal_ndc in self.temsirolimus_ndcs:
+                fact["ndc_temsirolimus"] = True
+            else:
+                fact["ndc_unconfirmed"] = True  # not in the bundled list; only the crosswalk can tell
+            return
+        rows = [row for row in crosswalk.for_ndc(normal_ndc) if row.hcpcs == "J9330"]
+        fact["ndc_temsirolimus"] = bool(rows)
+        if rows and whole is not None and line.ndc_unit == "UN" and line.ndc_quantity is not None:
+            covered = line.ndc_quantity * rows[0].bill_units_pkg
+            fact["ndc_units_covered"] = fact_number(covered)
+            fact["ndc_quantity_covers"] = covered >= whole
+
+    def _reference(self, fact: Fact, claim: Claim, day: dt.date, lines: list[ClaimLine], totals: units.DateUnits) -> None:
+        """Facts from the loaded CMS files and fee schedules; ``*_loaded`` says whether they were."""
+        mue = self.reference.mue_for(claim.form, day)
+        fact["mue_loaded"] = mue is not None
+        fact["mue_setting"] = "practitioner" if claim.form == "professional" else "outpatient hospital"
+        if mue is not None:
+            row, _table = mue
+            # MAI 1 edits each claim line; MAI 2 and 3 edit the date of service.
+            counted = max((units.whole_units(l.units) or 0) for l in lines) if row.mai == 1 else totals.total_units
+            fact.update(mue_value=row.value, mue_mai=row.mai, units_over_mue=counted > row.value)
+        fact["asp_loaded"] = self.reference.asp_limit(day) is not None
+        fact["fee_schedule_loaded"] = self.reference.fee_rate(self.policy.payer, day) is not None
+
+    def _date(self, lines: list[ClaimLine], line_facts: list[Fact], shared: Fact, totals: units.DateUnits) -> Fact:
         waste = modifiers.waste_modifiers(lines)
         fact: Fact = {
             **shared,
@@ -166,6 +209,28 @@ class FactBuilder:
             if matcher.field == "diagnosis":
                 fact[matcher.name] = any(f[matcher.name] for f in line_facts)
         return fact
+
+
+def _patient(fact: Fact, claim: Claim, day: dt.date) -> None:
+    born = claim.patient.birth_date
+    if born is not None:
+        age = day.year - born.year - ((day.month, day.day) < (born.month, born.day))
+        fact["patient_under_18"] = age < 18
+
+
+def _schedule(fact: Fact, day: dt.date, billed: Sequence[tuple[dt.date, int]], parameters: dict) -> None:
+    """Dosing interval and units-per-window facts, from this claim's dates and the history."""
+    others = [abs((other - day).days) for other, _units in billed if other != day]
+    if others:
+        fact["days_to_other_dose"] = min(others)
+    interval = parameters.get("min_days_between_doses")
+    if interval is not None:
+        fact["dose_within_interval"] = bool(others) and min(others) < interval
+    limit, window = parameters.get("units_limit"), parameters.get("units_limit_days")
+    if limit is not None and window is not None:
+        in_window = sum(n for other, n in billed if 0 <= (day - other).days < window)
+        fact["units_in_window"] = in_window
+        fact["units_over_limit"] = in_window > limit
 
 
 def _documentation(fact: Fact, line: ClaimLine) -> None:

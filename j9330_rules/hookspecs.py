@@ -21,6 +21,7 @@ import pluggy
 if TYPE_CHECKING:
     from j9330_rules.model import Claim, Payment
     from j9330_rules.payers import Payer
+    from j9330_rules.policy import PayerPolicy
     from j9330_rules.refdata import ReferenceData
 
 PROJECT = "j9330_rules"
@@ -63,10 +64,12 @@ def j9330_register_reference_data(register: Callable[..., None]) -> None:
 
 
 @hookspec(firstresult=True)
-def j9330_benchmark(claim: Claim, payer: Payer, reference: ReferenceData) -> Payment | None:
+def j9330_benchmark(claim: Claim, payer: Payer, policy: PayerPolicy, reference: ReferenceData) -> Payment | None:
     """Compute the expected payment for a claim of one of your payers.
 
-    Called once per checked claim. Return ``None`` for payers you do not
-    price or when the data you need is not loaded; the first non-None
-    result becomes ``Result.payment``.
+    Called once per checked claim. ``policy.parameters_on(date)`` gives the
+    payer's parameters (``benchmark_basis`` says how it pays: ``asp`` or
+    ``fee_schedule``); ``reference`` holds the loaded files. Return ``None``
+    for payers or bases you do not price, or when the data you need is not
+    loaded; the first non-None result becomes ``Result.payment``.
     """

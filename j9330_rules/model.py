@@ -25,8 +25,11 @@ def _tuple(value: Any) -> tuple:
 
 @define(frozen=True)
 class Patient:
+    """``member_id`` keys the claim history; it is never logged or shown."""
+
     birth_date: dt.date | None = None
     sex: str | None = None
+    member_id: str | None = field(default=None, repr=False)
 
 
 @define(frozen=True)
@@ -106,12 +109,21 @@ class Finding:
 
 
 @define(frozen=True)
+class PaymentLine:
+    line: int
+    units: int
+    rate: Decimal
+    allowed: Decimal
+
+
+@define(frozen=True)
 class Payment:
     """A reimbursement benchmark: what the payer would be expected to allow."""
 
     allowed: Decimal
     basis: str
     source: str
+    lines: tuple[PaymentLine, ...] = field(default=(), converter=_tuple)
 
 
 @define(frozen=True)

@@ -2,19 +2,35 @@
 
 Plugins contribute items through the ``j9330_register_reference_data`` hook;
 the built-in plugin contributes only what is sourced (the 25 mg kit and the
-temsirolimus NDCs). The CMS files (ASP, crosswalk, MUE) are paths the user
-gives; until they are loaded, edits that need them say so.
+temsirolimus NDCs). Prices and limits come from files the user loads: the
+CMS ASP file, NDC-HCPCS crosswalk and MUE tables in their published
+layouts, and contract fee schedules. Several quarters may be loaded at once;
+each lookup picks the file in force on the date of service.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import datetime as dt
+from collections.abc import Iterable, Mapping
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 from attrs import define, field
 
+from j9330_rules import cms
+from j9330_rules.fee_schedule import FeeRate, load_fee_schedule
 from j9330_rules.units import LABELED_KIT_MG
+
+Paths = str | Path | Iterable[str | Path] | None
+MUE_KIND_BY_FORM = {"professional": "practitioner", "institutional": "outpatient_hospital"}
+#: How each file is loaded: the CLI option and the Editor argument, for messages.
+OPTIONS = {
+    "asp": ("--asp-file", "asp_file", "CMS ASP payment limit file"),
+    "crosswalk": ("--crosswalk-file", "crosswalk_file", "CMS ASP NDC-HCPCS crosswalk"),
+    "mue": ("--mue-file", "mue_file", "CMS MUE table"),
+    "fee_schedule": ("--fee-schedule", "fee_schedule", "contract fee schedule"),
+}
 
 
 @define(frozen=True)
@@ -25,21 +41,47 @@ class ReferenceItem:
     plugin: str = ""
 
 
-def _optional_path(value: str | Path | None) -> Path | None:
+def _paths(value: Paths) -> tuple[Path, ...]:
     if value is None:
-        return None
-    path = Path(value)
-    if not path.is_file():
-        raise FileNotFoundError(f"reference file not found: {path}")
-    return path
+        return ()
+    if isinstance(value, (str, Path)):
+        return (Path(value),)
+    return tuple(Path(item) for item in value)
+
+
+def _in_force(start: dt.date | None, end: dt.date | None, day: dt.date) -> bool:
+    return (start is None or start <= day) and (end is None or day <= end)
 
 
 @define(frozen=True)
 class ReferenceData:
     items: Mapping[str, ReferenceItem] = field(factory=dict)
-    asp_file: Path | None = field(default=None, converter=_optional_path)
-    crosswalk_file: Path | None = field(default=None, converter=_optional_path)
-    mue_file: Path | None = field(default=None, converter=_optional_path)
+    asp: tuple[cms.AspFile, ...] = ()
+    crosswalks: tuple[cms.Crosswalk, ...] = ()
+    mue: tuple[cms.MueTable, ...] = ()
+    fees: tuple[FeeRate, ...] = ()
+
+    @classmethod
+    def load(
+        cls,
+        items: Mapping[str, ReferenceItem],
+        *,
+        asp_file: Paths = None,
+        crosswalk_file: Paths = None,
+        mue_file: Paths = None,
+        fee_schedule: Paths = None,
+    ) -> ReferenceData:
+        """Load the user's files; a missing or wrong-kind file raises at once."""
+        for path in (*_paths(asp_file), *_paths(crosswalk_file), *_paths(mue_file), *_paths(fee_schedule)):
+            if not path.is_file():
+                raise FileNotFoundError(f"reference file not found: {path}")
+        return cls(
+            items=dict(items),
+            asp=tuple(cms.load_asp(p) for p in _paths(asp_file)),
+            crosswalks=tuple(cms.load_crosswalk(p) for p in _paths(crosswalk_file)),
+            mue=tuple(cms.load_mue(p) for p in _paths(mue_file)),
+            fees=tuple(rate for p in _paths(fee_schedule) for rate in load_fee_schedule(p)),
+        )
 
     @property
     def kit_mg(self) -> int:
@@ -50,3 +92,36 @@ class ReferenceData:
     def temsirolimus_ndcs(self) -> frozenset[str]:
         item = self.items.get("temsirolimus_ndcs")
         return frozenset(item.value) if item else frozenset()
+
+    def asp_limit(self, day: dt.date, hcpcs: str = "J9330") -> tuple[Decimal, cms.AspFile] | None:
+        """The payment limit per unit in force on ``day``, with the file it came from."""
+        for file in self.asp:
+            row = file.rows.get(hcpcs)
+            if row and row.payment_limit is not None and _in_force(file.effective_from, file.effective_to, day):
+                return row.payment_limit, file
+        return None
+
+    def crosswalk_for(self, day: dt.date) -> cms.Crosswalk | None:
+        """The crosswalk in force on ``day``, else the newest loaded (NDCs rarely move)."""
+        if not self.crosswalks:
+            return None
+        for crosswalk in self.crosswalks:
+            if _in_force(crosswalk.effective_from, crosswalk.effective_to, day):
+                return crosswalk
+        return max(self.crosswalks, key=lambda c: c.effective_from or dt.date.min)
+
+    def mue_for(self, form: str, day: dt.date, hcpcs: str = "J9330") -> tuple[cms.MueRow, cms.MueTable] | None:
+        """The MUE for the claim's setting: practitioner for professional claims,
+        outpatient hospital for institutional ones; the newest table in force."""
+        kind = MUE_KIND_BY_FORM.get(form)
+        candidates = [
+            table for table in self.mue
+            if table.kind == kind and hcpcs in table.rows and (table.effective_from is None or table.effective_from <= day)
+        ]
+        if not candidates:
+            return None
+        table = max(candidates, key=lambda t: t.effective_from or dt.date.min)
+        return table.rows[hcpcs], table
+
+    def fee_rate(self, payer: str, day: dt.date, hcpcs: str = "J9330") -> FeeRate | None:
+        return next((r for r in self.fees if r.payer == payer and r.hcpcs == hcpcs and r.covers(day)), None)

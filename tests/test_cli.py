@@ -27,7 +27,10 @@ def test_examples_cover_a_clean_claim_and_typical_errors(run):
     assert result.exit_code == 1
     results = json.loads(result.output)
     by_id = {r["claim_id"]: r for r in results}
-    assert by_id["EX-01-PARTIAL-KIT"]["findings"] == [] and not by_id["EX-01-PARTIAL-KIT"]["blocking"]
+    clean = by_id["EX-01-PARTIAL-KIT"]
+    # No reference files are loaded: the only findings say so, plainly.
+    assert {(f["code"], f["severity"]) for f in clean["findings"]} == {("REFERENCE_DATA_MISSING", "info")}
+    assert not clean["blocking"]
     found = {f["code"] for r in results for f in r["findings"]}
     assert {"JWJZ_MISSING", "WASTE_ARITHMETIC", "NDC_INVALID", "DX_NOT_COVERED", "JWJZ_CONFLICT"} <= found
     assert sum(r["error"] is not None for r in results) == 1
@@ -36,7 +39,9 @@ def test_examples_cover_a_clean_claim_and_typical_errors(run):
 def test_clean_claim_exits_zero_and_table_says_clean(run, tmp_path):
     path = tmp_path / "clean.json"
     path.write_text(json.dumps(make_claim()))
-    result = run("check", str(path))
+    cms = Path(__file__).resolve().parent / "fixtures" / "cms"
+    result = run("check", "--asp-file", str(cms / "asp_payment_limit_fixture_january_2026.csv"),
+                 "--mue-file", str(cms / "MCR_MUE_PractitionerServices_Eff_01-01-2026_fixture.csv"), str(path))
     assert result.exit_code == 0
     assert "CLEAN" in result.output and "1 claims: 1 clean" in result.output
 
@@ -91,3 +96,41 @@ def test_python_dash_m_entry_point():
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["claim_id"] == "EX-01-PARTIAL-KIT"
+
+
+CMS_FIXTURES = Path(__file__).resolve().parent / "fixtures" / "cms"
+
+
+def test_refdata_show_says_what_is_not_loaded(run):
+    result = run("refdata", "show")
+    assert result.exit_code == 0
+    assert "kit_mg" in result.output and "00008117901" in result.output
+    assert result.output.count("not loaded") == 4 and "--asp-file" in result.output
+
+
+def test_refdata_show_lists_the_j9330_rows_of_loaded_files(run):
+    result = run("refdata", "show", "--asp-file", str(CMS_FIXTURES / "asp_payment_limit_fixture_january_2026.csv"),
+                 "--mue-file", str(CMS_FIXTURES / "MCR_MUE_PractitionerServices_Eff_01-01-2026_fixture.csv"))
+    assert "42.137" in result.output and "MUE 77 (MAI 3)" in result.output and "2026-01-01" in result.output
+
+
+def test_a_wrong_kind_of_file_is_a_usage_error(run):
+    result = run("check", "--asp-file", str(CMS_FIXTURES / "MCR_MUE_PractitionerServices_Eff_01-01-2026_fixture.csv"), str(EXAMPLES))
+    assert result.exit_code == 2 and "MUE" in result.output
+
+
+def test_check_with_reference_files_and_history(run, tmp_path):
+    history = tmp_path / "h.sqlite"
+    claim = make_claim()
+    claim["patient"]["member_id"] = "M-1"
+    path = tmp_path / "c.json"
+    path.write_text(json.dumps(claim))
+    args = ["check", "--format", "json", "--asp-file", str(CMS_FIXTURES / "asp_payment_limit_fixture_january_2026.csv"),
+            "--history", str(history), str(path)]
+    first = json.loads(run(*args).output)[0]
+    assert first["payment"]["allowed"] == "1053.43"
+    claim["claim_id"] = "CLM-0002"
+    claim["lines"] = [dict(line, service_date="2026-03-05") for line in claim["lines"]]
+    path.write_text(json.dumps(claim))
+    second = json.loads(run(*args).output)[0]
+    assert "FREQUENCY" in {f["code"] for f in second["findings"]}

@@ -1,0 +1,407 @@
+"""Claim history: the past J9330 administrations of each patient, per payer.
+
+The FREQUENCY edit (J9330 billed again within the payer's dosing interval) and
+the UNITS_OVER_POLICY_LIMIT edit (e.g. 25 units per 7 days) need to know what
+was administered on other claims. ``ClaimHistory`` keeps that record in one
+SQLite file (stdlib ``sqlite3``)::
+
+    with ClaimHistory("/var/lib/j9330/history.sqlite3") as history:
+        history.record(member_id, "medicare", claim_id, {date(2026, 3, 2): 25})
+        others = history.window(member_id, "medicare", date(2026, 3, 6), 6, exclude_claim=claim_id)
+
+Storage
+    ``claims`` holds one row per (patient, payer, claim id) and
+    ``administrations`` one row per (patient, payer, claim id, date of
+    service) with the units given that day. Dates are ISO ``YYYY-MM-DD``
+    text, which sorts and compares like the dates themselves. ``meta`` holds
+    the per-database salt, ``schema_version`` the versions applied.
+
+Patient identifiers
+    Never stored in clear. Each database draws a random 32-byte salt once
+    (``INSERT OR IGNORE`` then ``SELECT``, so concurrent first openers agree on
+    one salt) and stores HMAC-SHA256(salt, identifier) instead. The same
+    identifier gives the same key in every connection to the same database and
+    unrelated keys in different databases. This is pseudonymisation, not
+    anonymity: the salt sits in the same file, and member ids have little
+    entropy, so whoever holds the file can test guessed identifiers. Protect the
+    file (it is created mode 0600 when this module creates it; SQLite gives the
+    ``-wal`` and ``-shm`` files the same mode). Identifiers are hashed exactly as
+    given: pass them in one canonical form (case, spacing, prefixes).
+
+Concurrency
+    The database runs in WAL mode, so readers never block the writer, and with
+    a busy timeout, so a writer waits for another process's write to finish
+    instead of failing. Every write is one ``BEGIN IMMEDIATE`` transaction:
+    the write lock is taken up front, so two processes re-recording the same
+    claim are serialised and the last one wins whole (never a mix, never two
+    copies). Schema creation, migration and salt creation run in such a
+    transaction too, so any number of processes may open a new file at once.
+
+Threads
+    One connection per ``ClaimHistory``, guarded by a lock: an object may be
+    shared by the threads of one process, whose calls then run one at a time.
+    Threads that want to read in parallel open their own ``ClaimHistory``
+    (cheap; WAL readers do not block each other). A ``ClaimHistory`` must not
+    cross a ``fork``: a child process opens its own (using an inherited one
+    raises ``HistoryError``).
+
+Errors
+    ``HistoryError`` for the store (missing directory, closed, locked past the
+    timeout, a file from a newer schema, corrupt file); ``ClaimError`` (a
+    ``ValueError``) or ``TypeError`` for bad arguments. No message and no log
+    record carries a patient identifier, a patient key or a claim id.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+import os
+import secrets
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import TypeVar
+
+from j9330_rules.errors import ClaimError
+
+__all__ = ["SCHEMA_VERSION", "ClaimHistory", "HistoryError"]
+
+log = logging.getLogger(__name__)
+
+SCHEMA_VERSION = 1
+_SALT_BYTES = 32
+_T = TypeVar("_T")
+
+# Migrations by the version they bring the database to. Each runs inside the
+# BEGIN IMMEDIATE transaction that opens the database, so it is applied once
+# however many processes open the file together. Statements must be idempotent
+# (IF NOT EXISTS) because version 1 also runs on files that predate the
+# version table.
+_MIGRATIONS: dict[int, tuple[str, ...]] = {
+    1: (
+        """CREATE TABLE IF NOT EXISTS claims (
+               patient  TEXT NOT NULL,
+               payer    TEXT NOT NULL,
+               claim_id TEXT NOT NULL,
+               recorded_at TEXT NOT NULL,
+               PRIMARY KEY (patient, payer, claim_id)
+           ) WITHOUT ROWID""",
+        """CREATE TABLE IF NOT EXISTS administrations (
+               patient      TEXT NOT NULL,
+               payer        TEXT NOT NULL,
+               claim_id     TEXT NOT NULL,
+               service_date TEXT NOT NULL,
+               units        INTEGER NOT NULL CHECK (units >= 0),
+               PRIMARY KEY (patient, payer, claim_id, service_date)
+           ) WITHOUT ROWID""",
+        """CREATE INDEX IF NOT EXISTS administrations_by_date
+               ON administrations (patient, payer, service_date)""",
+    ),
+}
+
+
+class HistoryError(RuntimeError):
+    """The claim history cannot be opened, read or written.
+
+    Messages name the problem and, at most, the database path; never a patient
+    identifier, patient key or claim id.
+    """
+
+
+class ClaimHistory:
+    """Past J9330 administrations per (patient, payer), in one SQLite file.
+
+    ``path`` is the database file; it is created (mode 0600) if missing, but
+    its directory must exist. ``timeout`` is how long, in seconds, a call waits
+    for another connection's write lock before raising ``HistoryError``.
+    """
+
+    def __init__(self, path: str | os.PathLike[str], *, timeout: float = 30.0):
+        if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout >= 0:
+            raise ClaimError("timeout: must be a non-negative number of seconds")
+        self.path = Path(path)
+        self._timeout = float(timeout)
+        self._lock = threading.Lock()
+        self._pid = os.getpid()
+        self._conn: sqlite3.Connection | None = None
+        directory = self.path.parent
+        if not directory.is_dir():
+            raise HistoryError(f"claim history: directory does not exist: {directory}")
+        self._create_private(self.path)
+        try:
+            self._conn = sqlite3.connect(
+                self.path,
+                timeout=self._timeout,
+                isolation_level=None,  # autocommit: transactions are explicit BEGIN IMMEDIATE/COMMIT
+                check_same_thread=False,  # shared between threads, serialised by self._lock
+            )
+        except sqlite3.Error as exc:
+            raise HistoryError(f"claim history: cannot open {self.path}: {exc}") from None
+        try:
+            self._conn.execute(f"PRAGMA busy_timeout = {int(self._timeout * 1000)}")
+            self._enable_wal()
+            self._salt = self._prepare()
+        except BaseException:
+            self._conn.close()
+            self._conn = None
+            raise
+        log.debug("claim history opened: %s", self.path)
+
+    # -- public API -----------------------------------------------------------------
+
+    def patient_key(self, identifier: str) -> str:
+        """The stored key for a patient identifier: hex HMAC-SHA256 under this database's salt."""
+        if not isinstance(identifier, str):
+            raise TypeError("patient: must be a str")
+        if not identifier:
+            raise ClaimError("patient: must not be empty")
+        return hmac.new(self._salt, identifier.encode("utf-8"), hashlib.sha256).hexdigest()
+
+    def record(self, patient: str, payer: str, claim_id: str, administrations: Mapping[date, int]) -> None:
+        """Record the units administered per date of service on one claim.
+
+        Recording the same (patient, payer, claim_id) again replaces that
+        claim's dates and units, in one transaction, so re-checking a claim
+        never double-counts. An empty mapping keeps the claim with no dates.
+        """
+        key = self.patient_key(patient)
+        _check_text("payer", payer)
+        _check_text("claim_id", claim_id)
+        if not isinstance(administrations, Mapping):
+            raise TypeError("administrations: must be a mapping of date to units")
+        rows = sorted((_iso(day, "administrations"), _units(units)) for day, units in administrations.items())
+        now = datetime.now().astimezone().isoformat(timespec="seconds")
+
+        def write(conn: sqlite3.Connection) -> None:
+            conn.execute(
+                "DELETE FROM administrations WHERE patient = ? AND payer = ? AND claim_id = ?",
+                (key, payer, claim_id),
+            )
+            conn.execute(
+                "INSERT OR REPLACE INTO claims (patient, payer, claim_id, recorded_at) VALUES (?, ?, ?, ?)",
+                (key, payer, claim_id, now),
+            )
+            conn.executemany(
+                "INSERT INTO administrations (patient, payer, claim_id, service_date, units)"
+                " VALUES (?, ?, ?, ?, ?)",
+                [(key, payer, claim_id, day, units) for day, units in rows],
+            )
+
+        self._write(write)
+
+    def forget(self, patient: str, payer: str, claim_id: str) -> bool:
+        """Remove a claim (voided, reversed, denied); True when it was recorded."""
+        key = self.patient_key(patient)
+        _check_text("payer", payer)
+        _check_text("claim_id", claim_id)
+
+        def write(conn: sqlite3.Connection) -> bool:
+            conn.execute(
+                "DELETE FROM administrations WHERE patient = ? AND payer = ? AND claim_id = ?",
+                (key, payer, claim_id),
+            )
+            cursor = conn.execute(
+                "DELETE FROM claims WHERE patient = ? AND payer = ? AND claim_id = ?", (key, payer, claim_id)
+            )
+            return cursor.rowcount > 0
+
+        return self._write(write)
+
+    def window(
+        self, patient: str, payer: str, around: date, days: int, exclude_claim: str | None = None
+    ) -> list[tuple[date, int]]:
+        """The recorded administrations within ``days`` days of ``around``, by date.
+
+        Inclusive: a date of service ``d`` is in the window when
+        ``abs(d - around) <= days``, so ``days=6`` finds administrations fewer
+        than 7 days apart and ``days=0`` the same day only. Administrations
+        of ``exclude_claim`` (the claim being checked) are left out. Each
+        claim's date is its own entry; two claims on one date give two entries
+        (ordered by date, then claim id).
+        """
+        key = self.patient_key(patient)
+        _check_text("payer", payer)
+        centre = _as_date(around, "around")
+        if isinstance(days, bool) or not isinstance(days, int):
+            raise TypeError("days: must be an int")
+        if days < 0:
+            raise ClaimError("days: must not be negative")
+        if exclude_claim is not None:
+            _check_text("exclude_claim", exclude_claim)
+        low = _shift(centre, -days).isoformat()
+        high = _shift(centre, days).isoformat()
+        sql = (
+            "SELECT service_date, units FROM administrations"
+            " WHERE patient = ? AND payer = ? AND service_date BETWEEN ? AND ?"
+        )
+        params: tuple[str, ...] = (key, payer, low, high)
+        if exclude_claim is not None:
+            sql += " AND claim_id <> ?"
+            params += (exclude_claim,)
+        sql += " ORDER BY service_date, claim_id"
+        rows = self._read(lambda conn: conn.execute(sql, params).fetchall())
+        return [(date.fromisoformat(day), units) for day, units in rows]
+
+    def close(self) -> None:
+        """Close the connection; later calls raise ``HistoryError``. Idempotent."""
+        with self._lock:
+            conn, self._conn = self._conn, None
+            if conn is not None and os.getpid() == self._pid:
+                conn.close()
+
+    def __enter__(self) -> ClaimHistory:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        state = "closed" if self._conn is None else "open"
+        return f"<ClaimHistory {str(self.path)!r} {state}>"
+
+    # -- internals ------------------------------------------------------------------
+
+    @staticmethod
+    def _create_private(path: Path) -> None:
+        """Create the file owner-only if missing (SQLite gives -wal/-shm the same mode)."""
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        except OSError as exc:
+            raise HistoryError(f"claim history: cannot create {path}: {exc.strerror}") from None
+        os.close(fd)
+
+    def _enable_wal(self) -> None:
+        """Switch to WAL; retried while other first openers hold the lock it needs."""
+        assert self._conn is not None
+        deadline = time.monotonic() + self._timeout
+        while True:
+            try:
+                mode = self._conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+                break
+            except sqlite3.OperationalError as exc:
+                if not _is_busy(exc) or time.monotonic() >= deadline:
+                    raise HistoryError(f"claim history: cannot enable WAL on {self.path}: {exc}") from None
+                time.sleep(0.01)
+            except sqlite3.DatabaseError as exc:
+                raise HistoryError(f"claim history: {self.path} is not a usable database: {exc}") from None
+        if str(mode).lower() != "wal":
+            raise HistoryError(f"claim history: {self.path} does not support WAL (journal mode {mode})")
+
+    def _prepare(self) -> bytes:
+        """Create or migrate the schema and the salt in one write transaction; return the salt."""
+
+        def write(conn: sqlite3.Connection) -> bytes:
+            conn.execute(
+                "CREATE TABLE IF NOT EXISTS schema_version ("
+                " version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)"
+            )
+            conn.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value BLOB NOT NULL)")
+            current = conn.execute("SELECT COALESCE(MAX(version), 0) FROM schema_version").fetchone()[0]
+            if current > SCHEMA_VERSION:
+                raise HistoryError(
+                    f"claim history: {self.path} has schema version {current}; "
+                    f"this j9330-rules reads up to {SCHEMA_VERSION}"
+                )
+            now = datetime.now().astimezone().isoformat(timespec="seconds")
+            for version in range(current + 1, SCHEMA_VERSION + 1):
+                for statement in _MIGRATIONS[version]:
+                    conn.execute(statement)
+                conn.execute("INSERT INTO schema_version (version, applied_at) VALUES (?, ?)", (version, now))
+            conn.execute(
+                "INSERT OR IGNORE INTO meta (key, value) VALUES ('patient_salt', ?)",
+                (secrets.token_bytes(_SALT_BYTES),),
+            )
+            salt = conn.execute("SELECT value FROM meta WHERE key = 'patient_salt'").fetchone()[0]
+            if not isinstance(salt, bytes) or len(salt) < 16:
+                raise HistoryError(f"claim history: {self.path} has a damaged patient salt")
+            return salt
+
+        return self._write(write)
+
+    @contextmanager
+    def _connection(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            if self._conn is None:
+                raise HistoryError("claim history: closed")
+            if os.getpid() != self._pid:
+                raise HistoryError("claim history: opened in another process; open a ClaimHistory per process")
+            yield self._conn
+
+    def _write(self, body: Callable[[sqlite3.Connection], _T]) -> _T:
+        """Run ``body`` in one BEGIN IMMEDIATE transaction; commit, or roll back on any error."""
+        with self._connection() as conn:
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+            except sqlite3.Error as exc:
+                raise _store_error("write", exc) from None
+            try:
+                result = body(conn)
+                conn.execute("COMMIT")
+            except BaseException as exc:
+                try:
+                    conn.execute("ROLLBACK")
+                except sqlite3.Error:
+                    pass  # SQLite already rolled back (e.g. on SQLITE_FULL)
+                if isinstance(exc, sqlite3.Error):
+                    raise _store_error("write", exc) from None
+                raise
+            return result
+
+    def _read(self, body: Callable[[sqlite3.Connection], _T]) -> _T:
+        with self._connection() as conn:
+            try:
+                return body(conn)
+            except sqlite3.Error as exc:
+                raise _store_error("read", exc) from None
+
+
+def _store_error(action: str, exc: sqlite3.Error) -> HistoryError:
+    # SQLite's messages name tables, columns and constraints, never bound values.
+    if _is_busy(exc):
+        return HistoryError(f"claim history: {action} timed out waiting for another writer ({exc})")
+    return HistoryError(f"claim history: {action} failed: {exc}")
+
+
+def _is_busy(exc: sqlite3.Error) -> bool:
+    text = str(exc).lower()
+    return "locked" in text or "busy" in text
+
+
+def _check_text(name: str, value: object) -> None:
+    if not isinstance(value, str):
+        raise TypeError(f"{name}: must be a str")
+    if not value:
+        raise ClaimError(f"{name}: must not be empty")
+
+
+def _as_date(value: object, name: str) -> date:
+    # datetime is a date subclass whose isoformat() carries a time: refuse it
+    # rather than store text that no longer compares like a date.
+    if isinstance(value, datetime) or not isinstance(value, date):
+        raise TypeError(f"{name}: must be a datetime.date (not a datetime)")
+    return value
+
+
+def _iso(value: object, name: str) -> str:
+    return _as_date(value, f"{name}: each key").isoformat()
+
+
+def _units(value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError("administrations: each value must be an int number of units")
+    if value < 0:
+        raise ClaimError("administrations: units must not be negative")
+    return value
+
+
+def _shift(day: date, days: int) -> date:
+    try:
+        return day + timedelta(days=days)
+    except OverflowError:
+        return date.max if days > 0 else date.min

@@ -1,0 +1,52 @@
+"""What reference data is in force: bundled items and the J9330 rows of loaded files.
+
+A billing manager asks "which ASP quarter am I pricing with?" before trusting a
+benchmark; this answers it, and says plainly what is not loaded.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from rich.table import Table
+
+from j9330_rules.refdata import OPTIONS, ReferenceData
+
+NOT_LOADED = "not loaded"
+
+
+def _period(file) -> str:
+    start, end = getattr(file, "effective_from", None), getattr(file, "effective_to", None)
+    if start is None and end is None:
+        return getattr(file, "quarter", None) or "period unknown"
+    return f"{start or '...'} to {end or 'open'}"
+
+
+def reference_tables(reference: ReferenceData) -> Iterator[Table]:
+    bundled = Table("Item", "Value", "Source", title="Bundled reference data")
+    for item in reference.items.values():
+        value = ", ".join(item.value) if isinstance(item.value, list) else str(item.value)
+        bundled.add_row(item.name, value, item.source)
+    yield bundled
+
+    files = Table("Kind", "File", "In force", "J9330", title="Loaded files")
+    for asp in reference.asp:
+        row = asp.rows.get("J9330")
+        limit = f"payment limit {row.payment_limit} per unit ({row.dosage})" if row and row.payment_limit is not None else "no J9330 payment limit"
+        files.add_row("ASP", asp.path.name, _period(asp), limit)
+    for crosswalk in reference.crosswalks:
+        rows = [r for r in crosswalk.entries if r.hcpcs == "J9330"]
+        summary = "; ".join(f"{r.ndc} {r.drug_name}: {r.bill_units_pkg} units/package" for r in rows) or "no J9330 NDCs"
+        files.add_row("crosswalk", crosswalk.path.name, _period(crosswalk), summary)
+    for table in reference.mue:
+        row = table.rows.get("J9330")
+        summary = f"{table.kind.replace('_', ' ')} MUE {row.value} (MAI {row.mai})" if row else "no J9330 MUE"
+        files.add_row("MUE", table.path.name, _period(table), summary)
+    for fee in reference.fees:
+        files.add_row("fee schedule", fee.path.name, f"{fee.effective_from} to {fee.effective_to or 'open'}", f"{fee.payer}: {fee.rate_per_unit} per unit")
+    loaded = {"asp": reference.asp, "crosswalk": reference.crosswalks, "mue": reference.mue, "fee_schedule": reference.fees}
+    for kind, items in loaded.items():
+        if not items:
+            option, argument, what = OPTIONS[kind]
+            files.add_row(what, NOT_LOADED, "-", f"load with {option} (Editor({argument}=...))")
+    yield files
