@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -10,8 +11,24 @@ import pytest
 from j9330_rules import Editor
 
 
+FIXTURES = Path(__file__).parent / "fixtures"
+CMS = FIXTURES / "cms"
+# TEST FIXTURES: made-up numbers in the published CMS layouts (see each file's header).
+FIXTURE_ASP = CMS / "asp_payment_limit_fixture_january_2026.csv"
+FIXTURE_CROSSWALK = CMS / "asp_ndc_hcpcs_crosswalk_fixture_january_2026.csv"
+FIXTURE_MUE = [CMS / "MCR_MUE_PractitionerServices_Eff_01-01-2026_fixture.csv",
+               CMS / "MCR_MUE_OutpatientHospitalServices_Eff_01-01-2026_fixture.csv"]
+
+
 @pytest.fixture(scope="session")
 def editor() -> Editor:
+    """An editor with the fixture ASP and MUE files loaded, so a correct claim is clean."""
+    return Editor(asp_file=FIXTURE_ASP, mue_file=FIXTURE_MUE)
+
+
+@pytest.fixture(scope="session")
+def bare_editor() -> Editor:
+    """An editor with no reference files loaded: what a new user has."""
     return Editor()
 
 
