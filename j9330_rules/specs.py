@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import math
 from collections.abc import Mapping
 from functools import cache
 from importlib import resources
@@ -205,6 +206,8 @@ def _check_semantics(data: Mapping[str, Any], rules: tuple[Rule, ...], origin: s
         if override["code"] not in codes:
             raise SpecError(f"{origin}: severity override: code {override['code']} is not in the edit catalogue")
     for key, periods in data.get("parameters", {}).items():
+        if any(isinstance(p["value"], float) and not math.isfinite(p["value"]) for p in periods):
+            raise SpecError(f"{origin}: parameter {key}: numbers must be finite")
         ranges = [_effective(p) for p in periods]
         for i, first in enumerate(ranges):
             if not _ordered(first):

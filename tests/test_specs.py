@@ -97,3 +97,13 @@ def test_overlapping_parameter_periods_are_refused(tmp_path):
 rules:""")
     with pytest.raises(SpecError, match="parameter jwjz_required: two periods overlap"):
         load_spec(write(tmp_path, text))
+
+
+@pytest.mark.parametrize("number", [".inf", "-.inf", ".nan"])
+def test_non_finite_parameters_are_refused(tmp_path, number):
+    text = VALID.replace("rules:", f"""parameters:
+  units_limit:
+    - {{value: {number}, source: "Example citation"}}
+rules:""")
+    with pytest.raises(SpecError, match="units_limit: numbers must be finite"):
+        load_spec(write(tmp_path, text))
