@@ -9,7 +9,7 @@ The public API, held stable for claim editors and notebooks::
 from importlib import metadata
 
 from j9330_rules.editor import Editor
-from j9330_rules.errors import ClaimError, EngineUnavailable, SpecError
+from j9330_rules.errors import ClaimError, EngineFailure, EngineUnavailable, SpecError
 from j9330_rules.hookspecs import hookimpl
 from j9330_rules.model import Claim, ClaimLine, Finding, Payment, Result
 from j9330_rules.payers import Payer
@@ -21,6 +21,7 @@ __all__ = [
     "ClaimError",
     "ClaimLine",
     "Editor",
+    "EngineFailure",
     "EngineUnavailable",
     "Finding",
     "Payer",

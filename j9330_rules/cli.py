@@ -167,3 +167,26 @@ def refdata_show(**options) -> None:
     console = _console()
     for table in reference_tables(_editor(**options).reference):
         console.print(table)
+
+
+@main.command()
+@click.option("--format", "fmt", type=click.Choice(["md", "html"]), default="md", show_default=True)
+@click.option("--out", type=click.Path(dir_okay=False, writable=True, path_type=Path), help="Write the report to FILE instead of standard output.")
+@click.option("--as-of", "as_of", type=click.DateTime(formats=["%Y-%m-%d"]), help="The date whose policy and prices the report shows (YYYY-MM-DD; default today).")
+@reference_options
+def report(fmt, out, as_of, **options) -> None:
+    """The national overview of J9330 across payers, from the loaded plugins, with sources."""
+    import datetime as dt
+
+    from j9330_rules.report import render, summarise
+
+    day = as_of.date() if as_of is not None else dt.date.today()
+    text = render(summarise(_editor(**options), day), fmt)
+    if out is None:
+        click.echo(text, nl=False)
+        return
+    try:
+        out.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise click.UsageError(f"cannot write {out}: {exc.strerror or exc}") from None
+    click.echo(f"wrote {out}", err=True)

@@ -15,8 +15,8 @@ from string import Template
 from typing import Any
 
 from j9330_rules.catalogue import catalogue
-from j9330_rules.engine import CompiledRuleset, EngineFailure, Firing
-from j9330_rules.errors import ClaimError
+from j9330_rules.engine import CompiledRuleset, Firing
+from j9330_rules.errors import ClaimError, EngineFailure
 from j9330_rules.facts import FactBuilder
 from j9330_rules.history import ClaimHistory
 from j9330_rules.model import SEVERITIES, Claim, Finding, Payment, Result
@@ -72,7 +72,8 @@ class Editor:
         return dict(self.registry.payers)
 
     def check(self, claim: dict | Claim, *, as_of: dt.date | None = None) -> Result:
-        """Check one claim. Raises ``ClaimError`` for an invalid claim or unknown payer."""
+        """Check one claim. Raises ``ClaimError`` for an invalid claim or unknown payer,
+        ``EngineFailure`` if the rules engine fails on it (the next claim is unaffected)."""
         model = structure_claim(claim)
         payer = self.registry.payers.get(model.payer)
         if payer is None:
@@ -81,7 +82,7 @@ class Editor:
         policy = self.policies[payer.name]
         builder = self._builders[payer.name]
         patient = self._patient_key(model)
-        facts = builder.build(model, as_of=as_of, prior=self._prior(model, patient, policy))
+        facts = builder.build(model, as_of=as_of, prior=self._prior(model, patient, policy, as_of))
         firings = self._engines[payer.name].evaluate(facts)
         findings = [self._finding(firing, policy) for firing in firings]
         findings += self._context_findings(payer)
@@ -98,13 +99,15 @@ class Editor:
             return None
         return self.history.patient_key(claim.patient.member_id)
 
-    def _prior(self, claim: Claim, patient: str | None, policy: PayerPolicy) -> list[tuple[dt.date, int]]:
+    def _prior(
+        self, claim: Claim, patient: str | None, policy: PayerPolicy, as_of: dt.date | None
+    ) -> list[tuple[dt.date, int]]:
         """Administrations already recorded for the patient near the claim's dates."""
         dates = [line.service_date for line in claim.drug_lines]
         if patient is None or not dates:
             return []
         first, last = min(dates), max(dates)
-        parameters = policy.parameters_on(first)
+        parameters = policy.parameters_on(as_of or first)
         reach = max(parameters.get("min_days_between_doses") or 0, parameters.get("units_limit_days") or 0)
         return self.history.window(
             patient, policy.payer, first, reach + (last - first).days, exclude_claim=claim.claim_id

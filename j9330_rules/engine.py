@@ -33,7 +33,7 @@ from typing import Any
 
 from attrs import define
 
-from j9330_rules.errors import EngineUnavailable
+from j9330_rules.errors import EngineFailure, EngineUnavailable
 from j9330_rules.facts import SESSION, Fact, day_number, plain_number
 from j9330_rules.specs import Rule
 
@@ -125,10 +125,6 @@ def _payload(facts: Sequence[Fact]) -> str:
 class Firing:
     rule: Rule
     fact: Fact
-
-
-class EngineFailure(RuntimeError):
-    """The engine did not complete a claim; the ruleset was rebuilt."""
 
 
 class CompiledRuleset:

@@ -19,3 +19,10 @@ class SpecError(ValueError):
 
 class EngineUnavailable(ImportError):
     """The durable-rules C extension cannot be imported on this interpreter."""
+
+
+class EngineFailure(RuntimeError):
+    """The rules engine did not complete one claim; it was reset for the next.
+
+    ``Editor.check`` raises it; ``check_many`` turns it into that claim's error.
+    """

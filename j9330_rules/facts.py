@@ -26,6 +26,7 @@ Fact = dict[str, Any]
 SESSION = "0"  # one live engine session per process; never a claim id
 
 
+
 def day_number(day: dt.date) -> int:
     """A date as YYYYMMDD, the form effective dates are compared in."""
     return day.year * 10000 + day.month * 100 + day.day
@@ -161,7 +162,8 @@ class FactBuilder:
                 fact["ndc_unconfirmed"] = True  # not in the bundled list; only the crosswalk can tell
             return
         rows = [row for row in crosswalk.for_ndc(normal_ndc) if row.hcpcs == "J9330"]
-        fact["ndc_temsirolimus"] = bool(rows)
+        # A quarter's crosswalk can omit a real product (no sales reported): openFDA's word counts too.
+        fact["ndc_temsirolimus"] = bool(rows) or normal_ndc in self.temsirolimus_ndcs
         if rows and whole is not None and line.ndc_unit == "UN" and line.ndc_quantity is not None:
             covered = line.ndc_quantity * rows[0].bill_units_pkg
             fact["ndc_units_covered"] = fact_number(covered)

@@ -30,6 +30,7 @@ ENTRY_POINT_GROUP = hookspecs.PROJECT
 DEFAULT_PLUGINS = ("j9330_rules.national",)
 # Comma-separated entry-point names to load; unset loads all (as datasette's DATASETTE_LOAD_PLUGINS).
 LOAD_PLUGINS_ENV = "J9330_RULES_LOAD_PLUGINS"
+LOADING = "loading"
 
 
 @define(frozen=True)
@@ -69,7 +70,7 @@ class Registry:
         for name, plugin in self.manager.list_name_plugin():
             hooks = tuple(sorted(caller.name for caller in self.manager.get_hookcallers(plugin) or ()))
             infos.append(PluginInfo(name, self.versions.get(name), hooks))
-        infos.extend(PluginInfo(f.plugin, self.versions.get(f.plugin), ()) for f in self.failures if f.stage == "load")
+        infos.extend(PluginInfo(f.plugin, self.versions.get(f.plugin), ()) for f in self.failures if f.stage == LOADING)
         return infos
 
 
@@ -83,9 +84,19 @@ def plugin_manager(extra: Iterable[Any] = (), *, entry_points: bool = True) -> t
     if entry_points:
         _load_entry_points(manager, registry)
     for plugin in extra:
-        manager.register(plugin, name=getattr(plugin, "__name__", None) or type(plugin).__name__)
+        manager.register(plugin, name=_unique_name(manager, plugin))
     manager.check_pending()  # a misspelled hook fails here, not silently
     return manager, registry
+
+
+def _unique_name(manager: pluggy.PluginManager, plugin: Any) -> str:
+    """A module's name, else the class name; numbered when two objects share one."""
+    base = getattr(plugin, "__name__", None) or type(plugin).__name__
+    name, number = base, 1
+    while manager.has_plugin(name):
+        number += 1
+        name = f"{base}#{number}"
+    return name
 
 
 def _load_entry_points(manager: pluggy.PluginManager, registry: Registry) -> None:
@@ -102,54 +113,66 @@ def _load_entry_points(manager: pluggy.PluginManager, registry: Registry) -> Non
             plugin = entry_point.load()
         except Exception as exc:
             log.error("plugin %s failed to import: %s", entry_point.name, type(exc).__name__)
-            registry.failures.append(PluginFailure(entry_point.name, "load", type(exc).__name__))
+            registry.failures.append(PluginFailure(entry_point.name, LOADING, type(exc).__name__))
             continue
         manager.register(plugin, name=entry_point.name)
 
 
 def collect(manager: pluggy.PluginManager, registry: Registry) -> Registry:
-    """Call the registration hooks plugin by plugin, isolating failures."""
+    """Call the registration hooks plugin by plugin, isolating failures.
 
-    def payers(plugin: str) -> Callable[[Payer], None]:
-        def register(payer: Payer) -> None:
-            if not isinstance(payer, Payer):
-                raise TypeError("register() takes a j9330_rules.Payer")
-            owner = registry.payer_plugins.get(payer.name)
-            if owner is not None and owner != plugin:
-                raise ValueError(f"payer {payer.name} is already registered by plugin {owner}")
-            registry.payers[payer.name] = payer
-            registry.payer_plugins[payer.name] = plugin
-
-        return register
-
-    def rulesets(plugin: str) -> Callable[[Any], None]:
-        return lambda path: registry.specs.append(load_spec(path))
-
-    def reference(plugin: str) -> Callable[..., None]:
-        def register(name: str, value: Any, *, source: str) -> None:
-            registry.reference[name] = ReferenceItem(name, value, source, plugin)
-
-        return register
-
-    _each(manager.hook.j9330_register_payers, "payers", payers, registry)
-    _each(manager.hook.j9330_register_rulesets, "rulesets", rulesets, registry)
-    _each(manager.hook.j9330_register_reference_data, "reference data", reference, registry)
+    A plugin's registrations are checked as it makes them and applied only
+    when its hook returns: a plugin that raises half-way leaves nothing behind.
+    """
+    _each(manager.hook.j9330_register_payers, "registering payers", _payer, registry)
+    _each(manager.hook.j9330_register_rulesets, "registering rulesets", _ruleset, registry)
+    _each(manager.hook.j9330_register_reference_data, "registering reference data", _reference, registry)
     return registry
 
 
-def _each(caller: Any, stage: str, make_register: Callable[[str], Callable], registry: Registry) -> None:
+Apply = Callable[[], None]
+
+
+def _payer(registry: Registry, plugin: str, payer: Payer) -> Apply:
+    if not isinstance(payer, Payer):
+        raise TypeError("register() takes a j9330_rules.Payer")
+    owner = registry.payer_plugins.get(payer.name)
+    if owner is not None and owner != plugin:
+        raise ValueError(f"payer {payer.name} is already registered by plugin {owner}")
+
+    def apply() -> None:
+        registry.payers[payer.name] = payer
+        registry.payer_plugins[payer.name] = plugin
+
+    return apply
+
+
+def _ruleset(registry: Registry, plugin: str, path: Any) -> Apply:
+    spec = load_spec(path)
+    return lambda: registry.specs.append(spec)
+
+
+def _reference(registry: Registry, plugin: str, name: str, value: Any, *, source: str) -> Apply:
+    item = ReferenceItem(name, value, source, plugin)
+    return lambda: registry.reference.__setitem__(name, item)
+
+
+def _each(caller: Any, stage: str, prepare: Callable[..., Apply], registry: Registry) -> None:
     # get_hookimpls() is in registration order: built-ins first, then installed plugins by name.
     for impl in caller.get_hookimpls():
+        plugin = impl.plugin_name
+        pending: list[Apply] = []
         try:
-            impl.function(make_register(impl.plugin_name))
+            impl.function(lambda *args, **kwargs: pending.append(prepare(registry, plugin, *args, **kwargs)))
         except SpecError:
             raise  # an invalid spec stops the editor: it must never half-run
         except Exception as exc:
-            served = frozenset(n for n, owner in registry.payer_plugins.items() if owner == impl.plugin_name)
-            log.error("plugin %s failed while registering %s: %s", impl.plugin_name, stage, type(exc).__name__)
-            registry.failures.append(
-                PluginFailure(impl.plugin_name, stage, f"{type(exc).__name__}: {exc}", served or None)
-            )
+            served = frozenset(n for n, owner in registry.payer_plugins.items() if owner == plugin)
+            log.error("plugin %s failed while %s: %s", plugin, stage, type(exc).__name__)
+            registry.failures.append(PluginFailure(plugin, stage, f"{type(exc).__name__}: {exc}", served or None))
+            continue
+        for apply in pending:
+            apply()
 
 
 def call_each(caller: Any, **kwargs: Any) -> Iterable[tuple[str, Any, BaseException | None]]:

@@ -9,12 +9,14 @@ specs may not disagree.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from string import Template
 from typing import Any
 
 from attrs import define, field
 
 from j9330_rules.errors import SpecError
+from j9330_rules.fact_fields import CODE_SET_FIELDS, DATE_FIELDS, FIELDS, LINE_FIELDS, PAYER_FIELDS
 from j9330_rules.specs import ALL_PAYERS, CodeSet, Period, Rule, SeverityOverride, Spec
 
 
@@ -50,6 +52,7 @@ class PayerPolicy:
 
 
 def merge(payer: str, specs: Iterable[Spec]) -> PayerPolicy:
+    specs = list(specs)
     applying = [spec for spec in specs if spec.applies_to_payer(payer)]
     # Specific specs first: their parameters, code sets and overrides win.
     ordered = sorted(applying, key=lambda spec: ALL_PAYERS in spec.applies_to)
@@ -70,6 +73,11 @@ def merge(payer: str, specs: Iterable[Spec]) -> PayerPolicy:
             if rule.id in rules:
                 raise SpecError(f"{spec.origin}: rule {rule.id}: the id is also used by ruleset {rules[rule.id].ruleset}")
             rules[rule.id] = rule
+    # A rule may name a parameter only some payers set (a unit limit, say): absent, the rule cannot fire.
+    # Likewise a code set only some payers define (covered_diagnoses).
+    known_parameters = {name for spec in specs for name in spec.parameters}
+    known_sets = {name: code_set for spec in specs for name, code_set in spec.code_sets.items()}
+    _check_fields(rules.values(), known_parameters, known_sets, {rule.id: spec for spec in ordered for rule in spec.rules})
     return PayerPolicy(
         payer=payer,
         specs=tuple(reversed(ordered)),
@@ -90,3 +98,35 @@ def _claim(owner: dict, key: tuple[str, str], spec: Spec, general: bool) -> bool
     if previous_general == general and previous.name != spec.name:
         raise SpecError(f"{spec.origin}: {key[0]} {key[1]} is also defined by ruleset {previous.name}")
     return False
+
+
+def _condition_fields(condition: Any) -> Iterator[str]:
+    if isinstance(condition, list):
+        for item in condition:
+            yield from _condition_fields(item)
+    elif isinstance(condition, Mapping):
+        for key, value in condition.items():
+            if key.startswith("$"):
+                yield from _condition_fields(value)
+            else:
+                yield key
+
+
+def _check_fields(rules, parameters: set[str], code_sets: Mapping[str, CodeSet], owners: Mapping[str, Spec]) -> None:
+    """Every field a rule names must be one a fact of its kind can carry."""
+    clash = sorted(parameters & (LINE_FIELDS | DATE_FIELDS))
+    if clash:
+        raise SpecError(f"parameter {clash[0]}: the name is a built-in fact field; choose another")
+    for rule in rules:
+        known = FIELDS[rule.fact] | PAYER_FIELDS | set(parameters) | {
+            f"in_{name}" for name, code_set in code_sets.items() if code_set.field in CODE_SET_FIELDS[rule.fact]
+        }
+        used = set(_condition_fields(rule.when)) | {
+            match.group("named") or match.group("braced") for match in Template.pattern.finditer(rule.message)
+            if match.group("named") or match.group("braced")
+        }
+        unknown = sorted(used - known)
+        if unknown:
+            raise SpecError(
+                f"{owners[rule.id].origin}: rule {rule.id}: no {rule.fact} fact has the field(s) {', '.join(unknown)}"
+            )

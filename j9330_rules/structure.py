@@ -74,7 +74,7 @@ def _date(value: Any, _type: type = dt.date) -> dt.date:
     if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
         return value
     if not isinstance(value, str):
-        raise Invalid("expected a date as YYYY-MM-DD")
+        raise Invalid("expected a date as YYYY-MM-DD or YYYYMMDD")
     text = value.strip()
     try:
         if re.fullmatch(r"\d{8}", text):
@@ -83,7 +83,7 @@ def _date(value: Any, _type: type = dt.date) -> dt.date:
             raise ValueError(text)
         return dt.date.fromisoformat(text)
     except ValueError:
-        raise Invalid("expected a date as YYYY-MM-DD") from None
+        raise Invalid("expected a date as YYYY-MM-DD or YYYYMMDD") from None
 
 
 def _text(value: Any, _type: type = str) -> str:
@@ -165,7 +165,7 @@ def _digits(value: Any, width: int, what: str) -> str:
 
 def _place_of_service(value: Any) -> str:
     code = _text(value)
-    if not re.fullmatch(r"\d{1,2}", code):
+    if not re.fullmatch(r"[0-9]{1,2}", code):
         raise Invalid("expected a two-digit CMS place-of-service code")
     return code.zfill(2)
 
@@ -186,6 +186,7 @@ _FIELD_HOOKS = {
     (ClaimLine, "revenue_code"): lambda value: _digits(value, 4, "a four-digit revenue code"),
     (Claim, "type_of_bill"): lambda value: _digits(value, 4, "a three- or four-digit type of bill"),
     (Provider, "hospital_type"): lambda value: _text(value).lower(),
+    (ClaimLine, "ndc_unit"): lambda value: _text(value).upper(),
     (ClaimLine, "ndc"): _ndc,
     (ClaimLine, "dx_pointers"): _pointers,
     (Claim, "diagnoses"): _diagnoses,

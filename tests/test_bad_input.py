@@ -318,10 +318,10 @@ def test_check_many_labels_errors_with_a_usable_claim_id_only(editor):
 def test_check_many_survives_an_internal_error_and_keeps_going(editor, monkeypatch, caplog):
     original = FactBuilder.build
 
-    def build(self, claim, as_of=None):
+    def build(self, claim, as_of=None, prior=()):
         if claim.claim_id == "BOOM":
             raise RuntimeError("simulated bug")
-        return original(self, claim, as_of=as_of)
+        return original(self, claim, as_of=as_of, prior=prior)
 
     monkeypatch.setattr(FactBuilder, "build", build)
     caplog.set_level(logging.DEBUG)
@@ -454,7 +454,7 @@ def test_phi_in_an_unknown_payer_is_not_echoed(editor):
 
 
 def test_an_internal_error_is_logged_without_the_claim(editor, monkeypatch, caplog):
-    def build(self, claim, as_of=None):
+    def build(self, claim, as_of=None, prior=()):
         raise RuntimeError("simulated bug")
 
     monkeypatch.setattr(FactBuilder, "build", build)
@@ -469,7 +469,7 @@ def test_an_internal_error_is_logged_without_the_claim(editor, monkeypatch, capl
 
 
 def test_an_internal_error_quoting_a_value_does_not_leak_it_to_the_log(editor, monkeypatch, caplog):
-    def build(self, claim, as_of=None):
+    def build(self, claim, as_of=None, prior=()):
         return int(claim.prior_authorization)  # a bug that quotes the value: "invalid literal ... 'Zebulon ...'"
 
     monkeypatch.setattr(FactBuilder, "build", build)

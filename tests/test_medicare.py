@@ -8,6 +8,12 @@
   children's and PPS-exempt cancer hospitals, JG for the others.
 * Coverage (FDA label; NGS article for LCD L25820): advanced renal cell carcinoma,
   ICD-10-CM C64.- (kidney, except renal pelvis).
+* MUE (CMS NCCI): the units of a date are checked against the loaded MUE table,
+  practitioner for professional claims and outpatient hospital for institutional ones;
+  a denial carries CARC 151 / RARC N362. The values are the TEST FIXTURE tables'
+  (tests/fixtures/cms: J9330 practitioner 77, outpatient hospital 66, both MAI 3).
+* Reference data: without an MUE table or an ASP payment limit covering the date, an
+  info finding says so and names the option that loads it.
 
 The dates and lists below are copied from those sources (via
 /work/shared/domain/j9330-facts.md), not from the spec, so the spec is checked.
@@ -21,9 +27,11 @@ from importlib import resources
 import pytest
 import yaml
 
-from tests.conftest import codes, make_claim
+from j9330_rules import Editor
+from tests.conftest import FIXTURE_ASP, FIXTURE_MUE, codes, make_claim
 
 MEDICARE = yaml.safe_load((resources.files("j9330_specs") / "medicare.yaml").read_text("utf-8"))
+MEDICARE_RULES = {rule["id"]: rule for rule in MEDICARE["rules"]}
 NATIONAL = yaml.safe_load((resources.files("j9330_specs") / "national.yaml").read_text("utf-8"))
 NATIONAL_SOURCE = {rule["code"]: rule["source"] for rule in NATIONAL["rules"]}
 
@@ -134,11 +142,25 @@ def test_340b_flag_missing_is_a_reject_from_2024(editor, hospital_type):
         assert finding.source == NATIONAL_SOURCE["MODIFIER_340B_MISSING"]
 
 
+def without_missing_asp_and_mue(result) -> tuple:
+    """The findings, less the info findings that say no ASP file or MUE table covers the date.
+
+    The fixture ASP file covers 2026-01-01..2026-03-31 and the fixture MUE tables take
+    effect 2026-01-01 (tests/conftest.py); no fixture covers an earlier date, where
+    MCR-ASP-MISSING and MCR-MUE-MISSING rightly report that. Exactly those two are set
+    aside (and must be there); every other finding is kept.
+    """
+    missing = [f for f in result.findings if f.code == "REFERENCE_DATA_MISSING"]
+    assert sorted((f.rule_id, f.severity) for f in missing) == [("MCR-ASP-MISSING", "info"), ("MCR-MUE-MISSING", "info")]
+    return tuple(f for f in result.findings if f not in missing)
+
+
 @pytest.mark.parametrize("hospital_type", TB_TYPES + JG_TYPES)
 def test_the_right_340b_flag_is_clean(editor, hospital_type):
     flag = "TB" if hospital_type in TB_TYPES else "JG"
     result = editor.check(hospital_claim(dt.date(2024, 1, 1), hospital_type, flag))
-    assert result.findings == ()
+    assert without_missing_asp_and_mue(result) == ()
+    assert editor.check(hospital_claim(dt.date(2026, 3, 2), hospital_type, flag)).findings == ()  # reference data loaded
 
 
 @pytest.mark.parametrize("hospital_type", TB_TYPES + JG_TYPES)
@@ -218,3 +240,128 @@ def test_medicare_does_not_require_ndc_or_prior_authorization(editor):
     result = editor.check(claim)
     assert not {"NDC_MISSING", "PRIOR_AUTH_MISSING"} & set(codes(result))
     assert "PAYER_POLICY_NOT_PROVIDED" not in codes(result)  # Medicare's policy is sourced
+
+
+# --- MUE ------------------------------------------------------------------------------
+
+# The TEST FIXTURE MUE tables (tests/fixtures/cms), not CMS values.
+MUE = {"professional": (77, "practitioner"), "institutional": (66, "outpatient hospital")}
+
+
+def mue_claim(form: str, administered: int, discarded: int | None = None, day: dt.date = dt.date(2026, 3, 2)) -> dict:
+    """``administered`` units (dose documented) plus a JW line of ``discarded`` units, or JZ without one."""
+    if form == "institutional":
+        claim = make_claim(form="institutional", type_of_bill="0131", place_of_service=None)
+        for line, revenue in zip(claim["lines"], ("0636", "0636", "0335")):
+            line["revenue_code"] = revenue
+    else:
+        claim = make_claim()
+    claim["lines"][0].update(units=administered, dose_mg=str(administered), ndc_quantity=str(-(-administered // 25)))
+    if discarded is None:
+        claim["lines"][0]["modifiers"] = ["JZ"]
+        del claim["lines"][1]
+    else:
+        claim["lines"][1]["units"] = discarded
+    return on(day, claim)
+
+
+def by_rule(result, rule_id: str) -> list:
+    return [f for f in result.findings if f.rule_id == rule_id]
+
+
+@pytest.mark.parametrize("form", sorted(MUE))
+def test_units_over_the_mue_of_the_claims_setting_are_denied(editor, form):
+    value, setting = MUE[form]
+    assert by_rule(editor.check(mue_claim(form, value)), "MCR-MUE") == []  # at the MUE: allowed
+    (finding,) = by_rule(editor.check(mue_claim(form, value + 1)), "MCR-MUE")
+    assert (finding.code, finding.severity, finding.line) == ("UNITS_OVER_MUE", "deny", 1)
+    assert (finding.carc, finding.rarc) == ("151", "N362")
+    assert finding.source == MEDICARE_RULES["MCR-MUE"]["source"]
+    assert finding.payer == "medicare"
+    assert f"{value + 1} units" in finding.message
+    assert f"{setting} MUE of {value}" in finding.message
+    assert "MAI 3" in finding.message and "$" not in finding.message
+
+
+def test_professional_claims_use_the_practitioner_table_and_institutional_the_outpatient_table(editor):
+    # 70 units: under the practitioner MUE (77), over the outpatient hospital MUE (66).
+    assert by_rule(editor.check(mue_claim("professional", 70)), "MCR-MUE") == []
+    (finding,) = by_rule(editor.check(mue_claim("institutional", 70)), "MCR-MUE")
+    assert "outpatient hospital MUE of 66" in finding.message
+
+
+def test_mai_3_counts_every_drug_line_of_the_date(editor):
+    # 60 administered + 20 discarded: each line under 77, the date over it.
+    (finding,) = by_rule(editor.check(mue_claim("professional", 60, 20)), "MCR-MUE")
+    assert finding.line == 1 and "80 units" in finding.message
+    assert by_rule(editor.check(mue_claim("professional", 57, 20)), "MCR-MUE") == []  # 77: at the MUE
+
+
+def test_the_mue_is_judged_per_date(editor):
+    claim = mue_claim("professional", 50)
+    later = [dict(line, line=line["line"] + 10, service_date="2026-03-09") for line in claim["lines"]]
+    claim["lines"] += later  # 50 + 50 units, a week apart
+    assert by_rule(editor.check(claim), "MCR-MUE") == []
+
+
+# --- reference data missing ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("form", sorted(MUE))
+def test_without_an_mue_table_the_units_are_not_checked_and_a_note_says_so(bare_editor, form):
+    _value, setting = MUE[form]
+    result = bare_editor.check(mue_claim(form, 100))
+    assert by_rule(result, "MCR-MUE") == []
+    (finding,) = by_rule(result, "MCR-MUE-MISSING")
+    assert (finding.code, finding.severity, finding.line) == ("REFERENCE_DATA_MISSING", "info", 1)
+    assert (finding.carc, finding.rarc) == (None, None)
+    assert finding.source == MEDICARE_RULES["MCR-MUE-MISSING"]["source"]
+    assert "--mue-file" in finding.message and f"{setting} setting" in finding.message
+    assert "$" not in finding.message
+
+
+def test_an_mue_table_for_the_other_setting_does_not_count():
+    (practitioner,) = [path for path in FIXTURE_MUE if "Practitioner" in path.name]
+    editor = Editor(asp_file=FIXTURE_ASP, mue_file=practitioner)
+    assert by_rule(editor.check(mue_claim("professional", 78)), "MCR-MUE")
+    assert by_rule(editor.check(mue_claim("professional", 25)), "MCR-MUE-MISSING") == []
+    (finding,) = by_rule(editor.check(mue_claim("institutional", 25)), "MCR-MUE-MISSING")
+    assert "outpatient hospital setting" in finding.message
+
+
+def test_mue_tables_apply_from_their_effective_date(editor):
+    # The fixture tables are effective 2026-01-01.
+    before = editor.check(mue_claim("professional", 78, day=dt.date(2025, 12, 31)))
+    assert by_rule(before, "MCR-MUE") == [] and by_rule(before, "MCR-MUE-MISSING")
+    first_day = editor.check(mue_claim("professional", 78, day=dt.date(2026, 1, 1)))
+    assert by_rule(first_day, "MCR-MUE") and by_rule(first_day, "MCR-MUE-MISSING") == []
+
+
+def test_without_an_asp_file_no_benchmark_and_a_note_says_so(bare_editor):
+    result = bare_editor.check(make_claim())
+    assert result.payment is None
+    (finding,) = by_rule(result, "MCR-ASP-MISSING")
+    assert (finding.code, finding.severity, finding.line) == ("REFERENCE_DATA_MISSING", "info", 1)
+    assert (finding.carc, finding.rarc) == (None, None)
+    assert finding.source == MEDICARE_RULES["MCR-ASP-MISSING"]["source"]
+    assert "--asp-file" in finding.message and "$" not in finding.message
+
+
+@pytest.mark.parametrize(
+    ("day", "covered"),
+    [(dt.date(2025, 12, 31), False), (dt.date(2026, 1, 1), True), (dt.date(2026, 3, 31), True), (dt.date(2026, 4, 1), False)],
+)
+def test_the_asp_file_covers_its_quarter_only(editor, day, covered):
+    # The fixture ASP file is effective 2026-01-01 through 2026-03-31.
+    result = editor.check(on(day, make_claim()))
+    assert (result.payment is not None) is covered
+    assert (by_rule(result, "MCR-ASP-MISSING") == []) is covered
+
+
+def test_a_correct_claim_without_reference_files_gets_only_the_two_notes(bare_editor):
+    result = bare_editor.check(make_claim())
+    assert [(f.rule_id, f.code, f.severity, f.line) for f in result.findings] == [
+        ("MCR-ASP-MISSING", "REFERENCE_DATA_MISSING", "info", 1),
+        ("MCR-MUE-MISSING", "REFERENCE_DATA_MISSING", "info", 1),
+    ]
+    assert not result.blocking

@@ -118,8 +118,13 @@ def test_a_failing_benchmark_does_not_stop_the_others():
     assert "RaisesInBenchmark" in failure.message and "boom" not in failure.message
 
 
-def test_no_benchmark_without_a_plugin_that_prices(editor):
-    assert editor.check(make_claim()).payment is None
+def test_no_benchmark_without_a_plugin_that_prices(bare_editor):
+    """Medicare prices from the ASP file the user loads: with none, no payment, and a note says why."""
+    result = bare_editor.check(make_claim())
+    assert result.payment is None
+    (finding,) = [f for f in result.findings if f.rule_id == "MCR-ASP-MISSING"]
+    assert (finding.code, finding.severity) == ("REFERENCE_DATA_MISSING", "info")
+    assert "--asp-file" in finding.message
 
 
 def test_a_misspelled_hook_fails_fast():
@@ -156,3 +161,32 @@ def test_two_plugins_may_not_claim_one_payer(spec_path):
     editor = Editor(plugins=[Duplicate()])
     assert editor.payers["medicare"].display_name == "Medicare Part B"
     assert any(f.plugin == "Duplicate" for f in editor.registry.failures)
+
+
+class RegistersThenRaises:
+    @hookimpl
+    def j9330_register_payers(self, register):
+        register(Payer("half_payer", "Half registered", policy_sourced=True))
+        raise RuntimeError("boom after registering")
+
+
+def test_a_plugin_that_raises_leaves_nothing_registered():
+    editor = Editor(plugins=[RegistersThenRaises()])
+    assert "half_payer" not in editor.payers
+    failure = next(f for f in editor.registry.failures if f.plugin == "RegistersThenRaises")
+    assert failure.stage == "registering payers"
+    result = editor.check(make_claim())  # the plugin's payers are unknown, so every claim is told
+    assert any(f.code == "PLUGIN_FAILED" and "failed while registering payers" in f.message for f in result.findings)
+
+
+def test_two_plugin_objects_of_one_class_get_distinct_names(tmp_path):
+    from j9330_rules.payer_plugin import SpecPayerPlugin
+
+    first = tmp_path / "a.yaml"
+    first.write_text(FIXTURE_SPEC)
+    second = tmp_path / "b.yaml"
+    second.write_text(FIXTURE_SPEC.replace("fixture_payer", "fixture_two"))
+    editor = Editor(plugins=[SpecPayerPlugin(Payer("fixture_payer", "One", policy_sourced=True), first),
+                             SpecPayerPlugin(Payer("fixture_two", "Two", policy_sourced=True), second)])
+    assert {"fixture_payer", "fixture_two"} <= set(editor.payers)
+    assert editor.registry.payer_plugins["fixture_two"] == "SpecPayerPlugin#2"

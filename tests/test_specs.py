@@ -107,3 +107,42 @@ def test_non_finite_parameters_are_refused(tmp_path, number):
 rules:""")
     with pytest.raises(SpecError, match="units_limit: numbers must be finite"):
         load_spec(write(tmp_path, text))
+
+
+def test_a_condition_holds_one_key(tmp_path):
+    # durable-rules would keep only one of the two keys: the schema refuses it.
+    path = write(tmp_path, VALID.replace("{units_valid: false}", "{units_valid: false, jw: true}"))
+    with pytest.raises(SpecError, match="rule EX-1 at when"):
+        load_spec(path)
+
+
+def _editor_with(tmp_path, spec_text):
+    from j9330_rules import Editor, Payer
+    from j9330_rules.payer_plugin import SpecPayerPlugin
+
+    path = write(tmp_path, spec_text)
+    return Editor(plugins=[SpecPayerPlugin(Payer("example", "Example (test)", policy_sourced=True), path)])
+
+
+def test_a_misspelled_fact_field_fails_at_load(tmp_path):
+    with pytest.raises(SpecError, match=r"rule EX-1: no line fact has the field\(s\) units_vaild"):
+        _editor_with(tmp_path, VALID.replace("{units_valid: false}", "{units_vaild: false}"))
+
+
+def test_a_message_placeholder_must_be_a_fact_field(tmp_path):
+    with pytest.raises(SpecError, match=r"rule EX-1: no line fact has the field\(s\) patient_name"):
+        _editor_with(tmp_path, VALID.replace("bad units.", "bad units for $patient_name."))
+
+
+def test_a_date_field_is_not_a_line_field(tmp_path):
+    with pytest.raises(SpecError, match="no line fact has the field"):
+        _editor_with(tmp_path, VALID.replace("{units_valid: false}", "{has_jw_line: true}"))
+
+
+def test_a_parameter_may_not_shadow_a_fact_field(tmp_path):
+    text = VALID.replace("rules:", """parameters:
+  form:
+    - {value: institutional, source: "Example citation"}
+rules:""")
+    with pytest.raises(SpecError, match="parameter form: the name is a built-in fact field"):
+        _editor_with(tmp_path, text)

@@ -1,0 +1,863 @@
+"""The national J9330 overview: every payer's policy, as the loaded plugins state it.
+
+Nothing about a payer is written here. :func:`summarise` reads the Editor
+(the registered payers, their merged policies, the specs, the reference data
+and files loaded) into a structured model (:class:`Report`), and
+:func:`render_markdown` / :func:`render_html` turn that model into a
+document. Every fact carries the citation its spec, plugin or file gives.
+
+The benchmark of the standard dose goes through the Editor's own benchmark
+path: a synthetic one-line claim per payer is checked and its ``payment``
+read, so the report shows exactly what ``check`` would.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import html
+import re
+from collections.abc import Iterable, Sequence
+from decimal import Decimal
+from typing import Any
+
+from attrs import define
+
+from j9330_rules.catalogue import catalogue
+from j9330_rules.editor import Editor
+from j9330_rules.model import Result
+from j9330_rules.policy import PayerPolicy
+from j9330_rules.refdata import MUE_KIND_BY_FORM, OPTIONS, ReferenceData
+from j9330_rules.specs import ALL_PAYERS, Effective, Spec
+
+# --- what the report is about (layout, not policy) ---------------------------------------------
+
+COVERED_SET = "covered_diagnoses"
+AUTHORIZATION = ("prior_auth_required", "authorization_months")
+MODIFIERS = ("jwjz_required", "requires_340b_flags", "tb_hospital_types")
+UNIT_LIMITS = ("units_limit", "units_limit_days")
+AGE = ("adults_only",)
+REIMBURSEMENT = ("benchmark_basis",)
+#: Parameters a payer section always shows (with the national default when the payer sets none).
+TOPIC_PARAMETERS = (*AUTHORIZATION, *MODIFIERS, *UNIT_LIMITS, *AGE, *REIMBURSEMENT)
+MUE_CODE = "UNITS_OVER_MUE"
+PLUGIN_FAILED_CODE = "PLUGIN_FAILED"
+
+LABELS = {
+    "prior_auth_required": "Prior authorization required",
+    "authorization_months": "Authorization period (months)",
+    "jwjz_required": "JW/JZ required",
+    "requires_340b_flags": "340B flag (JG/TB) required",
+    "tb_hospital_types": "Hospital types that report TB (others JG)",
+    "units_limit": "Unit limit",
+    "units_limit_days": "Unit limit window (days)",
+    "adults_only": "Adults only (18 or older)",
+    "benchmark_basis": "Reimbursement basis",
+}
+#: How each ``benchmark_basis`` value pays, and which loaded file (refdata.OPTIONS key) prices it.
+BASIS = {
+    "asp": ("units × CMS ASP payment limit", "asp"),
+    "fee_schedule": ("contract fee schedule", "fee_schedule"),
+}
+
+#: The standard dose: FDA label, Torisel (temsirolimus), 25 mg IV once weekly (rule NAT-DOSE-LABEL).
+STANDARD_DOSE_MG = 25
+#: Any covered indication serves: the benchmark does not depend on the diagnosis.
+_BENCHMARK_DX = "C64.1"
+
+
+# --- the model --------------------------------------------------------------------------------
+
+
+@define(frozen=True)
+class SpecRef:
+    name: str
+    version: str
+    title: str
+    applies_to: tuple[str, ...]
+    origin: str
+    sha256: str
+
+
+@define(frozen=True)
+class ParameterFact:
+    """One period of a parameter, as a spec states it."""
+
+    name: str
+    value: Any
+    effective: Effective
+    source: str
+    ruleset: str
+    default: bool  # stated by a spec for every payer (a national default)
+    in_force: bool  # the period the payer's policy uses on the report's date
+
+
+@define(frozen=True)
+class CodeSetFact:
+    name: str
+    field: str
+    codes: tuple[str, ...]
+    source: str
+    ruleset: str
+    default: bool
+    replaces: str | None = None  # the ruleset whose set of the same name this one replaces
+
+
+@define(frozen=True)
+class OverrideFact:
+    code: str
+    severity: str
+    default_severity: str
+    effective: Effective
+    source: str
+    ruleset: str
+
+
+@define(frozen=True)
+class RuleFact:
+    id: str
+    code: str
+    severity: str
+    effective: Effective
+    source: str
+    ruleset: str
+
+
+@define(frozen=True)
+class DataStatus:
+    """Whether a piece of reference data is loaded; ``source`` names the file (or the plugin)."""
+
+    what: str
+    loaded: bool
+    detail: str
+    source: str = ""
+
+
+@define(frozen=True)
+class ReferenceFact:
+    name: str
+    value: Any
+    source: str
+    plugin: str
+
+
+@define(frozen=True)
+class Benchmark:
+    """The allowed amount for the standard dose, or why there is none."""
+
+    payer: str
+    display_name: str
+    units: int
+    allowed: Decimal | None = None
+    rate: Decimal | None = None
+    basis: str = ""
+    source: str = ""
+    reason: str = ""
+
+
+@define(frozen=True)
+class NotProvided:
+    what: str
+    detail: str
+
+
+@define(frozen=True)
+class PayerSummary:
+    name: str
+    display_name: str
+    plugin: str
+    policy_sourced: bool
+    note: str
+    specs: tuple[SpecRef, ...]
+    covered: CodeSetFact | None
+    authorization: tuple[ParameterFact, ...]
+    modifiers: tuple[ParameterFact, ...]
+    overrides: tuple[OverrideFact, ...]
+    unit_limits: tuple[ParameterFact, ...]
+    mue_rules: tuple[RuleFact, ...]
+    mue_tables: tuple[DataStatus, ...]
+    age: tuple[ParameterFact, ...]
+    reimbursement: tuple[ParameterFact, ...]
+    reimbursement_data: tuple[DataStatus, ...]
+    other_parameters: tuple[ParameterFact, ...]
+    other_code_sets: tuple[CodeSetFact, ...]
+    rules: tuple[RuleFact, ...]
+    benchmark: Benchmark
+    not_provided: tuple[NotProvided, ...]
+
+
+@define(frozen=True)
+class NationalSummary:
+    specs: tuple[SpecRef, ...]
+    parameters: tuple[ParameterFact, ...]
+    code_sets: tuple[CodeSetFact, ...]
+    overrides: tuple[OverrideFact, ...]
+    rules: tuple[RuleFact, ...]
+    reference: tuple[ReferenceFact, ...]
+    files: tuple[DataStatus, ...]
+
+
+@define(frozen=True)
+class PluginRef:
+    name: str
+    version: str | None
+
+
+@define(frozen=True)
+class Report:
+    as_of: dt.date
+    standard_dose_mg: int
+    plugins: tuple[PluginRef, ...]
+    payers: tuple[PayerSummary, ...]
+    national: NationalSummary
+    failures: tuple[str, ...]
+
+    @property
+    def benchmarks(self) -> tuple[Benchmark, ...]:
+        return tuple(payer.benchmark for payer in self.payers)
+
+
+# --- building the model -----------------------------------------------------------------------
+
+
+def _general(spec: Spec) -> bool:
+    return ALL_PAYERS in spec.applies_to
+
+
+def _spec_ref(spec: Spec) -> SpecRef:
+    # The file name, not the path: the report is shared beyond the machine that built it.
+    origin = re.split(r"[\\/]", spec.origin)[-1]
+    return SpecRef(spec.name, spec.version, spec.title, spec.applies_to, origin, spec.sha256)
+
+
+def _specific_first(policy: PayerPolicy) -> list[Spec]:
+    """The policy's specs in merge order: payer-specific first, as ``policy.merge`` tries them."""
+    return sorted(policy.specs, key=_general)
+
+
+def _parameters(specs: Iterable[Spec], names: Iterable[str] | None, policy: PayerPolicy | None, as_of: dt.date) -> list[ParameterFact]:
+    """Every period of the named parameters (all when ``names`` is None), specific specs first."""
+    specs = list(specs)
+    wanted = list(names) if names is not None else sorted({n for s in specs for n in s.parameters})
+    facts = []
+    for name in wanted:
+        in_force = None
+        if policy is not None:
+            in_force = next((p for p in policy.parameters.get(name, ()) if p.effective.contains(as_of)), None)
+        for spec in specs:
+            for period in spec.parameters.get(name, ()):
+                current = period is in_force if policy is not None else period.effective.contains(as_of)
+                facts.append(
+                    ParameterFact(name, period.value, period.effective, period.source, spec.name, _general(spec), current)
+                )
+    return facts
+
+
+def _code_set(spec: Spec, name: str, replaces: str | None = None) -> CodeSetFact:
+    code_set = spec.code_sets[name]
+    return CodeSetFact(name, code_set.field, code_set.codes, code_set.source, spec.name, _general(spec), replaces)
+
+
+def _overrides(specs: Iterable[Spec]) -> list[OverrideFact]:
+    codes = catalogue()
+    return [
+        OverrideFact(o.code, o.severity, codes[o.code].severity if o.code in codes else "", o.effective, o.source, spec.name)
+        for spec in specs
+        for o in spec.severity_overrides
+    ]
+
+
+def _rule(rule) -> RuleFact:
+    return RuleFact(rule.id, rule.code, rule.severity, rule.effective, rule.source, rule.ruleset)
+
+
+def _period_text(start: dt.date | None, end: dt.date | None, quarter: str | None = None) -> str:
+    if start is None and end is None:
+        return quarter or "period unknown"
+    return f"{start or '...'} to {end or 'open'}"
+
+
+def basis_data(reference: ReferenceData, payer: str, basis: Any, as_of: dt.date) -> DataStatus:
+    """Whether the file that prices ``basis`` is loaded for ``as_of``."""
+    if basis not in BASIS:
+        return DataStatus(f"data for basis {basis}", False, f"no loaded file is known to price basis {basis!r}")
+    option, _argument, what = OPTIONS[BASIS[basis][1]]
+    if basis == "asp":
+        found = reference.asp_limit(as_of)
+        if found is None:
+            return DataStatus(what, False, f"no CMS ASP payment limit for J9330 covers {as_of}; load the quarter's file with {option}")
+        limit, file = found
+        row = file.rows["J9330"]
+        period = _period_text(file.effective_from, file.effective_to, file.quarter)
+        return DataStatus(what, True, f"J9330 payment limit {limit} per {row.dosage or 'unit'}, in force {period}", file.path.name)
+    fee = reference.fee_rate(payer, as_of)
+    if fee is None:
+        return DataStatus(what, False, f"no contract fee schedule rate for {payer} covers {as_of}; load one with {option}")
+    return DataStatus(
+        what, True, f"{fee.rate_per_unit} per unit for {payer}, in force {_period_text(fee.effective_from, fee.effective_to)}", fee.path.name
+    )
+
+
+def _mue_tables(reference: ReferenceData, as_of: dt.date) -> list[DataStatus]:
+    option, _argument, what = OPTIONS["mue"]
+    statuses = []
+    for form, kind in MUE_KIND_BY_FORM.items():
+        setting = kind.replace("_", " ")
+        found = reference.mue_for(form, as_of)
+        if found is None:
+            statuses.append(DataStatus(f"{what}, {setting} ({form} claims)", False, f"not loaded; load it with {option}"))
+        else:
+            row, table = found
+            statuses.append(
+                DataStatus(f"{what}, {setting} ({form} claims)", True, f"J9330 MUE {row.value} (MAI {row.mai}), effective {table.effective_from or table.quarter or 'date unknown'}", table.path.name)
+            )
+    return statuses
+
+
+def standard_claim(payer: str, day: dt.date, dose_mg: int = STANDARD_DOSE_MG) -> dict[str, Any]:
+    """One J9330 line for the standard dose with JZ (the whole 25 mg kit used, nothing discarded)."""
+    return {
+        "claim_id": f"REPORT-BENCHMARK-{payer}",
+        "payer": payer,
+        "form": "professional",
+        "place_of_service": "11",
+        "diagnoses": [_BENCHMARK_DX],
+        "lines": [
+            {"line": 1, "hcpcs": "J9330", "modifiers": ["JZ"], "units": dose_mg, "service_date": day.isoformat(),
+             "dose_mg": str(dose_mg), "dx_pointers": [1]},
+        ],
+    }
+
+
+def _benchmark(editor: Editor, name: str, policy: PayerPolicy, as_of: dt.date, dose_mg: int) -> Benchmark:
+    display = editor.payers[name].display_name
+    try:
+        result: Result = editor.check(standard_claim(name, as_of, dose_mg), as_of=as_of)
+    except Exception as exc:  # the report must still render: say why there is no number
+        return Benchmark(name, display, dose_mg, reason=f"the benchmark claim could not be checked ({type(exc).__name__})")
+    payment = result.payment
+    if payment is not None:
+        rate = payment.lines[0].rate if len(payment.lines) == 1 else None
+        return Benchmark(name, display, dose_mg, payment.allowed, rate, payment.basis, payment.source)
+    failed = [f.message for f in result.findings if f.code == PLUGIN_FAILED_CODE]
+    if failed:
+        return Benchmark(name, display, dose_mg, reason=failed[0])
+    basis = policy.parameters_on(as_of).get("benchmark_basis")
+    if basis is None:
+        return Benchmark(name, display, dose_mg, reason="the payer's policy sets no benchmark_basis")
+    status = basis_data(editor.reference, name, basis, as_of)
+    reason = status.detail if not status.loaded else f"no plugin priced the claim (basis {basis})"
+    return Benchmark(name, display, dose_mg, basis=BASIS.get(basis, (str(basis),))[0], reason=reason)
+
+
+def _payer(editor: Editor, name: str, as_of: dt.date, dose_mg: int) -> PayerSummary:
+    payer = editor.payers[name]
+    policy = editor.policies[name]
+    specs = _specific_first(policy)
+    specific = [s for s in specs if not _general(s)]
+
+    def topic(names: Sequence[str]) -> tuple[ParameterFact, ...]:
+        return tuple(_parameters(specs, [n for n in names if n in policy.parameters], policy, as_of))
+
+    covered = None
+    for spec in specs:
+        if COVERED_SET in spec.code_sets:
+            covered = _code_set(spec, COVERED_SET)
+            break
+    other_code_sets = []
+    for spec in specific:
+        for set_name in sorted(spec.code_sets):
+            if set_name == COVERED_SET:
+                continue
+            shadowed = next((s.name for s in specs if _general(s) and set_name in s.code_sets), None)
+            other_code_sets.append(_code_set(spec, set_name, shadowed))
+    other_names = sorted({n for s in specific for n in s.parameters} - set(TOPIC_PARAMETERS))
+
+    mue_rules = tuple(_rule(r) for r in policy.rules if r.code == MUE_CODE)
+    mue_tables = tuple(_mue_tables(editor.reference, as_of)) if mue_rules else ()
+    basis = policy.parameters_on(as_of).get("benchmark_basis")
+    reimbursement_data = (basis_data(editor.reference, name, basis, as_of),) if basis is not None else ()
+    general_rulesets = {s.name for s in specs if _general(s)}
+
+    missing = []
+    if not payer.policy_sourced:
+        missing.append(NotProvided("Sourced payer policy", f"not provided: {payer.note or 'no note given by the plugin'}"))
+    if covered is None:
+        missing.append(NotProvided("Covered indications", "not restricted by a sourced policy (no covered_diagnoses code set)"))
+    for status in (*reimbursement_data, *mue_tables):
+        if not status.loaded:
+            missing.append(NotProvided(status.what, status.detail))
+    for failure in editor.registry.failures:
+        if failure.concerns(name):
+            missing.append(NotProvided(f"Plugin {failure.plugin}", f"failed while {failure.stage}: {failure.error}"))
+
+    return PayerSummary(
+        name=name,
+        display_name=payer.display_name,
+        plugin=editor.registry.payer_plugins.get(name, ""),
+        policy_sourced=payer.policy_sourced,
+        note=payer.note,
+        specs=tuple(_spec_ref(s) for s in specific),
+        covered=covered,
+        authorization=topic(AUTHORIZATION),
+        modifiers=topic(MODIFIERS),
+        overrides=tuple(_overrides(specs)),
+        unit_limits=topic(UNIT_LIMITS),
+        mue_rules=mue_rules,
+        mue_tables=mue_tables,
+        age=topic(AGE),
+        reimbursement=topic(REIMBURSEMENT),
+        reimbursement_data=reimbursement_data,
+        other_parameters=tuple(_parameters(specific, other_names, policy, as_of)),
+        other_code_sets=tuple(other_code_sets),
+        rules=tuple(_rule(r) for r in policy.rules if r.ruleset not in general_rulesets),
+        benchmark=_benchmark(editor, name, policy, as_of, dose_mg),
+        not_provided=tuple(missing),
+    )
+
+
+def _files(reference: ReferenceData) -> list[DataStatus]:
+    files = []
+    for asp in reference.asp:
+        row = asp.rows.get("J9330")
+        detail = f"J9330 payment limit {row.payment_limit} per {row.dosage}" if row and row.payment_limit is not None else "no J9330 payment limit"
+        files.append(DataStatus(f"CMS ASP payment limit file, {_period_text(asp.effective_from, asp.effective_to, asp.quarter)}", True, detail, asp.path.name))
+    for crosswalk in reference.crosswalks:
+        rows = [r for r in crosswalk.entries if r.hcpcs == "J9330"]
+        detail = "; ".join(f"{r.ndc} {r.drug_name}: {r.bill_units_pkg} units/package" for r in rows) or "no J9330 NDCs"
+        period = _period_text(crosswalk.effective_from, crosswalk.effective_to, crosswalk.quarter)
+        files.append(DataStatus(f"CMS ASP NDC-HCPCS crosswalk, {period}", True, detail, crosswalk.path.name))
+    for table in reference.mue:
+        row = table.rows.get("J9330")
+        detail = f"J9330 MUE {row.value} (MAI {row.mai})" if row else "no J9330 MUE"
+        what = f"CMS MUE table, {table.kind.replace('_', ' ')}, effective {table.effective_from or table.quarter or 'date unknown'}"
+        files.append(DataStatus(what, True, detail, table.path.name))
+    for fee in reference.fees:
+        period = _period_text(fee.effective_from, fee.effective_to)
+        files.append(DataStatus(f"contract fee schedule, {fee.payer}, {period}", True, f"{fee.rate_per_unit} per unit", fee.path.name))
+    loaded = {"asp": reference.asp, "crosswalk": reference.crosswalks, "mue": reference.mue, "fee_schedule": reference.fees}
+    for kind, items in loaded.items():
+        if not items:
+            option, argument, what = OPTIONS[kind]
+            files.append(DataStatus(what, False, f"not loaded; load it with {option} (Editor({argument}=...))"))
+    return files
+
+
+def _national(editor: Editor, as_of: dt.date) -> NationalSummary:
+    general = [s for s in editor.registry.specs if _general(s)]
+    code_sets = [_code_set(s, n) for s in general for n in sorted(s.code_sets)]
+    return NationalSummary(
+        specs=tuple(_spec_ref(s) for s in general),
+        parameters=tuple(_parameters(general, None, None, as_of)),
+        code_sets=tuple(code_sets),
+        overrides=tuple(_overrides(general)),
+        rules=tuple(_rule(r) for s in general for r in s.rules),
+        reference=tuple(ReferenceFact(i.name, i.value, i.source, i.plugin) for i in editor.reference.items.values()),
+        files=tuple(_files(editor.reference)),
+    )
+
+
+def summarise(editor: Editor, as_of: dt.date | None = None, *, dose_mg: int = STANDARD_DOSE_MG) -> Report:
+    """The report's model: every registered payer (by name) and the national rules, on ``as_of``."""
+    as_of = as_of or dt.date.today()
+    registry = editor.registry
+    return Report(
+        as_of=as_of,
+        standard_dose_mg=dose_mg,
+        plugins=tuple(PluginRef(p.name, p.version) for p in registry.plugins()),
+        payers=tuple(_payer(editor, name, as_of, dose_mg) for name in sorted(editor.payers)),
+        national=_national(editor, as_of),
+        failures=tuple(f"plugin {f.plugin} failed while {f.stage}: {f.error}" for f in registry.failures),
+    )
+
+
+# --- a small document model shared by both renderers ------------------------------------------
+
+
+@define(frozen=True)
+class Code:
+    text: str
+
+
+Inline = str | Code | tuple  # a tuple of Inlines is concatenated
+
+
+@define(frozen=True)
+class Heading:
+    level: int
+    text: Inline
+    anchor: str = ""
+
+
+@define(frozen=True)
+class Para:
+    text: Inline
+
+
+@define(frozen=True)
+class Bullets:
+    items: tuple[Inline, ...]
+
+
+@define(frozen=True)
+class Table:
+    headers: tuple[str, ...]
+    rows: tuple[tuple[Inline, ...], ...]
+
+
+@define(frozen=True)
+class Chart:
+    benchmarks: tuple[Benchmark, ...]
+    title: str
+
+
+def _join(items: Iterable[Inline], sep: str = ", ") -> tuple:
+    out: list[Inline] = []
+    for item in items:
+        if out:
+            out.append(sep)
+        out.append(item)
+    return tuple(out)
+
+
+def value_inline(value: Any) -> Inline:
+    """A spec value as the report shows it: booleans and numbers as YAML writes them, lists item by item."""
+    if isinstance(value, bool):
+        return Code("true" if value else "false")
+    if isinstance(value, (list, tuple)):
+        return _join(Code(str(v)) for v in value) if value else "(none)"
+    return Code(str(value))
+
+
+def effective_text(effective: Effective) -> str:
+    start, end = effective.effective_from, effective.effective_to
+    if start is None and end is None:
+        return "always (no dates)"
+    if end is None:
+        return f"from {start}"
+    if start is None:
+        return f"until {end}"
+    return f"{start} to {end}"
+
+
+def money(amount: Decimal) -> str:
+    return f"${amount:.2f}"
+
+
+def _parameter_rows(facts: Iterable[ParameterFact], as_of: dt.date, *, national: bool) -> tuple[tuple[Inline, ...], ...]:
+    rows = []
+    for fact in facts:
+        label = LABELS.get(fact.name)
+        name: Inline = (label + " (", Code(fact.name), ")") if label else Code(fact.name)
+        value = value_inline(fact.value)
+        if fact.name == "benchmark_basis" and fact.value in BASIS:
+            value = (value, f": {BASIS[fact.value][0]}")
+        stated = fact.ruleset
+        if fact.default and not national:
+            stated += " (national default: fills the dates the payer's periods do not cover)"
+        rows.append((name, value, effective_text(fact.effective), stated, "yes" if fact.in_force else "no", fact.source))
+    return tuple(rows)
+
+
+def _parameter_table(facts: Sequence[ParameterFact], as_of: dt.date, *, national: bool = False) -> Table:
+    return Table(
+        ("Parameter", "Value", "Effective", "Stated by", f"In force {as_of}", "Source"),
+        _parameter_rows(facts, as_of, national=national),
+    )
+
+
+def _code_set_table(sets: Sequence[CodeSetFact]) -> Table:
+    rows = []
+    for s in sets:
+        stated = s.ruleset + (f" (replaces the {s.replaces} set of the same name)" if s.replaces else "")
+        rows.append((Code(s.name), s.field, _join(Code(c) for c in s.codes), stated, s.source))
+    return Table(("Code set", "Field", "Codes", "Stated by", "Source"), tuple(rows))
+
+
+def _rule_table(rules: Sequence[RuleFact]) -> Table:
+    return Table(
+        ("Rule", "Code", "Severity", "Effective from", "Effective to", "Ruleset", "Source"),
+        tuple(
+            (Code(r.id), Code(r.code), r.severity, str(r.effective.effective_from or "-"), str(r.effective.effective_to or "open"), r.ruleset, r.source)
+            for r in rules
+        ),
+    )
+
+
+def _override_table(overrides: Sequence[OverrideFact]) -> Table:
+    return Table(
+        ("Edit code", "Severity", "Catalogue severity", "Effective", "Stated by", "Source"),
+        tuple(
+            (Code(o.code), o.severity, o.default_severity or "-", effective_text(o.effective), o.ruleset, o.source)
+            for o in overrides
+        ),
+    )
+
+
+def _status_table(statuses: Sequence[DataStatus]) -> Table:
+    return Table(
+        ("Data", "Loaded", "Detail", "Source"),
+        tuple((s.what, "yes" if s.loaded else "no", s.detail, s.source or "-") for s in statuses),
+    )
+
+
+def _benchmark_table(benchmarks: Sequence[Benchmark]) -> Table:
+    rows = []
+    for b in benchmarks:
+        if b.allowed is None:
+            rows.append((b.display_name, f"no benchmark: {b.reason}", "-", b.basis or "-", "-"))
+        else:
+            rate = str(b.rate) if b.rate is not None else "-"
+            rows.append((b.display_name, money(b.allowed), rate, b.basis, b.source))
+    return Table(("Payer", "Allowed", "Rate per unit", "Basis", "Source"), tuple(rows))
+
+
+def anchor(name: str) -> str:
+    return "payer-" + re.sub(r"[^a-z0-9_-]", "-", name.lower())
+
+
+def _payer_blocks(p: PayerSummary, as_of: dt.date) -> list:
+    blocks: list = [Heading(2, (p.display_name + " (", Code(p.name), ")"), anchor(p.name))]
+    specs = _join((Code(s.name), f" {s.version} ({s.title}; {s.origin})") for s in p.specs) if p.specs else "none (national rules only)"
+    policy = "sourced" if p.policy_sourced else "not provided"
+    facts = [
+        ("Display name: ", p.display_name, " (declared by plugin ", Code(p.plugin), ")"),
+        ("Policy: ", policy, (f": {p.note}" if p.note else ""), " (declared by plugin ", Code(p.plugin), ")"),
+        ("Payer specs: ", specs),
+    ]
+    blocks.append(Bullets(tuple(facts)))
+
+    blocks.append(Heading(3, "Covered indications"))
+    if p.covered is None:
+        blocks.append(Para("Not restricted by a sourced policy: no covered_diagnoses code set applies to this payer, so the national diagnosis-coverage rule does not restrict it."))
+    else:
+        blocks.append(_code_set_table([p.covered]))
+
+    blocks.append(Heading(3, "Authorization"))
+    blocks.append(_parameter_table(p.authorization, as_of) if p.authorization else Para("No authorization parameter is set by the loaded specs."))
+
+    blocks.append(Heading(3, "Modifier requirements"))
+    if p.modifiers:
+        blocks.append(_parameter_table(p.modifiers, as_of))
+    if p.overrides:
+        blocks.append(Para("Severity overrides:"))
+        blocks.append(_override_table(p.overrides))
+    else:
+        blocks.append(Para("No severity overrides."))
+
+    blocks.append(Heading(3, "Unit limits"))
+    if p.unit_limits:
+        blocks.append(_parameter_table(p.unit_limits, as_of))
+    else:
+        blocks.append(Para(("No payer unit limit is set by the loaded specs (", Code("units_limit"), ", ", Code("units_limit_days"), ").")))
+    if p.mue_rules:
+        blocks.append(Para("Medically Unlikely Edit rules, with the MUE tables they read:"))
+        blocks.append(_rule_table(p.mue_rules))
+        blocks.append(_status_table(p.mue_tables))
+
+    blocks.append(Heading(3, "Age criteria"))
+    blocks.append(_parameter_table(p.age, as_of) if p.age else Para("No age criterion is set by the loaded specs."))
+
+    blocks.append(Heading(3, "Reimbursement basis"))
+    if p.reimbursement:
+        blocks.append(_parameter_table(p.reimbursement, as_of))
+    else:
+        blocks.append(Para("No benchmark basis is set by the loaded specs."))
+    if p.reimbursement_data:
+        blocks.append(_status_table(p.reimbursement_data))
+    b = p.benchmark
+    if b.allowed is not None:
+        blocks.append(Para((f"Benchmark for {b.units} mg ({b.units} units, JZ) on {as_of}: {money(b.allowed)} ({b.basis}; {b.source}).",)))
+    else:
+        blocks.append(Para(f"No benchmark for {b.units} mg on {as_of}: {b.reason}."))
+
+    if p.other_parameters or p.other_code_sets:
+        blocks.append(Heading(3, "Other payer parameters and code sets"))
+        if p.other_parameters:
+            blocks.append(_parameter_table(p.other_parameters, as_of))
+        if p.other_code_sets:
+            blocks.append(_code_set_table(p.other_code_sets))
+
+    blocks.append(Heading(3, "Payer-specific rules"))
+    blocks.append(_rule_table(p.rules) if p.rules else Para("None: the national rules apply, steered by the parameters above."))
+
+    blocks.append(Heading(3, "Not provided"))
+    if p.not_provided:
+        blocks.append(Bullets(tuple((m.what, ": ", m.detail) for m in p.not_provided)))
+    else:
+        blocks.append(Para("Nothing: the policy is sourced and the reference data it needs is loaded."))
+    return blocks
+
+
+def document(report: Report) -> list:
+    """The report as blocks; both renderers draw these."""
+    plugins = _join((Code(p.name), f" {p.version or '-'}") for p in report.plugins)
+    blocks: list = [
+        Heading(1, "J9330 (temsirolimus, 1 mg): national payer overview"),
+        Para((f"As of {report.as_of}. Generated from the loaded plugins: ", plugins,
+              ". Every fact cites the source its spec, plugin or reference file gives.")),
+        Heading(2, f"Benchmark: the standard {report.standard_dose_mg} mg dose", "benchmark"),
+        Para(f"Allowed amount for one {report.standard_dose_mg} mg J9330 line ({report.standard_dose_mg} units, JZ) "
+             f"on {report.as_of}, as the editor's benchmark computes it for each payer."),
+        Chart(report.benchmarks, f"Allowed amount for {report.standard_dose_mg} mg J9330 on {report.as_of}"),
+        _benchmark_table(report.benchmarks),
+    ]
+    for payer in report.payers:
+        blocks.extend(_payer_blocks(payer, report.as_of))
+
+    n = report.national
+    blocks.append(Heading(2, "National rules (every payer)", "national"))
+    blocks.append(Bullets(tuple((Code(s.name), f" {s.version}: {s.title} ({s.origin})") for s in n.specs)))
+    blocks.append(Heading(3, "National parameters (defaults)"))
+    blocks.append(_parameter_table(n.parameters, report.as_of, national=True))
+    blocks.append(Heading(3, "National code sets"))
+    blocks.append(_code_set_table(n.code_sets))
+    if n.overrides:
+        blocks.append(Heading(3, "National severity overrides"))
+        blocks.append(_override_table(n.overrides))
+    blocks.append(Heading(3, "National rules"))
+    blocks.append(_rule_table(n.rules))
+    blocks.append(Heading(3, "Bundled reference data"))
+    blocks.append(Table(("Item", "Value", "Source", "Plugin"),
+                        tuple((Code(i.name), value_inline(i.value), i.source, i.plugin) for i in n.reference)))
+    blocks.append(Heading(3, "Reference files loaded"))
+    blocks.append(_status_table(n.files))
+    if report.failures:
+        blocks.append(Heading(2, "Plugin failures", "failures"))
+        blocks.append(Bullets(tuple(report.failures)))
+    return blocks
+
+
+# --- Markdown ---------------------------------------------------------------------------------
+
+_MD_SPECIAL = re.compile(r"([\\`*\[\]<>|&])")
+
+
+def _md_text(text: str) -> str:
+    return _MD_SPECIAL.sub(r"\\\1", re.sub(r"\s+", " ", text))
+
+
+def _md_code(text: str) -> str:
+    text = re.sub(r"\s+", " ", text)
+    if "`" not in text:
+        return f"`{text}`"
+    return f"`` {text} ``"
+
+
+def _md_inline(item: Inline, *, in_table: bool = False) -> str:
+    if isinstance(item, Code):
+        code = _md_code(item.text)
+        return code.replace("|", "\\|") if in_table else code
+    if isinstance(item, tuple):
+        return "".join(_md_inline(part, in_table=in_table) for part in item)
+    return _md_text(str(item))
+
+
+def render_markdown(report: Report) -> str:
+    out: list[str] = []
+    for block in document(report):
+        if isinstance(block, Heading):
+            out.append("#" * block.level + " " + _md_inline(block.text))
+        elif isinstance(block, Para):
+            out.append(_md_inline(block.text))
+        elif isinstance(block, Bullets):
+            out.append("\n".join("- " + _md_inline(item) for item in block.items))
+        elif isinstance(block, Table):
+            lines = ["| " + " | ".join(_md_text(h) for h in block.headers) + " |", "|" + "---|" * len(block.headers)]
+            lines += ["| " + " | ".join(_md_inline(cell, in_table=True) for cell in row) + " |" for row in block.rows]
+            out.append("\n".join(lines))
+        # Chart: the benchmark table beside it carries the same numbers in Markdown.
+    return "\n\n".join(out) + "\n"
+
+
+# --- HTML -------------------------------------------------------------------------------------
+
+
+def _h(text: Any) -> str:
+    return html.escape(str(text), quote=True)
+
+
+def _html_inline(item: Inline) -> str:
+    if isinstance(item, Code):
+        return f"<code>{_h(item.text)}</code>"
+    if isinstance(item, tuple):
+        return "".join(_html_inline(part) for part in item)
+    return _h(item)
+
+
+_CSS = """
+body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; margin: 2rem auto; max-width: 1200px; padding: 0 1rem; color: #1b1b1b; line-height: 1.4; }
+h1 { font-size: 1.6rem; } h2 { border-bottom: 2px solid #d0d7de; padding-bottom: .2rem; margin-top: 2.2rem; } h3 { margin-top: 1.4rem; }
+table { border-collapse: collapse; margin: .5rem 0 1rem; font-size: .88rem; width: 100%; }
+th, td { border: 1px solid #d0d7de; padding: .3rem .45rem; text-align: left; vertical-align: top; }
+th { background: #f3f5f7; }
+code { background: #f3f5f7; padding: 0 .2rem; border-radius: 3px; font-size: .92em; }
+nav ul { columns: 3; }
+.chart { max-width: 100%; height: auto; }
+.chart .bar { fill: #3c6e9f; } .chart text { font-size: 13px; fill: #1b1b1b; }
+.none { color: #8a4b00; }
+"""
+
+
+def _svg_chart(chart: Chart) -> str:
+    priced = [b for b in chart.benchmarks if b.allowed is not None]
+    unpriced = [b for b in chart.benchmarks if b.allowed is None]
+    longest = max((len(b.display_name) for b in priced), default=0)
+    label_w = min(max(160, longest * 7 + 24), 480)  # ~7 px a character at 13 px
+    bar_w, value_w, row_h, top = 420, 110, 30, 10
+    width = label_w + bar_w + value_w
+    height = top * 2 + row_h * max(len(priced), 1)
+    top_amount = max((b.allowed for b in priced), default=Decimal(0))
+    parts = [f'<svg class="chart" role="img" width="{width}" height="{height}" viewBox="0 0 {width} {height}" aria-label="{_h(chart.title)}">',
+             f"<title>{_h(chart.title)}</title>"]
+    if not priced:
+        parts.append(f'<text x="0" y="{top + 20}">No payer has a loaded price on this date.</text>')
+    for index, b in enumerate(priced):
+        y = top + index * row_h
+        length = float(b.allowed / top_amount * bar_w) if top_amount > 0 else 0.0
+        parts.append(f'<text x="{label_w - 8}" y="{y + 19}" text-anchor="end">{_h(b.display_name)}</text>')
+        parts.append(
+            f'<rect class="bar" data-payer="{_h(b.payer)}" x="{label_w}" y="{y + 4}" width="{length:.1f}" height="{row_h - 8}">'
+            f"<title>{_h(b.display_name)}: {_h(money(b.allowed))} ({_h(b.basis)}; {_h(b.source)})</title></rect>"
+        )
+        parts.append(f'<text x="{label_w + length + 6:.1f}" y="{y + 19}">{_h(money(b.allowed))}</text>')
+    parts.append("</svg>")
+    if unpriced:
+        items = "".join(f'<li class="none">{_h(b.display_name)}: no benchmark: {_h(b.reason)}</li>' for b in unpriced)
+        parts.append(f"<ul>{items}</ul>")
+    return f"<figure>{''.join(parts)}<figcaption>{_h(chart.title)}</figcaption></figure>"
+
+
+def render_html(report: Report) -> str:
+    blocks = document(report)
+    body: list[str] = []
+    toc = [(b.anchor, b.text) for b in blocks if isinstance(b, Heading) and b.level == 2 and b.anchor]
+    for block in blocks:
+        if isinstance(block, Heading):
+            ident = f' id="{_h(block.anchor)}"' if block.anchor else ""
+            body.append(f"<h{block.level}{ident}>{_html_inline(block.text)}</h{block.level}>")
+            if block.level == 1:
+                body.append("<nav><ul>" + "".join(f'<li><a href="#{_h(a)}">{_html_inline(t)}</a></li>' for a, t in toc) + "</ul></nav>")
+        elif isinstance(block, Para):
+            body.append(f"<p>{_html_inline(block.text)}</p>")
+        elif isinstance(block, Bullets):
+            body.append("<ul>" + "".join(f"<li>{_html_inline(i)}</li>" for i in block.items) + "</ul>")
+        elif isinstance(block, Table):
+            head = "".join(f"<th>{_h(h)}</th>" for h in block.headers)
+            rows = "".join("<tr>" + "".join(f"<td>{_html_inline(c)}</td>" for c in row) + "</tr>" for row in block.rows)
+            body.append(f"<table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>")
+        elif isinstance(block, Chart):
+            body.append(_svg_chart(block))
+    title = f"J9330 national payer overview, {report.as_of}"
+    return (
+        "<!DOCTYPE html>\n"
+        f'<html lang="en"><head><meta charset="utf-8"><title>{_h(title)}</title>'
+        f"<style>{_CSS}</style></head>\n<body>\n" + "\n".join(body) + "\n</body></html>\n"
+    )
+
+
+def render(report: Report, fmt: str = "md") -> str:
+    if fmt == "md":
+        return render_markdown(report)
+    if fmt == "html":
+        return render_html(report)
+    raise ValueError(f"unknown report format {fmt!r} (md or html)")
