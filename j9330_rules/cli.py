@@ -22,7 +22,7 @@ from j9330_rules.cms import ReferenceFileError
 from j9330_rules.errors import EngineUnavailable, SpecError
 from j9330_rules.history import HistoryError
 from j9330_rules.model import Result
-from j9330_rules.readers import Unreadable, read_paths
+from j9330_rules.readers import INPUT_FORMATS, Unreadable, read_paths
 from j9330_rules.render import results_table
 from j9330_rules.serialise import result_to_dict
 
@@ -79,8 +79,10 @@ def _results(editor: Editor, items: Iterable) -> Iterator[Result]:
     show_default=True,
     help="Exit 1 when a finding is this severe or more (or a claim cannot be checked); 'never' always exits 0.",
 )
+@click.option("--input-format", type=click.Choice(["auto", *INPUT_FORMATS]), default="auto", show_default=True,
+              help="Force the input format instead of detecting it.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
-def check(files, fmt, fail_on, quiet, **options) -> None:
+def check(files, fmt, fail_on, quiet, input_format, **options) -> None:
     """Check the claims in FILES (JSON, a JSON list, or NDJSON; a directory; - for stdin)."""
     for name in files:
         if name != "-" and not Path(name).exists():
@@ -96,7 +98,8 @@ def check(files, fmt, fail_on, quiet, **options) -> None:
     )
     with progress:
         task = progress.add_task("claims", total=None)
-        for result in _results(editor, read_paths(files)):
+        claims = read_paths(files, None if input_format == "auto" else input_format)
+        for result in _results(editor, claims):
             blocking = blocking or _fails(result, fail_on)
             progress.advance(task)
             if fmt == "ndjson":
