@@ -59,12 +59,12 @@ def _editor(**options) -> Editor:
         raise click.UsageError(str(exc)) from None
 
 
-def _results(editor: Editor, items: Iterable) -> Iterator[Result]:
+def _results(editor: Editor, items: Iterable, as_of=None) -> Iterator[Result]:
     for item in items:
         if isinstance(item, Unreadable):
             yield Result(None, None, error=item.message)
         else:
-            yield from editor.check_many([item])
+            yield from editor.check_many([item], as_of=as_of)
 
 
 @main.command()
@@ -81,8 +81,10 @@ def _results(editor: Editor, items: Iterable) -> Iterator[Result]:
 )
 @click.option("--input-format", type=click.Choice(["auto", *INPUT_FORMATS]), default="auto", show_default=True,
               help="Force the input format instead of detecting it.")
+@click.option("--overrides", type=_FILE, help="Suppressions and severity overrides (TOML or YAML); see docs/overrides.md.")
+@click.option("--as-of", type=click.DateTime(formats=["%Y-%m-%d"]), help="Choose rules by this processing date instead of each line's date of service.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
-def check(files, fmt, fail_on, quiet, input_format, **options) -> None:
+def check(files, fmt, fail_on, quiet, input_format, as_of, **options) -> None:
     """Check the claims in FILES (JSON, a JSON list, or NDJSON; a directory; - for stdin)."""
     for name in files:
         if name != "-" and not Path(name).exists():
@@ -99,7 +101,7 @@ def check(files, fmt, fail_on, quiet, input_format, **options) -> None:
     with progress:
         task = progress.add_task("claims", total=None)
         claims = read_paths(files, None if input_format == "auto" else input_format)
-        for result in _results(editor, claims):
+        for result in _results(editor, claims, as_of.date() if as_of else None):
             blocking = blocking or _fails(result, fail_on)
             progress.advance(task)
             if fmt == "ndjson":

@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import traceback
+from importlib import metadata
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from string import Template
@@ -19,7 +20,8 @@ from j9330_rules.engine import CompiledRuleset, Firing
 from j9330_rules.errors import ClaimError, EngineFailure
 from j9330_rules.facts import FactBuilder
 from j9330_rules.history import ClaimHistory
-from j9330_rules.model import SEVERITIES, Claim, Finding, Payment, Result
+from j9330_rules.overrides import Override, apply_overrides, load_overrides
+from j9330_rules.model import SEVERITIES, Audit, Claim, Evidence, Finding, Payment, Result
 from j9330_rules.payers import Payer
 from j9330_rules.plugins import PluginFailure, Registry, call_each, collect, plugin_manager
 from j9330_rules.policy import PayerPolicy, merge
@@ -47,6 +49,7 @@ class Editor:
         mue_file: str | Path | None = None,
         fee_schedule: str | Path | None = None,
         history: str | Path | None = None,
+        overrides: str | Path | Iterable[Override] | None = None,
         plugins: Iterable[Any] = (),
         entry_points: bool = True,
     ):
@@ -66,6 +69,10 @@ class Editor:
         self._engines = {name: CompiledRuleset(policy.rules, name) for name, policy in self.policies.items()}
         self._catalogue = catalogue()
         self.history = ClaimHistory(history) if history is not None else None
+        self.overrides: tuple[Override, ...] = (
+            load_overrides(overrides) if isinstance(overrides, (str, Path)) else tuple(overrides or ())
+        )
+        self._version = metadata.version("j9330-rules")
 
     @property
     def payers(self) -> dict[str, Payer]:
@@ -88,8 +95,18 @@ class Editor:
         findings += self._context_findings(payer)
         payment, failures = self._benchmark(model, payer)
         findings += failures
+        findings, suppressed = apply_overrides(findings, model, self.overrides)
         findings.sort(key=lambda f: (f.line or 0, _RANK[f.severity], f.code, f.rule_id or ""))
-        result = Result(model.claim_id, payer.name, tuple(findings), payment=payment)
+        audit = Audit(
+            package_version=self._version,
+            as_of=as_of,
+            rulesets=[(spec.name, spec.version, spec.sha256) for spec in policy.specs],
+            evidence=[Evidence(f.rule.id, f.fact.get("line"), _evidence(f.fact)) for f in firings],
+        )
+        result = Result(
+            model.claim_id, payer.name, tuple(findings), payment=payment, suppressed=suppressed,
+            audit=audit, lines=[line.line for line in model.lines],
+        )
         if patient is not None and not result.blocking:
             self.history.record(patient, payer.name, model.claim_id, builder.billed_units(model))
         return result
@@ -182,6 +199,11 @@ class Editor:
             elif payment is not None:
                 return payment, failures
         return None, failures
+
+
+def _evidence(fact: dict) -> dict:
+    """The matched fact without engine bookkeeping; facts never hold patient identifiers."""
+    return {key: value for key, value in fact.items() if key not in ("sid", "id")}
 
 
 def _from_day_number(number: int) -> dt.date:

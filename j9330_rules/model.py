@@ -102,10 +102,43 @@ class Finding:
     rule_id: str | None = None
     source: str | None = None
     payer: str | None = None
+    #: Set when an override changed the severity: the rule's severity, and the entry's id.
+    overridden_from: str | None = None
+    override: str | None = None
 
     @property
     def blocking(self) -> bool:
         return self.severity in BLOCKING_SEVERITIES
+
+
+@define(frozen=True)
+class Suppression:
+    """A finding an override suppressed, kept so nothing is silently dropped."""
+
+    finding: Finding
+    entry: str
+    reason: str
+
+
+@define(frozen=True)
+class Evidence:
+    """What a rule matched: its id and the fact (derived values only, never PHI)."""
+
+    rule_id: str
+    line: int | None
+    facts: dict = field(eq=False)
+
+
+@define(frozen=True)
+class Audit:
+    """How a result was reached: enough to reproduce it later."""
+
+    package_version: str
+    #: None: rules chosen by each line's date of service; a date: by that processing date.
+    as_of: dt.date | None
+    #: (ruleset name, version, sha256 of the spec file) for each spec applied.
+    rulesets: tuple[tuple[str, str, str], ...] = field(converter=_tuple)
+    evidence: tuple[Evidence, ...] = field(default=(), converter=_tuple)
 
 
 @define(frozen=True)
@@ -135,6 +168,22 @@ class Result:
     findings: tuple[Finding, ...] = field(default=(), converter=_tuple)
     error: str | None = None
     payment: Payment | None = None
+    suppressed: tuple[Suppression, ...] = field(default=(), converter=_tuple)
+    audit: Audit | None = field(default=None, eq=False)
+    lines: tuple[int, ...] = field(default=(), converter=_tuple)
+
+    @property
+    def disposition(self) -> str:
+        """accept, review, deny_lines, return_to_provider or not_checked (see disposition.py)."""
+        from j9330_rules.disposition import claim_disposition
+
+        return claim_disposition(self.findings, self.error)
+
+    @property
+    def line_dispositions(self) -> dict[int, str]:
+        from j9330_rules.disposition import line_dispositions
+
+        return line_dispositions(self.findings, self.lines)
 
     @property
     def blocking(self) -> bool:
