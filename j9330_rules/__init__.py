@@ -10,9 +10,11 @@ from importlib import metadata
 
 from j9330_rules.editor import Editor
 from j9330_rules.errors import ClaimError, EngineFailure, EngineUnavailable, SpecError
+from j9330_rules.frames import check_frame
 from j9330_rules.hookspecs import hookimpl
 from j9330_rules.model import Claim, ClaimLine, Finding, Payment, Result
 from j9330_rules.payers import Payer
+from j9330_rules.results import Results
 
 __version__ = metadata.version("j9330-rules")
 
@@ -27,7 +29,9 @@ __all__ = [
     "Payer",
     "Payment",
     "Result",
+    "Results",
     "SpecError",
+    "check_frame",
     "hookimpl",
     "__version__",
 ]

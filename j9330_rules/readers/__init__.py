@@ -15,7 +15,12 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from j9330_rules.readers.base import Unreadable
+from j9330_rules.readers.csv_lines import looks_like_csv, read_csv
 from j9330_rules.readers.json_lines import read_json
+
+# fhir.resources is optional: the module guards its import, detects FHIR without it,
+# and its reader then says what to install instead of reading.
+from j9330_rules.readers.fhir import read_fhir, resource_type
 
 STDIN = "-"
 Reader = Callable[[TextIO, str], Iterator[Any]]
@@ -23,13 +28,30 @@ Reader = Callable[[TextIO, str], Iterator[Any]]
 #: The formats the CLI offers (``--input-format``).
 INPUT_FORMATS = ("json", "csv", "x12", "fhir")
 #: Format name → reader(stream, label). Each reader module is added here.
-FORMATS: dict[str, Reader] = {"json": read_json}
+FORMATS: dict[str, Reader] = {"json": read_json, "csv": read_csv, "fhir": read_fhir}
+try:  # pyx12 is optional: without it --input-format x12 says the reader is not available
+    from j9330_rules.readers.x12 import read_x12
+except ImportError:
+    pass
+else:
+    FORMATS["x12"] = read_x12
 #: File suffixes a directory contributes.
-SUFFIXES = {".json", ".ndjson", ".jsonl"}
+SUFFIXES = {".json", ".ndjson", ".jsonl", ".csv", ".x12", ".edi", ".837"}
 
 
 def detect(head: str) -> str:
-    """The format of a text from its first characters (JSON and NDJSON are one format)."""
+    """The format of a text from its first characters (JSON and NDJSON are one format).
+
+    X12: text starting with ``ISA``. FHIR: JSON whose first object's ``resourceType`` is Claim
+    or Bundle. CSV: a first line that is a header naming ``claim_id`` and ``hcpcs``. Anything
+    else is read as JSON.
+    """
+    if head.lstrip().startswith("ISA"):
+        return "x12"
+    if resource_type(head) in ("Claim", "Bundle"):
+        return "fhir"
+    if looks_like_csv(head):
+        return "csv"
     return "json"
 
 

@@ -1,0 +1,649 @@
+"""X12 837P and 837I (005010) claims, read through pyx12.
+
+pyx12 walks the interchange against its implementation-guide maps
+(005010X222A1 for the 837P, 005010X223A2 for the 837I: the versions HIPAA
+adopted), checks the envelope counts and every element, and hands back each
+loop 2300 (one claim) as a tree. This module only maps those trees onto the
+JSON claim contract; it never splits segments itself.
+
+Mapping (loop/segment → contract field):
+
+========================  ===================================================
+CLM01                      ``claim_id``
+CLM05-1 (837P)             ``place_of_service``
+CLM05-1 + CLM05-3 (837I)   ``type_of_bill``: "0" + facility code + frequency
+GS08 / ST03                ``form``: X222 professional, X223 institutional
+HI (ABK, then ABF)         ``diagnoses``, in order; other qualifiers are left out
+REF*G1 (2300, else 2400)   ``prior_authorization``
+2010AA NM1*85 NM109 (XX)   ``provider.npi``
+2010BA NM1*IL NM109        ``patient.member_id`` (a 2000C dependent shares it)
+2010BA / 2010CA DMG        ``patient.birth_date``, ``patient.sex``
+2010BB NM1*PR NM109        ``payer``, see below
+LX01                       ``line``
+SV101-2 / SV202-2          ``hcpcs``; SV101-3..6 / SV202-3..6 ``modifiers``
+SV104 / SV205              ``units``; SV102 / SV203 ``charge``
+SV201                      ``revenue_code``
+SV107-1..4                 ``dx_pointers`` (837P); an 837I line has none, so
+                           every claim diagnosis applies to every line
+DTP*472 (2400, else 2300)  ``service_date``; an 837I falls back to the
+                           statement start date (DTP*434)
+2410 LIN*N4 / CTP          ``ndc`` (LIN03), ``ndc_quantity`` (CTP04),
+                           ``ndc_unit`` (CTP05-1)
+========================  ===================================================
+
+An 837I line without a procedure code (a revenue-code-only line such as 0250)
+cannot be a contract line; it is left out and its LX number listed under the
+extra key ``x12_skipped_lines``. Nothing in an 837 says whether the provider
+is a 340B covered entity (``provider.is_340b``, ``hospital_type``), nor the
+documented dose or lot (``dose_mg``, ``documentation``).
+
+The payer: the payer id and name on the 837 do not say which j9330-rules
+plugin applies. ``payer`` may name the plugin for every claim (a string) or
+map NM1*PR payer ids to plugin names (a mapping). Otherwise the payer id,
+lower-cased, is used when it is a payer name some installed plugin registers
+(``known_payers`` overrides that list: pass ``editor.payers`` when plugins
+were registered in-process); else the claim has no ``payer`` and checking it
+raises a ClaimError that says so (``$.payer: required field missing``).
+
+Errors: a claim whose loop holds an X12 error, or whose transaction set,
+functional group or interchange does, is an :class:`Unreadable` in its place,
+so a batch still gets one result per claim. Messages give the segment's
+number in the file (ISA is 1), its id, its position in the transaction set
+(ST is 1, as a 999 counts), the element and the X12 error; never a value,
+since segments carry patient data.
+"""
+
+from __future__ import annotations
+
+import functools
+import io
+import re
+from collections.abc import Collection, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any, TextIO
+
+import pyx12.errors
+import pyx12.params
+import pyx12.x12context
+
+from j9330_rules.readers.base import Unreadable
+
+__all__ = ["FORMS", "read_x12"]
+
+#: GS08 implementation guide → claim form. pyx12 4.0 ships maps for these two.
+FORMS = {"005010X222A1": "professional", "005010X223A2": "institutional"}
+_SUPPORTED = ", ".join(f"{version} ({form})" for version, form in FORMS.items())
+DIAGNOSIS_QUALIFIERS = frozenset({"ABK", "ABF"})
+CLAIM_LOOP = "2300"
+
+_ENVELOPE = frozenset({"ISA", "IEA", "GS", "GE", "ST", "SE"})
+_SEGMENT_ID = re.compile(r"^[A-Z][A-Z0-9]{1,2}$")
+_REFDES = re.compile(r"^[A-Z][A-Z0-9]{1,2}[0-9]{2}(-[0-9]{1,2})?$")
+_LOOP_ID = re.compile(r"^[0-9]{4}[A-Z]?$")
+_DATE = re.compile(r"^(\d{4})(\d{2})(\d{2})(?:-\d{8})?$")
+
+# The X12 999 / TA1 error codes pyx12 reports, described without their values, with
+# the segment each is found at (None: at the end of the text, a trailer never came).
+_ISA_ERRORS = {
+    "001": ("IEA", "the interchange control numbers in ISA13 and IEA02 differ"),
+    "021": ("IEA", "IEA01 does not match the number of functional groups"),
+    "023": (None, "the interchange has no IEA trailer (is the file truncated?)"),
+    "024": ("IEA", "the interchange closes while a functional group is open"),
+    "025": ("ISA", "the interchange control number is not unique in the file"),
+}
+_GS_ERRORS = {
+    "3": ("GE", "the functional group closes while a transaction set is open"),
+    "4": ("GE", "the group control numbers in GS06 and GE02 differ"),
+    "5": ("GE", "GE01 does not match the number of transaction sets"),
+    "6": ("GS", "the group control number is not unique in the interchange"),
+}
+_GS_AT_END = {"3": "the functional group has no GE trailer"}
+_ST_ERRORS = {
+    "2": (None, "the transaction set has no SE trailer"),
+    "3": ("SE", "the transaction set control numbers in ST02 and SE02 differ"),
+    "4": ("SE", "SE01 does not match the number of segments in the transaction set"),
+    "23": ("ST", "the transaction set control number is not unique in the group"),
+}
+_SEGMENT_ERRORS = {
+    "1": "unrecognised segment",
+    "2": "unexpected segment",
+    "3": "required segment missing",
+    "4": "loop occurs more often than allowed",
+    "5": "segment occurs more often than allowed",
+    "6": "segment not in the transaction set",
+    "7": "segment out of sequence",
+    "8": "segment has data element errors",
+    "HL1": "HL01 is out of sequence",
+    "HL2": "HL02 names no open parent level",
+    "LX": "LX01 is out of sequence",
+    "SEG1": "segment ends with empty elements",
+}
+_ELEMENT_ERRORS = {
+    "1": "is required and missing",
+    "2": "is conditionally required and missing",
+    "3": "has too many data elements",
+    "4": "is too short",
+    "5": "is too long",
+    "6": "has an invalid character",
+    "7": "has an invalid code value",
+    "8": "has an invalid date",
+    "9": "has an invalid time",
+    "10": "violates an exclusion condition",
+    "12": "repeats too often",
+    "13": "has too many components",
+    "I10": "is not used in this implementation but present",
+    "I11": "repeats too few times",
+    "I12": "does not match the implementation's pattern",
+    "I13": "is not used in this case but present",
+    "I6": "has a code value this implementation does not use",
+    "I9": "is required in this case and missing",
+}
+
+
+def read_x12(
+    stream: TextIO,
+    label: str,
+    payer: str | Mapping[str, str] | None = None,
+    *,
+    known_payers: Collection[str] | None = None,
+) -> Iterator[Any]:
+    """Claims (contract dicts) from an X12 837P/837I text, in file order.
+
+    A claim that cannot be read, and a problem that stops the reading, is an
+    :class:`Unreadable` naming the segment and position, never its content.
+    """
+    text = stream.read().lstrip()
+    resolver = _PayerResolver(payer, known_payers)
+    errors = _Errors()
+    reading = _Reading(label, resolver, errors)
+    try:
+        reader = pyx12.x12context.X12ContextReader(pyx12.params.params(), errors, io.StringIO(text))
+    except pyx12.errors.X12Error:
+        yield Unreadable(f"{label}: not an X12 interchange: segment 1 is not a complete ISA header of a 00401 or 00501 interchange")
+        return
+    except Exception as exc:  # noqa: BLE001 - a library failure must not end the batch
+        yield Unreadable(f"{label}: the X12 reader failed on segment 1 ({type(exc).__name__})")
+        return
+    try:
+        with reader:
+            for node in reader.iter_segments(CLAIM_LOOP):
+                if node.id == CLAIM_LOOP:
+                    reading.claim(node, end=reader.src.get_cur_line() - 1)
+                else:
+                    reading.segment(node)
+                    if node.id == "IEA":
+                        yield from reading.flush()
+            errors.at_end = True
+            reader.src.cleanup()  # missing SE / GE / IEA trailers at the end of the text
+            errors.handle_errors(reader.src.pop_errors())
+    except pyx12.errors.EngineError as exc:
+        if str(exc).startswith("Map not found"):
+            errors.stop(f"GS08 names an implementation guide with no X12 map; this reader reads {_SUPPORTED}")
+        else:
+            errors.stop("the X12 reader stopped (EngineError)")
+    except Exception as exc:  # noqa: BLE001
+        errors.stop(f"the X12 reader stopped ({type(exc).__name__})")
+    yield from reading.flush(final=True)
+
+
+# ---------------------------------------------------------------------------
+# Errors: an error handler for pyx12 that keeps code, segment and position only
+
+
+@dataclass
+class _Problem:
+    line: int  # the segment's number in the file, ISA = 1
+    text: str
+    scope: tuple[int, int, int]  # (interchange, group, transaction set) counters when raised
+    level: str  # "interchange", "group", "transaction" or "segment"
+
+
+class _Errors:
+    """Takes pyx12's error-handler calls; records where and what, never the values.
+
+    pyx12's own handler writes each error with the offending value to its
+    logger, and its messages quote segments: both would leak patient data.
+    """
+
+    def __init__(self) -> None:
+        self.problems: list[_Problem] = []
+        self.claim_segments: dict[int, tuple[int, int, int]] = {}  # CLM segment number → scope
+        self.interchange = self.group = self.transaction = 0
+        self._src: Any = None
+        self._segment: tuple[str | None, int, int | None] = (None, 0, None)
+        self._element: tuple[str | None, str | None] = (None, None)
+        self._missing: tuple[str, str | None, bool] | None = None
+        self.at_end = False  # pyx12 is checking for trailers that never came
+
+    # -- pyx12's error-handler interface -------------------------------------------------
+    def add_isa_loop(self, seg: Any, src: Any) -> None:
+        self._src = src
+        self.interchange += 1
+        self.group = self.transaction = 0
+        self._here(seg)
+
+    def add_gs_loop(self, seg: Any, src: Any) -> None:
+        self.group += 1
+        self._here(seg)
+
+    def add_st_loop(self, seg: Any, src: Any) -> None:
+        self.transaction += 1
+        self._here(seg)
+
+    def close_isa_loop(self, node: Any, seg: Any, src: Any) -> None:
+        self._here(seg)
+
+    def close_gs_loop(self, node: Any, seg: Any, src: Any) -> None:
+        self._here(seg)
+
+    def close_st_loop(self, node: Any, seg: Any, src: Any) -> None:
+        self._here(seg)
+
+    def add_seg(self, map_node: Any, seg: Any, seg_count: int, cur_line: int, ls_id: Any) -> None:
+        seg_id = _segment_id(seg)
+        self._segment = (seg_id, cur_line, seg_count)
+        self._element = (None, None)
+        # For a "required segment missing" error (which follows at once) pyx12 passes the map
+        # node of the missing segment or loop; otherwise this is the segment's own node.
+        node_id, name = getattr(map_node, "id", None), getattr(map_node, "name", None)
+        if isinstance(node_id, str) and (_SEGMENT_ID.match(node_id) or _LOOP_ID.match(node_id)):
+            is_loop = bool(getattr(map_node, "is_loop", lambda: False)())
+            self._missing = (node_id, name if isinstance(name, str) else None, is_loop)
+        else:
+            self._missing = None
+        if seg_id == "CLM" and cur_line not in self.claim_segments:
+            self.claim_segments[cur_line] = self.scope
+
+    def add_ele(self, map_node: Any) -> None:
+        refdes = getattr(map_node, "refdes", None)
+        name = getattr(map_node, "name", None)
+        self._element = (refdes if isinstance(refdes, str) and _REFDES.match(refdes) else None,
+                         name if isinstance(name, str) else None)
+
+    def handle_errors(self, err_list: list[tuple[Any, ...]]) -> None:
+        for err_type, code, _text, _value, src_line in err_list:
+            if err_type == "isa":
+                self.isa_error(code, _text)
+            elif err_type == "gs":
+                self.gs_error(code, _text)
+            elif err_type == "st":
+                self.st_error(code, _text)
+            elif err_type == "seg":
+                self.seg_error(code, _text, None, src_line)
+
+    def isa_error(self, err_cde: str, err_str: str) -> None:
+        self._envelope("interchange", _ISA_ERRORS.get(err_cde, ("ISA", f"interchange error {_code(err_cde)}")))
+
+    def gs_error(self, err_cde: str, err_str: str) -> None:
+        if self.at_end and err_cde in _GS_AT_END:
+            self._envelope("group", (None, _GS_AT_END[err_cde]))
+        else:
+            self._envelope("group", _GS_ERRORS.get(err_cde, ("GS", f"functional group error {_code(err_cde)}")))
+
+    def st_error(self, err_cde: str, err_str: str) -> None:
+        self._envelope("transaction", _ST_ERRORS.get(err_cde, ("ST", f"transaction set error {_code(err_cde)}")))
+
+    def seg_error(self, err_cde: str, err_str: str, err_value: Any = None, src_line: int | None = None) -> None:
+        seg_id, line, position = self._segment
+        if src_line:
+            line = src_line
+        if err_cde == "5" and seg_id in ("ISA", "IEA"):
+            # pyx12 4.0 counts ISA/IEA across the interchanges of one file; IEA is checked on its own.
+            return
+        what = _SEGMENT_ERRORS.get(err_cde, f"segment error {_code(err_cde)}")
+        if err_cde == "3" and self._missing is not None:
+            # Detected at the segment after the gap: the gap belongs to what came before.
+            missing_id, name, is_loop = self._missing
+            kind = "loop" if is_loop else "segment"
+            named = f" ({name})" if name else ""
+            self._add("segment", line - 1, f"segment {line}: required {kind} {missing_id}{named} is missing before it")
+            return
+        self._add("segment", line, f"{_where(seg_id, line, position)}: {what}")
+
+    def ele_error(self, err_cde: str, err_str: str, bad_value: Any, refdes: str | None = None) -> None:
+        seg_id, line, position = self._segment
+        element, name = self._element
+        if isinstance(refdes, str) and _REFDES.match(refdes) and refdes != element:
+            element, name = refdes, None  # a composite's own error: add_ele named another element
+        named = f"element {element}" if element else "an element"
+        if name:
+            named += f" ({name})"
+        what = _ELEMENT_ERRORS.get(err_cde, f"has element error {_code(err_cde)}")
+        self._add("segment", line, f"{_where(seg_id, line, position)}: {named} {what}")
+
+    # -- our own ------------------------------------------------------------------------
+    @property
+    def scope(self) -> tuple[int, int, int]:
+        return (self.interchange, self.group, self.transaction)
+
+    def stop(self, why: str) -> None:
+        """The reading ended early: every claim of the interchange so far is suspect."""
+        line = self._line()
+        self._add("interchange", line, f"reading stopped at segment {line}: {why}")
+
+    def unsupported(self, level: str, line: int, why: str) -> None:
+        self._add(level, line, why)
+
+    def _envelope(self, level: str, found: tuple[str | None, str]) -> None:
+        seg_id, what = found
+        line = self._line()
+        if seg_id is None or self.at_end:
+            self._add(level, line, f"the text ends after segment {line}: {what}")
+        else:
+            self._add(level, line, f"segment {line} ({seg_id}): {what}")
+
+    def _add(self, level: str, line: int, text: str) -> None:
+        self.problems.append(_Problem(line, text, self.scope, level))
+
+    def _here(self, seg: Any) -> None:
+        line = self._src.get_cur_line() if self._src is not None else 0
+        self._segment = (_segment_id(seg), line, None)
+
+    def _line(self) -> int:
+        return self._src.get_cur_line() if self._src is not None else 1
+
+
+def _segment_id(seg: Any) -> str | None:
+    try:
+        seg_id = seg.get_seg_id()
+    except Exception:  # noqa: BLE001
+        return None
+    return seg_id if isinstance(seg_id, str) and _SEGMENT_ID.match(seg_id) else None
+
+
+def _code(code: Any) -> str:
+    return code if isinstance(code, str) and re.fullmatch(r"[A-Z0-9]{1,4}", code) else "?"
+
+
+def _where(seg_id: str | None, line: int, position: int | None) -> str:
+    parts = [seg_id or "unrecognised segment id"]
+    if position and seg_id not in _ENVELOPE:
+        parts.append(f"position {position} in its transaction set")
+    return f"segment {line} ({', '.join(parts)})"
+
+
+# ---------------------------------------------------------------------------
+# Reading: the loop context, the claims, and which errors fall on which claim
+
+
+@dataclass
+class _Context:
+    form: str | None = None
+    npi: str | None = None
+    member_id: str | None = None
+    subscriber: dict[str, str | None] = field(default_factory=dict)
+    dependent: dict[str, str | None] | None = None
+    payer_id: str | None = None
+
+
+@dataclass
+class _Pending:
+    first: int  # segment numbers of the claim's CLM and of its loop's last segment
+    last: int
+    scope: tuple[int, int, int]
+    claim: dict[str, Any] = field(default_factory=dict)
+    lost: bool = False  # a CLM whose loop pyx12 never completed
+
+
+class _Reading:
+    def __init__(self, label: str, payer: _PayerResolver, errors: _Errors):
+        self.label = label
+        self.payer = payer
+        self.errors = errors
+        self.context = _Context()
+        self.pending: list[_Pending] = []
+        self.claim_count = 0
+        self.reported = False  # an error outside any claim was reported
+
+    def segment(self, node: Any) -> None:
+        """Keep the context a claim needs from the segments before its loop."""
+        seg_id = node.id
+        loop = getattr(getattr(node.x12_map_node, "parent", None), "id", None)
+        ctx = self.context
+        if seg_id == "GS":
+            ctx.form = FORMS.get(node.get_value("GS08") or "")
+            if ctx.form is None:
+                line = self._line(node)
+                self.errors.unsupported("group", line, f"segment {line} (GS): GS08 names an implementation guide this reader does not read; it reads {_SUPPORTED}")
+        elif seg_id == "ST" and node.get_value("ST01") != "837":
+            self.errors.unsupported("transaction", self._line(node), f"segment {self._line(node)} (ST): the transaction set is not an 837 claim")
+        elif seg_id == "HL":
+            level = node.get_value("HL03")
+            if level == "20":
+                ctx.npi = None
+            elif level == "22":
+                ctx.member_id, ctx.subscriber, ctx.dependent, ctx.payer_id = None, {}, None, None
+            elif level == "23":
+                ctx.dependent = {}
+        elif loop == "2010AA" and seg_id == "NM1":
+            ctx.npi = node.get_value("NM109") if node.get_value("NM108") == "XX" else None
+        elif loop == "2010BA" and seg_id == "NM1":
+            ctx.member_id = node.get_value("NM109")
+        elif loop == "2010BA" and seg_id == "DMG":
+            ctx.subscriber = _demographics(node)
+        elif loop == "2010BB" and seg_id == "NM1":
+            ctx.payer_id = node.get_value("NM109")
+        elif loop == "2010CA" and seg_id == "DMG":
+            ctx.dependent = _demographics(node)
+
+    def claim(self, node: Any, end: int) -> None:
+        first = _first_line(node)
+        try:
+            claim = _claim(node, self.context)
+        except Exception as exc:  # noqa: BLE001 - one odd claim must not end the batch
+            self.errors.unsupported("segment", first, f"segment {first} (CLM): the claim could not be mapped ({type(exc).__name__})")
+            claim = {}
+        payer = self.payer(self.context.payer_id)
+        if payer is not None:
+            claim = {"claim_id": claim.pop("claim_id", None), "payer": payer, **claim}
+        self.pending.append(_Pending(first, max(end, first), self.errors.scope, claim))
+
+    def flush(self, final: bool = False) -> Iterator[Any]:
+        """Everything read so far, in file order: each claim, or an Unreadable in its place."""
+        problems = self.errors.problems
+        items = list(self.pending)
+        for line, scope in self.errors.claim_segments.items():
+            if not any(p.first <= line <= p.last for p in self.pending):
+                items.append(_Pending(line, line, scope, lost=True))
+        items.sort(key=lambda item: item.first)
+        spans = [(item.first, item.last) for item in items]
+        used: set[int] = set()
+        for item in items:
+            self.claim_count += 1
+            found = [i for i, problem in enumerate(problems) if _concerns(problem, item, spans)]
+            used.update(found)
+            if found or item.lost:
+                yield Unreadable(self._message(item.first, [problems[i] for i in found]))
+            else:
+                yield item.claim
+        left = [problem for i, problem in enumerate(problems) if i not in used]
+        if left:
+            self.reported = True
+            yield Unreadable(f"{self.label}: X12 error(s) outside any claim: {_listing(left)}")
+        self.pending = []
+        self.errors.claim_segments = {}
+        self.errors.problems = []
+        if final and self.claim_count == 0 and not self.reported:
+            yield Unreadable(f"{self.label}: the X12 interchange holds no 837 claim (no CLM segment)")
+
+    def _message(self, line: int, found: list[_Problem]) -> str:
+        head = f"{self.label}: claim {self.claim_count} (CLM at segment {line}) not read"
+        if not found:
+            return f"{head}: its loop 2300 ends before the claim is complete"
+        return f"{head}: {_listing(found)}"
+
+    @staticmethod
+    def _line(node: Any) -> int:
+        return getattr(node, "cur_line_number", None) or 0
+
+
+_SPECIFIC_FIRST = {"segment": 0, "transaction": 1, "group": 2, "interchange": 3}
+SHOWN = 3  # problems named in one message
+
+
+def _listing(problems: list[_Problem]) -> str:
+    """The most specific problems first, at most SHOWN of them, then how many more."""
+    ordered = sorted(problems, key=lambda problem: (_SPECIFIC_FIRST[problem.level], problem.line))
+    text = "; ".join(problem.text for problem in ordered[:SHOWN])
+    hidden = len(ordered) - SHOWN
+    return f"{text}; and {hidden} more X12 error(s)" if hidden > 0 else text
+
+
+def _concerns(problem: _Problem, claim: _Pending, spans: list[tuple[int, int]]) -> bool:
+    """Does the problem make the claim unreadable? An error in its own loop, or in its envelope."""
+    interchange, group, _transaction = claim.scope
+    if problem.level == "interchange":
+        return problem.scope[0] == interchange
+    if problem.level == "group":
+        return problem.scope[:2] == (interchange, group)
+    if problem.level == "transaction":
+        return problem.scope == claim.scope
+    if claim.first <= problem.line <= claim.last:
+        return True
+    # A segment error outside every claim loop (header, provider, subscriber) taints its transaction set.
+    return problem.scope == claim.scope and not any(first <= problem.line <= last for first, last in spans)
+
+
+# ---------------------------------------------------------------------------
+# Mapping one loop 2300 onto the contract
+
+
+def _claim(node: Any, ctx: _Context) -> dict[str, Any]:
+    institutional = ctx.form == "institutional"
+    diagnoses = _diagnoses(node)
+    claim_date = node.get_value("DTP[472]03")
+    if claim_date is None and institutional:
+        claim_date = node.get_value("DTP[434]03")
+    lines, skipped = [], []
+    for position, loop in enumerate(node.select("2400"), start=1):
+        line = _service_line(loop, position, institutional, diagnoses, claim_date)
+        if line is None:
+            skipped.append(_line_number(loop, position))
+        else:
+            lines.append(line)
+    patient = dict(ctx.dependent if ctx.dependent is not None else ctx.subscriber)
+    patient["member_id"] = ctx.member_id
+    facility, frequency = node.get_value("CLM05-1"), node.get_value("CLM05-3")
+    claim: dict[str, Any] = {
+        "claim_id": node.get_value("CLM01"),
+        "form": ctx.form,
+        "type_of_bill": f"0{facility}{frequency}" if institutional and facility and frequency else None,
+        "place_of_service": None if institutional else facility,
+        "diagnoses": diagnoses,
+        "patient": patient,
+        "provider": {"npi": ctx.npi},
+        "prior_authorization": node.get_value("REF[G1]02") or _line_authorization(node),
+        "lines": lines,
+    }
+    if skipped:
+        claim["x12_skipped_lines"] = skipped
+    return claim
+
+
+def _service_line(loop: Any, position: int, institutional: bool, diagnoses: list[str], claim_date: str | None) -> dict[str, Any] | None:
+    if institutional:
+        service, charge, units = "SV202", loop.get_value("SV203"), loop.get_value("SV205")
+        revenue = loop.get_value("SV201")
+        pointers: list[Any] = list(range(1, len(diagnoses) + 1))
+    else:
+        service, charge, units = "SV101", loop.get_value("SV102"), loop.get_value("SV104")
+        revenue = None
+        pointers = [_number(p) for p in (loop.get_value(f"SV107-{i}") for i in range(1, 5)) if p]
+    hcpcs = loop.get_value(f"{service}-2")
+    if hcpcs is None and institutional:
+        return None
+    line: dict[str, Any] = {
+        "line": _line_number(loop, position),
+        "hcpcs": hcpcs,
+        "modifiers": [m for m in (loop.get_value(f"{service}-{i}") for i in range(3, 7)) if m],
+        "units": units,
+        "charge": charge,
+        "service_date": _date(loop.get_value("DTP[472]03") or claim_date),
+        "revenue_code": revenue,
+        "dx_pointers": pointers,
+    }
+    for drug in loop.select("2410"):
+        if drug.get_value("LIN02") == "N4":
+            line["ndc"] = drug.get_value("LIN03")
+            line["ndc_quantity"] = drug.get_value("CTP04")
+            line["ndc_unit"] = drug.get_value("CTP05-1")
+            break
+    return line
+
+
+def _line_number(loop: Any, position: int) -> int:
+    number = loop.get_value("LX01")
+    return int(number) if number and number.isdigit() else position
+
+
+def _diagnoses(node: Any) -> list[str]:
+    codes = []
+    for segment in node.select("HI"):
+        for i in range(1, 13):
+            if segment.get_value(f"HI{i:02d}-1") in DIAGNOSIS_QUALIFIERS:
+                code = segment.get_value(f"HI{i:02d}-2")
+                if code:
+                    codes.append(code)
+    return codes
+
+
+def _line_authorization(node: Any) -> str | None:
+    for loop in node.select("2400"):
+        number = loop.get_value("REF[G1]02")
+        if number:
+            return number
+    return None
+
+
+def _demographics(node: Any) -> dict[str, str | None]:
+    birth = node.get_value("DMG02") if node.get_value("DMG01") == "D8" else None
+    return {"birth_date": _date(birth), "sex": node.get_value("DMG03")}
+
+
+def _date(value: str | None) -> str | None:
+    """CCYYMMDD (or the start of a CCYYMMDD-CCYYMMDD range) as YYYY-MM-DD; anything else as given."""
+    if value is None:
+        return None
+    match = _DATE.match(value)
+    return f"{match[1]}-{match[2]}-{match[3]}" if match else value
+
+
+def _number(value: str) -> Any:
+    return int(value) if value.isdigit() else value
+
+
+def _first_line(node: Any) -> int:
+    for child in getattr(node, "children", ()):
+        line = getattr(child, "cur_line_number", None)
+        if line:
+            return line
+    return getattr(node, "cur_line_number", None) or 0
+
+
+# ---------------------------------------------------------------------------
+# The payer
+
+
+class _PayerResolver:
+    def __init__(self, payer: str | Mapping[str, str] | None, known: Collection[str] | None):
+        if payer is not None and not isinstance(payer, (str, Mapping)):
+            raise TypeError("payer is a payer name, a mapping of X12 payer ids to payer names, or None")
+        self.payer = payer
+        self.known = known
+
+    def __call__(self, payer_id: str | None) -> str | None:
+        if isinstance(self.payer, str):
+            return self.payer
+        if isinstance(self.payer, Mapping) and payer_id is not None and payer_id in self.payer:
+            return self.payer[payer_id]
+        candidate = (payer_id or "").strip().lower()
+        known = self.known if self.known is not None else _registered_payers()
+        return candidate if candidate and candidate in known else None
+
+
+@functools.cache
+def _registered_payers() -> frozenset[str]:
+    """The payer names the installed plugins register (read once per process)."""
+    from j9330_rules.plugins import collect, plugin_manager
+
+    return frozenset(collect(*plugin_manager()).payers)
