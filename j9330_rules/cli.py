@@ -12,6 +12,7 @@ import sys
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
+import attrs
 import click
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -21,10 +22,10 @@ from j9330_rules.editor import Editor
 from j9330_rules.cms import ReferenceFileError
 from j9330_rules.errors import EngineUnavailable, SpecError
 from j9330_rules.history import HistoryError
-from j9330_rules.model import Result
+from j9330_rules.model import Claim, Result
 from j9330_rules.readers import INPUT_FORMATS, Unreadable, read_paths
 from j9330_rules.render import results_table
-from j9330_rules.serialise import result_to_dict
+from j9330_rules.writers import WRITERS
 
 EXIT_CLEAN, EXIT_BLOCKING, EXIT_USAGE = 0, 1, 2
 FAIL_LEVELS = ("reject", "deny", "review", "warn")  # most severe first
@@ -59,7 +60,10 @@ def _editor(**options) -> Editor:
         raise click.UsageError(str(exc)) from None
 
 
-def _results(editor: Editor, items: Iterable, as_of=None) -> Iterator[Result]:
+def _results(editor: Editor, items: Iterable, as_of=None, workers: int = 1) -> Iterator[Result]:
+    if workers > 1:
+        yield from _results_in_workers(editor, items, as_of, workers)
+        return
     for item in items:
         if isinstance(item, Unreadable):
             yield Result(None, None, error=item.message)
@@ -67,9 +71,27 @@ def _results(editor: Editor, items: Iterable, as_of=None) -> Iterator[Result]:
             yield from editor.check_many([item], as_of=as_of)
 
 
+def _results_in_workers(editor: Editor, items: Iterable, as_of, workers: int) -> Iterator[Result]:
+    """``--workers``: check_many in worker processes, in input order. An unreadable record
+    holds its place as None (which fails fast) and gets its reader's message back."""
+    unreadable: dict[int, Unreadable] = {}
+
+    def claims() -> Iterator:
+        for position, item in enumerate(items):
+            if isinstance(item, Unreadable):
+                unreadable[position] = item
+                item = None
+            yield item
+
+    for position, result in enumerate(editor.check_many(claims(), as_of=as_of, workers=workers)):
+        item = unreadable.pop(position, None)
+        yield result if item is None else Result(None, None, error=item.message)
+
+
 @main.command()
 @click.argument("files", nargs=-1, required=True)
-@click.option("--format", "fmt", type=click.Choice(["table", "json", "ndjson"]), default="table", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["table", *WRITERS]), default="table", show_default=True,
+              help="table for people; json, ndjson, csv (one row per finding) or x12-summary (835-style adjustments per line) for programs.")
 @reference_options
 @click.option("--history", type=click.Path(dir_okay=False, path_type=Path), help="SQLite claim history (created if absent) for FREQUENCY and unit-limit edits.")
 @click.option(
@@ -84,7 +106,10 @@ def _results(editor: Editor, items: Iterable, as_of=None) -> Iterator[Result]:
 @click.option("--overrides", type=_FILE, help="Suppressions and severity overrides (TOML or YAML); see docs/overrides.md.")
 @click.option("--as-of", type=click.DateTime(formats=["%Y-%m-%d"]), help="Choose rules by this processing date instead of each line's date of service.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
-def check(files, fmt, fail_on, quiet, input_format, as_of, **options) -> None:
+@click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Check in N worker processes (results stay in input order); 1 checks in this process.")
+@click.option("--payer", metavar="NAME", help="Check every claim as this payer's, whatever the claim says (an unknown payer makes each claim an error result).")
+def check(files, fmt, fail_on, quiet, input_format, as_of, payer, workers, **options) -> None:
     """Check the claims in FILES (JSON, a JSON list, or NDJSON; a directory; - for stdin)."""
     for name in files:
         if name != "-" and not Path(name).exists():
@@ -101,19 +126,34 @@ def check(files, fmt, fail_on, quiet, input_format, as_of, **options) -> None:
     with progress:
         task = progress.add_task("claims", total=None)
         claims = read_paths(files, None if input_format == "auto" else input_format)
-        for result in _results(editor, claims, as_of.date() if as_of else None):
-            blocking = blocking or _fails(result, fail_on)
-            progress.advance(task)
-            if fmt == "ndjson":
-                sys.stdout.write(json.dumps(result_to_dict(result)) + "\n")
-            else:
-                collected.append(result)
-    if fmt == "json":
-        sys.stdout.write(json.dumps([result_to_dict(r) for r in collected], indent=2) + "\n")
-    elif fmt == "table":
+        if payer is not None:
+            claims = _with_payer(claims, payer)
+
+        def checked() -> Iterator[Result]:
+            nonlocal blocking
+            for result in _results(editor, claims, as_of.date() if as_of else None, workers):
+                blocking = blocking or _fails(result, fail_on)
+                progress.advance(task)
+                yield result
+
+        if fmt == "table":
+            collected.extend(checked())
+        else:
+            WRITERS[fmt](checked(), sys.stdout)  # streams where the format allows
+    if fmt == "table":
         out.print(results_table(collected))
         _summary(out, collected)
     sys.exit(EXIT_BLOCKING if blocking else EXIT_CLEAN)
+
+
+def _with_payer(items: Iterable, payer: str) -> Iterator:
+    """The claims with their payer replaced (``--payer``); unreadable input passes through."""
+    for item in items:
+        if isinstance(item, dict):
+            item = {**item, "payer": payer}
+        elif isinstance(item, Claim):
+            item = attrs.evolve(item, payer=payer)
+        yield item
 
 
 def _console() -> Console:
@@ -195,3 +235,133 @@ def report(fmt, out, as_of, **options) -> None:
     except OSError as exc:
         raise click.UsageError(f"cannot write {out}: {exc.strerror or exc}") from None
     click.echo(f"wrote {out}", err=True)
+
+
+@main.command()
+@click.argument("code")
+def explain(code) -> None:
+    """What the edit CODE means, its default severity and CARC/RARC, and which payers' rules raise it."""
+    from rich.markup import escape
+
+    from j9330_rules.catalogue import catalogue
+
+    codes = catalogue()
+    entry = codes.get(code.strip().upper())
+    if entry is None:
+        raise click.UsageError(f"unknown edit code {code!r}; the codes are: {', '.join(codes)}")
+    editor = _editor()
+    console = _console()
+    console.print(f"[bold]{entry.code}[/bold]: {escape(entry.meaning)}")
+    console.print(f"Default severity: {entry.severity}")
+    console.print(f"CARC: {entry.carc or '-'}    RARC: {entry.rarc or '-'}")
+    table = Table("Payer", "Rule", "Ruleset", "Severity", "Effective", title=f"Rules that raise {entry.code}")
+    used_by = set()
+    for name in sorted(editor.policies):
+        for rule_id, ruleset, severity, effective in _raising(editor, name, entry):
+            used_by.add(name)
+            table.add_row(name, rule_id, ruleset, severity, effective)
+    console.print(table)
+    unused = sorted(set(editor.policies) - used_by)
+    if unused:
+        console.print(f"No rule raises {entry.code} for: {', '.join(unused)}")
+    for name in sorted(editor.policies):
+        for override in editor.policies[name].overrides:
+            if override.code == entry.code:
+                console.print(escape(f"{name} sets its severity to {override.severity} {_period(override.effective)} ({override.source})"))
+
+
+#: Codes the Editor adds itself rather than a spec rule: (rule id, which payers).
+_HOST_RULES = {
+    "PAYER_POLICY_NOT_PROVIDED": ("HOST-PAYER-POLICY", lambda payer: not payer.policy_sourced),
+    "PLUGIN_FAILED": ("HOST-PLUGIN", lambda payer: True),
+}
+
+
+def _raising(editor: Editor, payer: str, entry) -> Iterator[tuple[str, str, str, str]]:
+    for rule in editor.policies[payer].rules:
+        if rule.code == entry.code:
+            yield rule.id, rule.ruleset, rule.severity, _period(rule.effective)
+    host = _HOST_RULES.get(entry.code)
+    if host is not None and host[1](editor.payers[payer]):
+        yield host[0], "(host)", entry.severity, "always"
+
+
+def _period(effective) -> str:
+    start, end = effective.effective_from, effective.effective_to
+    if start is None and end is None:
+        return "always"
+    if end is None:
+        return f"from {start}"
+    if start is None:
+        return f"until {end}"
+    return f"{start} to {end}"
+
+
+_MAX_DOSE_MG = 100_000
+
+
+def _dose(ctx, param, value: str):
+    """``--dose``: a positive, finite number of mg, as a Decimal (12.5 stays exact)."""
+    from decimal import Decimal, InvalidOperation
+
+    try:
+        dose = Decimal(value.strip())
+    except InvalidOperation:
+        raise click.BadParameter(f"{value!r} is not a number of milligrams") from None
+    if not dose.is_finite() or dose <= 0:
+        raise click.BadParameter("the dose must be a number of milligrams above 0")
+    if dose > _MAX_DOSE_MG:
+        raise click.BadParameter(f"the dose must be at most {_MAX_DOSE_MG} mg")
+    return Decimal(f"{dose:f}")  # plain notation: 1E+1 is shown as 10
+
+
+@main.command()
+@click.option("--dose", metavar="MG", required=True, callback=_dose, help="The dose given, in mg (e.g. 15 or 12.5).")
+@click.option("--kits", type=click.IntRange(min=1), metavar="N", help="The 25 mg kits opened; default: as few as hold the dose.")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+def units(dose, kits, fmt) -> None:
+    """How a dose of J9330 is billed: administered and discarded (JW) units, kits, and the lines."""
+    from j9330_rules import units as billing
+
+    bill = billing.bill_dose(dose)
+    kit_mg = billing.LABELED_KIT_MG
+    if kits is not None and kits < bill.kits:
+        raise click.BadParameter(
+            f"{kits} kit(s) of {kit_mg} mg hold {kits * kit_mg} mg, less than the {dose} mg dose; it needs {bill.kits}.",
+            param_hint="--kits",
+        )
+    if kits is not None and kits > bill.kits:
+        raise click.BadParameter(
+            f"the {dose} mg dose fits in {bill.kits} kit(s) of {kit_mg} mg, so {kits - bill.kits} of the {kits} kits "
+            f"would be whole and unopened. A whole unopened kit is not waste: it is not billed with JW "
+            f"(it can be used for another patient or returned). Bill the waste of the {bill.kits} kit(s) "
+            f"opened: {bill.discarded_units} unit(s).",
+            param_hint="--kits",
+        )
+    lines = _billing_lines(bill)
+    if fmt == "json":
+        data = {
+            "dose_mg": str(dose), "kit_mg": kit_mg, "kits": bill.kits,
+            "administered_units": bill.administered_units, "discarded_units": bill.discarded_units,
+            "lines": [{"hcpcs": "J9330", "modifiers": list(modifiers), "units": count, "bill": text}
+                      for modifiers, count, text in lines],
+        }
+        click.echo(json.dumps(data, indent=2))
+        return
+    table = Table("", "", title=f"J9330 for a {dose} mg dose", show_header=False)
+    table.add_row("Kits opened", f"{bill.kits} x {kit_mg} mg ({bill.kits * kit_mg} mg labeled)")
+    table.add_row("Administered units", str(bill.administered_units))
+    table.add_row("Discarded units (JW)", str(bill.discarded_units))
+    table.add_row("Lines to bill", "\n".join(text for _, _, text in lines))
+    console = _console()
+    console.print(table)
+    if dose != dose.to_integral_value():
+        console.print("Administered units round the dose up to the next mg; discarded units round down.")
+
+
+def _billing_lines(bill) -> list[tuple[tuple[str, ...], int, str]]:
+    """(modifiers, units, "J9330-JW x10") for each line to bill."""
+    lines = [(bill.administered_modifiers, bill.administered_units)]
+    if bill.discarded_units:
+        lines.append((("JW",), bill.discarded_units))
+    return [(modifiers, count, "-".join(("J9330", *modifiers)) + f" x{count}") for modifiers, count in lines]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import threading
 import traceback
 from importlib import metadata
 from collections.abc import Iterable, Iterator
@@ -16,7 +17,8 @@ from string import Template
 from typing import Any
 
 from j9330_rules.catalogue import catalogue
-from j9330_rules.engine import CompiledRuleset, Firing
+from j9330_rules.compiled import ENGINES, resolve_engine
+from j9330_rules.engine import Firing
 from j9330_rules.errors import ClaimError, EngineFailure
 from j9330_rules.facts import FactBuilder
 from j9330_rules.history import ClaimHistory
@@ -52,7 +54,13 @@ class Editor:
         overrides: str | Path | Iterable[Override] | None = None,
         plugins: Iterable[Any] = (),
         entry_points: bool = True,
+        engine: str = "durable",
     ):
+        # The constructor's arguments, so that worker processes (check_many(workers=N)) can
+        # build the same Editor: every keyword is captured, whatever is added above.
+        self._arguments: dict[str, Any] = {k: v for k, v in dict(locals()).items() if k != "self" and not k.startswith("__")}
+        plugins = self._arguments["plugins"] = tuple(plugins)  # an iterator is read only once
+        self._lock = threading.RLock()  # one claim at a time per Editor (see check)
         manager, registry = plugin_manager(plugins, entry_points=entry_points)
         self.registry: Registry = collect(manager, registry)
         self.reference = ReferenceData.load(
@@ -66,12 +74,16 @@ class Editor:
             name: merge(name, self.registry.specs) for name in self.registry.payers
         }
         self._builders = {name: FactBuilder(policy, self.reference) for name, policy in self.policies.items()}
-        self._engines = {name: CompiledRuleset(policy.rules, name) for name, policy in self.policies.items()}
+        # "durable" (the C core) or "compiled" (compiled.py); durable falls back to compiled,
+        # with a warning, where the C extension cannot be imported.
+        self.engine = resolve_engine(engine)
+        self._engines = {name: ENGINES[self.engine](policy.rules, name) for name, policy in self.policies.items()}
         self._catalogue = catalogue()
         self.history = ClaimHistory(history) if history is not None else None
         self.overrides: tuple[Override, ...] = (
             load_overrides(overrides) if isinstance(overrides, (str, Path)) else tuple(overrides or ())
         )
+        self._arguments["overrides"] = self.overrides
         self._version = metadata.version("j9330-rules")
 
     @property
@@ -79,6 +91,20 @@ class Editor:
         return dict(self.registry.payers)
 
     def check(self, claim: dict | Claim, *, as_of: dt.date | None = None) -> Result:
+        """Check one claim. Raises ``ClaimError`` for an invalid claim or unknown payer,
+        ``EngineFailure`` if the rules engine fails on it (the next claim is unaffected).
+
+        Thread-safe: threads may share one Editor. Their checks run one at a time, under a
+        per-Editor lock held for the whole claim (model, history read, facts, engine,
+        benchmark, history record), so two claims of one patient never interleave their
+        history read and record; the engine's C calls are also serialised process-wide
+        (``engine._LOCK``). Threads therefore give no speed-up: for parallelism use
+        ``check_many(claims, workers=N)``, which uses processes.
+        """
+        with self._lock:
+            return self._check_unlocked(claim, as_of=as_of)
+
+    def _check_unlocked(self, claim: dict | Claim, *, as_of: dt.date | None = None) -> Result:
         """Check one claim. Raises ``ClaimError`` for an invalid claim or unknown payer,
         ``EngineFailure`` if the rules engine fails on it (the next claim is unaffected)."""
         model = structure_claim(claim)
@@ -130,19 +156,47 @@ class Editor:
             patient, policy.payer, first, reach + (last - first).days, exclude_claim=claim.claim_id
         )
 
-    def check_many(self, claims: Iterable[Any], *, as_of: dt.date | None = None) -> Iterator[Result]:
-        """One result per input, in order; a bad claim yields a result with ``error``."""
+    def check_many(
+        self, claims: Iterable[Any], *, as_of: dt.date | None = None, workers: int = 1
+    ) -> Iterator[Result]:
+        """One result per input, in order; a bad claim yields a result with ``error``.
+
+        ``workers`` > 1 checks in that many worker processes (forkserver or spawn, never a
+        fork of this process), each with its own Editor built from this one's arguments; results stream back in input order with
+        bounded memory, and a crashed worker is restarted without losing a claim. Plugin
+        objects given as ``plugins=`` must pickle (else ``TypeError``; install them as
+        entry-point plugins). With ``history=`` every worker reads and records the same
+        SQLite file itself (WAL). See :mod:`j9330_rules.parallel`.
+        """
+        if workers != 1:
+            from j9330_rules.parallel import check_parallel
+
+            return check_parallel(self, claims, as_of=as_of, workers=workers)
+        return self._check_serial(claims, as_of)
+
+    def check_all(self, claims: Iterable[Any], *, as_of: dt.date | None = None) -> "Results":
+        """``check_many`` collected into :class:`~j9330_rules.results.Results`: a table in
+        Jupyter, ``to_pandas()`` for a DataFrame of the findings."""
+        from j9330_rules.results import Results
+
+        return Results(self.check_many(claims, as_of=as_of))
+
+    def _check_serial(self, claims: Iterable[Any], as_of: dt.date | None) -> Iterator[Result]:
         for position, claim in enumerate(claims, start=1):
-            try:
-                yield self.check(claim, as_of=as_of)
-            except (ClaimError, EngineFailure) as exc:
-                yield Result(safe_claim_id(claim), _payer_of(claim), error=str(exc))
-            except Exception as exc:  # a bug must not lose the other claims' results
-                # The traceback's frames, never the exception's text: it may quote a claim value.
-                log.error("internal error on input %d (%s)", position, type(exc).__name__)
-                frames = "; ".join(f"{f.filename}:{f.lineno} in {f.name}" for f in traceback.extract_tb(exc.__traceback__))
-                log.debug("where input %d failed: %s", position, frames)
-                yield Result(safe_claim_id(claim), _payer_of(claim), error=f"internal error ({type(exc).__name__})")
+            yield self._result_for(claim, position, as_of)
+
+    def _result_for(self, claim: Any, position: int, as_of: dt.date | None) -> Result:
+        """``check`` as ``check_many`` reports it: an error becomes the claim's result."""
+        try:
+            return self.check(claim, as_of=as_of)
+        except (ClaimError, EngineFailure) as exc:
+            return Result(safe_claim_id(claim), _payer_of(claim), error=str(exc))
+        except Exception as exc:  # a bug must not lose the other claims' results
+            # The traceback's frames, never the exception's text: it may quote a claim value.
+            log.error("internal error on input %d (%s)", position, type(exc).__name__)
+            frames = "; ".join(f"{f.filename}:{f.lineno} in {f.name}" for f in traceback.extract_tb(exc.__traceback__))
+            log.debug("where input %d failed: %s", position, frames)
+            return Result(safe_claim_id(claim), _payer_of(claim), error=f"internal error ({type(exc).__name__})")
 
     def _finding(self, firing: Firing, policy: PayerPolicy) -> Finding:
         rule, fact = firing.rule, firing.fact

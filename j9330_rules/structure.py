@@ -309,6 +309,9 @@ def safe_claim_id(data: Any) -> str | None:
         return data.claim_id
     if isinstance(data, Mapping):
         claim_id = data.get("claim_id")
-        if isinstance(claim_id, (str, int)) and not isinstance(claim_id, bool) and len(str(claim_id)) <= 64:
+        if isinstance(claim_id, str) and len(claim_id) <= 64:
+            return claim_id
+        # Bounded before str(): str() of an int past 4300 digits raises ValueError.
+        if isinstance(claim_id, int) and not isinstance(claim_id, bool) and -(10**63) < claim_id < 10**64:
             return str(claim_id)
     return None

@@ -1,5 +1,7 @@
 """What every reader shares."""
 
+import json
+
 from attrs import define
 
 
@@ -8,3 +10,19 @@ class Unreadable:
     """Input that is not a claim; ``message`` says where and why, without its content."""
 
     message: str
+
+
+#: What ``json.loads`` raises on text it cannot read: JSONDecodeError (a ValueError) for bad
+#: syntax, ValueError for an integer longer than ``sys.get_int_max_str_digits()``, and
+#: RecursionError for arrays or objects nested past the recursion limit.
+JSON_ERRORS = (ValueError, RecursionError)
+
+
+def json_problem(exc: BaseException, *, line: bool = True) -> str:
+    """Why ``json.loads`` refused a text, never its content (``line``: name the line as well as the column)."""
+    if isinstance(exc, json.JSONDecodeError):
+        return f"{exc.msg} at line {exc.lineno}, column {exc.colno}" if line else f"{exc.msg} at column {exc.colno}"
+    if isinstance(exc, RecursionError):
+        return "arrays or objects nested too deeply"
+    # int()'s own message names the limit and the digit count only, but is not relied on.
+    return "a number has too many digits" if "digits" in str(exc) else type(exc).__name__

@@ -81,7 +81,7 @@ from collections.abc import Iterator, Mapping
 from decimal import Decimal
 from typing import Any, TextIO
 
-from j9330_rules.readers.base import Unreadable
+from j9330_rules.readers.base import JSON_ERRORS, Unreadable, json_problem
 
 try:
     from fhir.resources import get_fhir_model_class as _r5_model
@@ -151,9 +151,9 @@ def read_fhir(
         return
     try:
         document = json.loads(text, parse_float=Decimal)
-    except json.JSONDecodeError as exc:
+    except JSON_ERRORS as exc:
         if not _first_line_parses(text.lstrip()):
-            yield Unreadable(f"{label}: not valid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno})")
+            yield Unreadable(f"{label}: not valid JSON ({json_problem(exc)})")
             return
         yield from _read_ndjson(text, label, payers, version)
         return
@@ -209,8 +209,8 @@ def resource_type(head: str) -> str | None:
             if not text.startswith(",", at):
                 return None
             at += 1
-    except (json.JSONDecodeError, IndexError):
-        return None  # not JSON, or the object goes on past the head
+    except (*JSON_ERRORS, IndexError):
+        return None  # not JSON, or the object goes on past the head (or nests too deeply, or a number is too long)
 
 
 def _read_ndjson(text: str, label: str, payers, version) -> Iterator[Any]:
@@ -220,8 +220,8 @@ def _read_ndjson(text: str, label: str, payers, version) -> Iterator[Any]:
             continue
         try:
             top.append((f"line {number}", json.loads(line, parse_float=Decimal)))
-        except json.JSONDecodeError as exc:
-            top.append((f"line {number}", _Broken(f"not valid JSON ({exc.msg} at column {exc.colno})")))
+        except JSON_ERRORS as exc:
+            top.append((f"line {number}", _Broken(f"not valid JSON ({json_problem(exc, line=False)})")))
     yield from _File(label, payers, version).claims(top)
 
 
@@ -230,6 +230,8 @@ def _first_line_parses(text: str) -> bool:
         json.loads(text.split("\n", 1)[0])
     except json.JSONDecodeError:
         return False
+    except JSON_ERRORS:
+        return True  # complete enough to be read line by line; that line is reported as unreadable
     return True
 
 

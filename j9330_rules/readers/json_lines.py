@@ -6,7 +6,7 @@ import json
 from collections.abc import Iterator
 from typing import Any, TextIO
 
-from j9330_rules.readers.base import Unreadable
+from j9330_rules.readers.base import JSON_ERRORS, Unreadable, json_problem
 
 
 def read_json(stream: TextIO, label: str) -> Iterator[Any]:
@@ -15,10 +15,10 @@ def read_json(stream: TextIO, label: str) -> Iterator[Any]:
     if stripped.startswith(("{", "[")):
         try:
             document = json.loads(text)
-        except json.JSONDecodeError as exc:
+        except JSON_ERRORS as exc:
             if not _first_line_parses(stripped):
                 # One broken document is one unreadable input, not one per line.
-                yield Unreadable(f"{label}: not valid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno})")
+                yield Unreadable(f"{label}: not valid JSON ({json_problem(exc)})")
                 return
         else:
             if isinstance(document, list):
@@ -31,8 +31,8 @@ def read_json(stream: TextIO, label: str) -> Iterator[Any]:
             continue
         try:
             yield json.loads(line)
-        except json.JSONDecodeError as exc:
-            yield Unreadable(f"{label} line {number}: not valid JSON ({exc.msg} at column {exc.colno})")
+        except JSON_ERRORS as exc:
+            yield Unreadable(f"{label} line {number}: not valid JSON ({json_problem(exc, line=False)})")
 
 
 def _first_line_parses(text: str) -> bool:
@@ -40,4 +40,6 @@ def _first_line_parses(text: str) -> bool:
         json.loads(text.split("\n", 1)[0])
     except json.JSONDecodeError:
         return False
+    except JSON_ERRORS:
+        return True  # complete enough to be read line by line; that line is reported as unreadable
     return True
