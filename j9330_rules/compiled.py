@@ -28,20 +28,21 @@ held equal by tests/test_compiled_engine.py:
   path through the alpha network): ``{$or: [{a: true}, {b: true}]}`` fires twice on a fact with
   both. Nested, the counts add under ``$or`` and multiply under ``$and``. This module returns the
   same number of firings.
-* Facts are sent as engine.py sends them: when one holds a float printed with an exponent, or a
-  list or mapping, the whole claim goes through :func:`engine.encode`, where an integral float
-  becomes an integer; the firings then carry the facts as they come back. ``NaN`` is ``null`` to
-  the core. An infinite float (``Infinity``) cannot be parsed: the core silently drops its fact
-  and every fact after it.
+* Facts are read as engine.py sends them, projected on the fields the rules of their kind read
+  (:class:`engine.Projection`): a float with an exponent goes in plain form, still a
+  float (:func:`engine.float_text`), so the core reads the same numbers whichever encoder sent
+  the claim. ``NaN`` is ``null`` to the core. An infinite float (``Infinity``) cannot be parsed:
+  the core silently drops its fact and every fact after it. Firings carry the claim's own fact
+  objects, as CompiledRuleset's do.
 * As CompiledRuleset sees it: a fact whose ``id`` repeats an earlier one's is ignored (already
   observed), and the claim fails (:class:`EngineFailure`) when no remaining fact is the
   ``claim`` fact its sentinel rule fires on, or when a fact names another session (``sid``).
 
 How it runs: rules are indexed on the fact kind and grouped by effective dates, so a fact tests
-each date range once; within a group, which rules fire (and how often) is remembered per tuple
-of the (value, type) of the fields the group's conditions read, since a condition depends on
-nothing else and claims repeat the same few combinations of flags and codes (MEMO_LIMIT bounds
-the memory). bench/run.py measures it against durable-rules and a hand-written baseline.
+each date range once (remembered per ``eff``); which rules fire (and how often) is remembered
+per (date ranges that hold, tuple of the (value, type) of the fields the kind's conditions
+read), since a condition depends on nothing else and claims repeat the same few combinations of
+flags and codes: one dictionary lookup per fact (MEMO_LIMIT bounds the memory). bench/run.py measures it against durable-rules and a hand-written baseline.
 
 Where the compiled engine differs from the C core, on purpose: a string constant holding ``"`` is
 refused when the rules are compiled (the core would compare it against whatever JSON follows the
@@ -60,7 +61,7 @@ from decimal import Decimal
 from itertools import repeat
 from typing import Any
 
-from j9330_rules.engine import CompiledRuleset, Firing, condition, encode, require_engine
+from j9330_rules.engine import CompiledRuleset, Firing, Projection, condition, fields_of, float_text, require_engine
 from j9330_rules.errors import EngineFailure, EngineUnavailable, SpecError
 from j9330_rules.facts import SESSION, Fact, plain_number
 from j9330_rules.specs import Rule
@@ -109,10 +110,7 @@ def _strncmp(left: bytes, right: bytes, length: int) -> int:
 
 def _number_text(value: int | float) -> str:
     """The JSON text of a fact's number as engine.py sends it (its length matters to the core)."""
-    if type(value) is int:
-        return str(value)
-    text = repr(value)
-    return plain_number(Decimal(text)) if "e" in text else text
+    return str(value) if type(value) is int else float_text(value)
 
 
 class _Constant:
@@ -131,8 +129,6 @@ class _Constant:
         # The definition goes to the core through engine.encode, so constants are what it prints.
         if isinstance(value, Decimal):
             value = json.loads(plain_number(value))
-        elif isinstance(value, float):
-            value = json.loads(plain_number(Decimal(repr(value))))
         self.value = value
         self.type = _type_of(value)
         self.number = int(value) if self.type in (_BOOL, _INT) else value if self.type == _DOUBLE else None
@@ -401,7 +397,6 @@ def _any_count(predicates: tuple[Predicate, ...]) -> Predicate:
     return total
 
 
-_PLAIN = frozenset({bool, int, str, type(None)})
 
 
 def _always(fact: Fact) -> bool:
@@ -409,37 +404,13 @@ def _always(fact: Fact) -> bool:
 _FAILED = "the rules engine failed on this claim ({})"  # CompiledRuleset's words
 
 
-def _as_sent(facts: Sequence[Fact]) -> Sequence[Fact]:
-    """The facts as the core reads them from what engine.py sends.
+_INFINITY, _MINUS_INFINITY = math.inf, -math.inf
 
-    engine._payload sends the claim through engine.encode when a fact holds a float printed
-    with an exponent, or a list or mapping; the core then reads integral floats as integers.
-    A float the core cannot parse (``Infinity``) silently drops its fact and every later one.
-    """
-    through_encode = False
-    cut: int | None = None
-    for index, fact in enumerate(facts):
-        unusual = set(map(type, fact.values())) - _PLAIN
-        if not unusual:
-            continue
-        if float in unusual:
-            for value in fact.values():
-                if type(value) is float:
-                    text = repr(value)
-                    if "e" in text:
-                        through_encode = True
-                    elif (text == "inf" or text == "-inf") and cut is None:
-                        cut = index
-            unusual.discard(float)
-        if unusual and any(
-            type(value) in unusual and isinstance(value, (list, tuple, Mapping)) for value in fact.values()
-        ):
-            through_encode = True
-    if through_encode:
-        facts = json.loads(encode(facts))
-    if cut is not None:
-        facts = facts[:cut]
-    return facts
+
+def _infinite(values: Any) -> bool:
+    """Does a sent value hold an infinite float (``Infinity``), which the core cannot parse?
+    It then silently drops that fact and every later one."""
+    return any(type(value) is float and (value == _INFINITY or value == _MINUS_INFINITY) for value in values)
 
 
 def _text_of(value: Any) -> str:
@@ -453,58 +424,70 @@ def _text_of(value: Any) -> str:
     return json.dumps(value)
 
 
-def _fields_of(node: Any) -> set[str]:
-    """The fact fields a (compiled, so well-formed) condition reads."""
-    ((key, value),) = node.items()
-    if key in ("$and", "$or"):
-        return set().union(*(_fields_of(item) for item in value))
-    if key.startswith("$"):
-        return set(value)
-    return {key}
-
-
-#: Distinct field values remembered per group of rules before the memo starts over.
+#: Distinct field values remembered per fact kind before the memo starts over.
 MEMO_LIMIT = 4096
-_Entry = tuple[Rule, Predicate, bool]
+_Entry = tuple[int, Rule, Predicate, bool]  # (index of the rule's date range, rule, when, counts)
 
 
-class _Group:
-    """Rules of one fact kind with the same effective dates, and a memo of their outcomes.
+class _Kind:
+    """The rules of one fact kind, and a memo of what fires on a fact.
 
-    A ``when`` predicate is a pure function of the presence, type and value of the fields it
-    names (see _leaf), so the rules that fire, and how often, are remembered per tuple of
-    those (value, type) pairs: claims repeat the same few combinations of flags and codes.
+    Rules are grouped by their effective dates, a condition on ``eff`` alone: which groups
+    apply is remembered per ``eff``. A ``when`` predicate is a pure function of the presence,
+    type and value of the fields it names (see _leaf), so the rules that fire, and how often,
+    are remembered per (groups that apply, the (value, type) of every field the kind's rules
+    read): claims repeat the same few combinations of flags and codes. ``fields`` None: no
+    memo, every rule's full pattern is tried (a fact whose kind is not a string).
     """
 
-    __slots__ = ("bound", "entries", "fields", "memo")
+    __slots__ = ("bounds", "entries", "fields", "memo", "masks", "sent_values")
 
-    def __init__(self, bound: Predicate, entries: tuple[_Entry, ...], fields: tuple[str, ...] | None):
-        self.bound = bound
+    def __init__(self, bounds: tuple[Predicate, ...], entries: tuple[_Entry, ...], fields: tuple[str, ...] | None,
+                 sent_values: Callable[[Fact], list[Any]]):
+        self.bounds = bounds
         self.entries = entries
         self.fields = fields
-        self.memo: dict[Any, tuple[tuple[Rule, int], ...]] = {}
+        self.sent_values = sent_values
+        self.memo: dict[Any, tuple[tuple[Rule, ...], bool]] = {}
+        self.masks: dict[Any, tuple[bool, ...]] = {}
 
-    def hits(self, fact: Fact) -> tuple[tuple[Rule, int], ...]:
-        key = None
-        if self.fields is not None:
-            values = tuple(map(fact.get, self.fields, repeat(_ABSENT)))
-            key = (values, tuple(map(type, values)))
+    def fired(self, fact: Fact) -> tuple[tuple[Rule, ...], bool]:
+        """The rules that fire on the fact, each as many times as the core would fire it, and
+        whether a field the kind's rules read holds an infinite float (the core drops the fact)."""
+        if self.fields is None:
+            return self._evaluate(fact, (True,), self.sent_values(fact))
+        eff = fact.get("eff", _ABSENT)
+        try:
+            mask = self.masks[eff, type(eff)]
+        except (KeyError, TypeError):
+            mask = tuple(bool(bound(fact)) for bound in self.bounds)
+            if len(self.masks) >= MEMO_LIMIT:
+                self.masks.clear()
             try:
-                found = self.memo.get(key)
-            except TypeError:  # an unhashable value (a list): no memo for this fact
-                found, key = None, None
-            if found is not None:
-                return found
-        found = tuple(
-            (rule, int(hit) if counts else 1)
-            for rule, predicate, counts in self.entries
-            if (hit := predicate(fact))
-        )
-        if key is not None:
+                self.masks[eff, type(eff)] = mask
+            except TypeError:  # an unhashable eff (a list)
+                pass
+        values = tuple(map(fact.get, self.fields, repeat(_ABSENT)))
+        key = (mask, values, tuple(map(type, values)))
+        try:
+            found = self.memo.get(key)
+        except TypeError:  # an unhashable value (a list): no memo for this fact
+            return self._evaluate(fact, mask, values)
+        if found is None:
+            found = self._evaluate(fact, mask, values)
             if len(self.memo) >= MEMO_LIMIT:
                 self.memo.clear()
             self.memo[key] = found
         return found
+
+    def _evaluate(self, fact: Fact, mask: tuple[bool, ...], values: Any) -> tuple[tuple[Rule, ...], bool]:
+        if _infinite(values):
+            return (), True
+        fired: list[Rule] = []
+        for group, rule, predicate, counts in self.entries:
+            if mask[group] and (hit := predicate(fact)):
+                fired.extend(repeat(rule, int(hit) if counts else 1))
+        return tuple(fired), False
 
 
 class CompiledPredicates:
@@ -518,26 +501,28 @@ class CompiledPredicates:
         # by their bounds, so a fact tests each distinct date range once. Counts multiply under
         # $and, and a kind or a bound counts 0 or 1, so the firings are the same.
         every: list[_Entry] = []
-        grouped: dict[Any, dict[str, tuple[Predicate, list[_Entry], set[str]]]] = {}
+        kinds: dict[Any, tuple[dict[str, int], list[Predicate], list[_Entry], set[str]]] = {}
         for rule in self.rules:
             pattern = condition(rule)
-            predicate, counts = _compile(pattern, rule)
-            every.append((rule, predicate, counts))
+            every.append((0, rule, *_compile(pattern, rule)))
             kind, *bounds, when = pattern["$and"]
+            groups, predicates, entries, fields = kinds.setdefault(kind["kind"], ({}, [], [], set()))
             key = json.dumps(bounds, sort_keys=True)
-            groups = grouped.setdefault(kind["kind"], {})
             if key not in groups:
-                groups[key] = (_compile({"$and": bounds}, rule)[0] if bounds else _always, [], set())
-            groups[key][1].append((rule, *_compile(when, rule)))
-            groups[key][2].update(_fields_of(when))
-        self._by_kind: dict[str, tuple[_Group, ...]] | None = {
-            kind: tuple(_Group(bound, tuple(entries), tuple(sorted(fields))) for bound, entries, fields in groups.values())
-            for kind, groups in grouped.items()
+                groups[key] = len(predicates)
+                predicates.append(_compile({"$and": bounds}, rule)[0] if bounds else _always)
+            entries.append((groups[key], rule, *_compile(when, rule)))
+            fields.update(fields_of(when))
+        self.projection = Projection(self.rules)
+        sent_values = self.projection.sent_values
+        self._by_kind: dict[str, _Kind] | None = {
+            kind: _Kind(tuple(predicates), tuple(entries), tuple(sorted(fields)), sent_values)
+            for kind, (_groups, predicates, entries, fields) in kinds.items()
         }
         # A kind that is not a string would meet a fact's kind by the core's cross-type rules:
         # then every rule is tried on every fact, with its full pattern.
-        self._every = (_Group(_always, tuple(every), None),)
-        if not all(type(kind) is str for kind in grouped):
+        self._every = _Kind((_always,), tuple(every), None, sent_values)
+        if not all(type(kind) is str for kind in kinds):
             self._by_kind = None
 
     def evaluate(self, facts: Sequence[Fact]) -> list[Firing]:
@@ -547,13 +532,24 @@ class CompiledPredicates:
         has already observed it), and the claim fails (EngineFailure) when no fact is the
         ``claim`` fact its sentinel rule needs, or a fact names another engine session.
         """
-        facts = _as_sent(facts)
         firings: list[Firing] = []
         by_kind = self._by_kind
         seen: set[str] = set()
         sentinel = False
         for fact in facts:
+            # An infinite float among the fields sent (engine.Projection) drops this fact and
+            # every later one: those always sent are checked here, the rules' fields in fired().
             ident = fact.get("id", _ABSENT)
+            if type(ident) is str:
+                if _infinite((fact.get("sid"), fact.get("kind"), fact.get("eff"))):
+                    break
+            elif _infinite(fact.values()):  # sent whole
+                break
+            kind = fact.get("kind")
+            rules = by_kind.get(kind) if type(kind) is str and by_kind is not None else self._every
+            fired, infinite = rules.fired(fact) if rules is not None else ((), False)
+            if infinite:
+                break
             if ident is not _ABSENT:
                 key = ident if type(ident) is str else _text_of(ident)
                 if key in seen:
@@ -562,15 +558,10 @@ class CompiledPredicates:
             session = fact.get("sid", SESSION)
             if session != SESSION and _text_of(session) != SESSION:
                 raise EngineFailure(_FAILED.format("RuntimeError"))
-            kind = fact.get("kind")
             if kind == "claim" or not sentinel and _IS_CLAIM(fact):
                 sentinel = True
-            groups = by_kind.get(kind, ()) if type(kind) is str and by_kind is not None else self._every
-            for group in groups:
-                if group.bound(fact):
-                    for rule, count in group.hits(fact):
-                        for _ in range(count):
-                            firings.append(Firing(rule, dict(fact)))
+            for rule in fired:
+                firings.append(Firing(rule, fact))
         if not sentinel:
             raise EngineFailure(_FAILED.format("RuntimeError"))
         return firings

@@ -179,10 +179,13 @@ def test_effective_dates_and_kinds():
 def test_facts_as_the_core_reads_them():
     rules = [rule({"$ex": {"x": 1}}, rule_id="EX"), rule({"x": 25}, rule_id="EQ")]
     cases = [
-        [CLAIM_FACT, line_fact(x=25.0, tiny=1e-05)],  # through encode: 25.0 comes back as 25
+        [CLAIM_FACT, line_fact(x=25.0, tiny=1e-05)],  # through encode, where 25.0 stays a float
         [CLAIM_FACT, line_fact(x=25.0, codes=["a"])],  # a list also sends the claim through encode
         [CLAIM_FACT, line_fact(x=math.nan)],  # NaN is null to the core
         [CLAIM_FACT, line_fact(x=math.inf), {**line_fact(x=1), "id": "line-2"}],  # dropped, and all after
+        [CLAIM_FACT, line_fact(x=1), {**line_fact(x=1), "id": "line-2", "eff": -math.inf},
+         {**line_fact(x=1), "id": "line-3"}],  # an infinite date: the same
+        [CLAIM_FACT, line_fact(x=1), line_fact(x=math.inf), {**line_fact(x=1), "id": "line-3"}],  # also a repeated id
         [CLAIM_FACT, line_fact(x=1), {**line_fact(x=2)}],  # a repeated id: the core ignores the fact
         [CLAIM_FACT, {"sid": "0", "kind": "line", "x": 1}, {"sid": "0", "kind": "line", "x": 2}],  # no ids
     ]
@@ -219,11 +222,36 @@ def test_compiled_engine_refuses_what_it_cannot_match_exactly(when):
         CompiledPredicates([rule(when)], "t")
 
 
-def test_firing_facts_are_independent_copies():
-    fact = line_fact(x=1)
-    fired = CompiledPredicates([rule({"x": 1}), rule({"$ex": {"x": 1}})], "t").evaluate([CLAIM_FACT, fact])
-    fired[0].fact["x"] = 99
-    assert fired[1].fact["x"] == 1 and fact["x"] == 1
+def test_firings_carry_the_claims_own_facts_in_both_engines():
+    """The fact objects given, whole: the durable adapter maps a firing back by the fact's id."""
+    facts = [CLAIM_FACT, line_fact(x=1, other="kept"), {**line_fact(x=1), "id": "line-2", "note": '{"id":"line-1"}'}]
+    rules = [rule({"x": 1}), rule({"$ex": {"x": 1}})]
+    for engine in (CompiledRuleset(rules, "t"), CompiledPredicates(rules, "t")):
+        fired = engine.evaluate(facts)
+        assert sorted(f.fact["id"] for f in fired) == ["line-1", "line-1", "line-2", "line-2"]
+        assert all(f.fact is facts[1] for f in fired if f.fact["id"] == "line-1")
+    # the durable adapter parses a message it cannot read quickly (here: a fact holding "{")
+    assert all(f.fact == facts[2] for f in CompiledRuleset(rules, "t").evaluate(facts) if f.fact["id"] == "line-2")
+
+
+def test_fields_no_rule_reads_are_not_sent():
+    """An Infinity or a list in an unread field would drop facts or force encode() if sent."""
+    rules = [rule({"x": 1}, rule_id="X"), rule({"y": 25}, fact="date", rule_id="Y")]
+    facts = [
+        CLAIM_FACT,
+        line_fact(x=1, unread=math.inf, y=math.inf),  # y is read, but only on date facts
+        {**line_fact(x=1, unread=[1]), "id": "line-2"},
+        {"id": "date-1", "sid": "0", "kind": "date", "y": 25.0, "tiny": 1e-07},
+        {"sid": "0", "kind": "line", "x": 1, "unread": 2},  # no id: sent whole
+    ]
+    durable, compiled = both(rules, facts)
+    assert durable == compiled
+    assert Counter(rule_id for rule_id, _, _ in durable.elements()) == {"X": 3, "Y": 1}
+    sent = json.loads(CompiledRuleset(rules, "t").projection.payload(facts))
+    assert [sorted(item) for item in sent] == [
+        ["id", "kind", "sid"], ["id", "kind", "sid", "x"], ["id", "kind", "sid", "x"], ["id", "kind", "sid", "y"],
+        ["kind", "sid", "unread", "x"],
+    ]
 
 
 # --- random conditions against the core ---------------------------------------------------

@@ -360,7 +360,7 @@ def test_remedy_tiny_and_huge_doses_reach_the_engine(editor, value):
     claim = make_claim()
     claim["lines"][0]["dose_mg"] = value
     facts = editor._builders["medicare"].build(structure_claim(claim))
-    payload = engine_module._payload(facts)
+    payload = SendEverything([]).payload(facts)
     assert EXPONENT.search(payload) is None
     assert json.loads(payload) == facts
     for fact in facts:
@@ -380,6 +380,13 @@ def test_remedy_huge_matching_dose_is_checked_without_error(editor):
     found = {(f.code, f.line) for f in result.findings}
     assert ("UNITS_DOSE_MISMATCH", 1) not in found  # 99999999 units is the dose rounded up
     assert ("WASTE_ARITHMETIC", 1) in found  # 99999999 + 5 is not whole 25 mg kits
+
+
+class SendEverything(engine_module.Projection):
+    """A projection that sends every field, as if some rule read each one."""
+
+    def fields_for(self, fact):
+        return tuple(fact)
 
 
 FLOAT_PARAMETER_SPEC = """
@@ -422,13 +429,14 @@ def float_payer_editor(tmp_path: Path, value: str) -> Editor:
 def test_remedy_float_spec_parameters_do_not_lose_facts(tmp_path, value):
     """A parameter rides on every line and date fact; as ``1e-05`` the C core dropped them all.
 
-    Regression: before engine._payload, this claim silently came back with no findings.
+    Regression: before claims with such numbers went through encode(), this claim silently
+    came back with no findings.
     """
     baseline = float_payer_editor(tmp_path, "1")  # an int parameter: nothing to lose
     editor = float_payer_editor(tmp_path, value)
     facts = editor._builders["float_payer"].build(structure_claim(firing_claim()))
     assert any(isinstance(f.get("tiny_threshold"), float) for f in facts)
-    payload = engine_module._payload(facts)
+    payload = SendEverything([]).payload(facts)
     assert EXPONENT.search(payload) is None
     assert json.loads(payload) == facts
     for claim_id in ("A", "B"):
