@@ -32,6 +32,9 @@ MAX_MODIFIERS = 4
 _HCPCS = re.compile(r"^[A-Z0-9]{5}$")
 _MODIFIER = re.compile(r"^[A-Z0-9]{2}$")
 _ICD10 = re.compile(r"^[A-Z][0-9][0-9A-Z][0-9A-Z]{0,4}$")
+_DATE_DIGITS = re.compile(r"\d{8}")
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+_POS = re.compile(r"[0-9]{1,2}")
 NO_MODIFIER = "00"  # the seed's "no modifier" placeholder
 
 
@@ -77,9 +80,9 @@ def _date(value: Any, _type: type = dt.date) -> dt.date:
         raise Invalid("expected a date as YYYY-MM-DD or YYYYMMDD")
     text = value.strip()
     try:
-        if re.fullmatch(r"\d{8}", text):
-            return dt.datetime.strptime(text, "%Y%m%d").date()
-        if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
+        if _DATE_DIGITS.fullmatch(text):
+            return dt.date(int(text[:4]), int(text[4:6]), int(text[6:]))
+        if not _ISO_DATE.fullmatch(text):
             raise ValueError(text)
         return dt.date.fromisoformat(text)
     except ValueError:
@@ -165,7 +168,7 @@ def _digits(value: Any, width: int, what: str) -> str:
 
 def _place_of_service(value: Any) -> str:
     code = _text(value)
-    if not re.fullmatch(r"[0-9]{1,2}", code):
+    if not _POS.fullmatch(code):
         raise Invalid("expected a two-digit CMS place-of-service code")
     return code.zfill(2)
 
@@ -200,13 +203,14 @@ def _optional(hook):
     return lambda value, _type=None: None if value is None else hook(value)
 
 
-def _make_converter() -> cattrs.Converter:
-    converter = cattrs.Converter(forbid_extra_keys=False)
-    converter.register_structure_hook(Decimal, _decimal)
-    converter.register_structure_hook(dt.date, _date)
-    converter.register_structure_hook(str, _text)
-    converter.register_structure_hook(bool, _bool)
-    converter.register_structure_hook(int, _int)
+def _make_converter(detailed: bool) -> cattrs.Converter:
+    """The checked converter (``detailed``) names every problem with its path; the quick one
+    stops at the first, and runs first: the checked one only re-reads a claim that failed."""
+    converter = cattrs.Converter(forbid_extra_keys=False, detailed_validation=detailed)
+    for kind, plain in ((Decimal, _decimal), (dt.date, _date), (str, _text), (bool, _bool), (int, _int)):
+        converter.register_structure_hook(kind, plain)
+        if not detailed:  # skips cattrs' generic Optional dispatch
+            converter.register_structure_hook_func(lambda t, kind=kind: t == kind | None, _optional(plain))
 
     for cls in (Patient, Provider, Documentation, ClaimLine, Claim):
         overrides = {
@@ -222,17 +226,22 @@ def _keeping_extra(cls: type, structure):
     """Unknown keys ride along in ``extra``: claim editors pass their own fields through."""
     names = {a.name for a in attrs.fields(cls)}
     keeps_extra = "extra" in names
-    known = names - {"extra"}
+    known = frozenset(names - {"extra"})
+    copies = keeps_extra or cls is Claim
 
     def hook(value: Any, _type: type) -> Any:
-        if not isinstance(value, Mapping):
+        if type(value) is not dict and not isinstance(value, Mapping):
             raise Invalid("expected an object")
-        if not all(isinstance(key, str) for key in value):
+        unknown = value.keys() - known
+        if unknown and not all(isinstance(key, str) for key in unknown):
             raise Invalid("object keys must be strings")
         # null means "absent": the field's default applies.
-        data = {key: item for key, item in value.items() if key in known and item is not None}
+        if unknown or None in value.values():
+            data = {key: item for key, item in value.items() if key in known and item is not None}
+        else:
+            data = dict(value) if copies else value
         if keeps_extra:
-            data["extra"] = {key: item for key, item in value.items() if key not in known}
+            data["extra"] = {key: value[key] for key in unknown}
         if cls is Claim and "lines" in data:
             data["lines"] = _numbered(data["lines"])
         return structure(data, _type)
@@ -252,7 +261,8 @@ def _numbered(lines: Any) -> Any:
     ]
 
 
-_CONVERTER = _make_converter()
+_CONVERTER = _make_converter(detailed=True)
+_QUICK = _make_converter(detailed=False)
 
 
 def _describe(exc: BaseException, _type: type | None) -> str:
@@ -270,14 +280,21 @@ def structure_claim(data: Any) -> Claim:
         # A model built in Python skipped the converter's checks: run them now.
         data = _CONVERTER.unstructure(data)
     try:
-        claim = _CONVERTER.structure(data, Claim)
+        claim = _QUICK.structure(data, Claim)
+    except Exception:
+        claim = _checked(data)  # raises ClaimError, naming every problem
+    _check_consistency(claim)
+    return claim
+
+
+def _checked(data: Any) -> Claim:
+    try:
+        return _CONVERTER.structure(data, Claim)
     except Invalid as exc:
         raise ClaimError(f"$: {exc}") from None
     except Exception as exc:  # cattrs wraps every field failure in an ExceptionGroup
         problems = cattrs.transform_error(exc, path="$", format_exception=_describe)
         raise ClaimError("; ".join(_path_first(problem) for problem in problems)) from None
-    _check_consistency(claim)
-    return claim
 
 
 def _path_first(problem: str) -> str:
