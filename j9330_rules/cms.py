@@ -180,10 +180,19 @@ class Crosswalk:
     metadata: tuple[str, ...] = field(default=(), converter=_tuple)
     period_source: str | None = None
 
+    #: ``entries`` by 11-digit NDC: a quarter's file lists thousands of NDCs.
+    by_ndc: Mapping[str, tuple[CrosswalkRow, ...]] = field(init=False, repr=False, eq=False, hash=False)
+
+    def __attrs_post_init__(self) -> None:
+        index: dict[str, list[CrosswalkRow]] = {}
+        for row in self.entries:
+            index.setdefault(row.ndc, []).append(row)
+        object.__setattr__(self, "by_ndc", {ndc: tuple(rows) for ndc, rows in index.items()})
+
     def for_ndc(self, ndc: str) -> tuple[CrosswalkRow, ...]:
         """Every kept row for ``ndc`` (any form ``ndc.normalise`` accepts)."""
         digits = ndc_codes.normalise(ndc)
-        return tuple(row for row in self.entries if row.ndc == digits) if digits else ()
+        return self.by_ndc.get(digits, ()) if digits else ()
 
 
 @define(frozen=True)

@@ -58,6 +58,15 @@ class FactBuilder:
         self.kit_mg = reference.kit_mg
         self.temsirolimus_ndcs = reference.temsirolimus_ndcs
         self.matchers = [CodeMatcher(code_set) for code_set in policy.code_sets.values()]
+        by_field: dict[str, list[CodeMatcher]] = defaultdict(list)
+        for matcher in self.matchers:
+            by_field[matcher.field].append(matcher)
+        self._procedure, self._place, self._bill, self._diagnosis, self._modifier = (
+            tuple(by_field[name]) for name in ("procedure", "place_of_service", "type_of_bill", "diagnosis", "modifier")
+        )
+        # Claims of a batch share a few dates: what depends on the date alone is worked out once.
+        self._parameters: dict[dt.date, tuple[dict, Fact]] = {}
+        self._references: dict[tuple[str, dt.date], tuple[Any, bool, bool]] = {}
 
     def build(self, claim: Claim, as_of: dt.date | None = None, prior: Sequence[tuple[dt.date, int]] = ()) -> list[Fact]:
         """The claim's facts; ``prior`` holds (date, units) already billed for the patient (claim history)."""
@@ -73,8 +82,8 @@ class FactBuilder:
         for day in sorted(by_date):
             lines = by_date[day]
             effective = as_of or day
-            parameters = self.policy.parameters_on(effective)
-            shared = self._shared(claim, day, effective, parameters, procedures[day])
+            parameters, fields = self._parameters_on(effective)
+            shared = self._shared(claim, day, effective, parameters, fields, procedures[day])
             line_facts = [self._line(claim, line, shared, day) for line in lines]
             facts.extend(line_facts)
             date_fact = self._date(lines, line_facts, shared, totals[day])
@@ -91,7 +100,20 @@ class FactBuilder:
             by_date[line.service_date].append(line)
         return {day: units.date_units(lines, self.kit_mg).total_units for day, lines in by_date.items()}
 
-    def _shared(self, claim: Claim, day: dt.date, effective: dt.date, parameters: dict, procedures: set[str]) -> Fact:
+    def _parameters_on(self, effective: dt.date) -> tuple[dict, Fact]:
+        """The parameters in force, and those of them facts carry (lists are for Python only)."""
+        found = self._parameters.get(effective)
+        if found is None:
+            parameters = self.policy.parameters_on(effective)
+            found = parameters, {name: value for name, value in parameters.items() if not isinstance(value, list)}
+            if len(self._parameters) >= 4096:
+                self._parameters.clear()
+            self._parameters[effective] = found
+        return found
+
+    def _shared(
+        self, claim: Claim, day: dt.date, effective: dt.date, parameters: dict, fields: Fact, procedures: set[str]
+    ) -> Fact:
         """What every fact of one date carries: setting, policy parameters, procedures."""
         shared: Fact = {
             "sid": SESSION,
@@ -102,19 +124,16 @@ class FactBuilder:
             "tob": claim.type_of_bill or "",
             "has_prior_auth": bool(claim.prior_authorization),
             "is_340b": claim.provider.is_340b,
+            **fields,
         }
-        for name, value in parameters.items():
-            if not isinstance(value, list):
-                shared[name] = value
         expected = modifiers.expected_340b(claim.provider, parameters.get("tb_hospital_types", ()))
         shared["expected_340b"] = expected or "none"
-        for matcher in self.matchers:
-            if matcher.field == "procedure":
-                shared[matcher.name] = matcher.any(procedures)
-            elif matcher.field == "place_of_service":
-                shared[matcher.name] = matcher.matches(claim.place_of_service)
-            elif matcher.field == "type_of_bill":
-                shared[matcher.name] = matcher.matches(claim.type_of_bill)
+        for matcher in self._procedure:
+            shared[matcher.name] = matcher.any(procedures)
+        for matcher in self._place:
+            shared[matcher.name] = matcher.matches(claim.place_of_service)
+        for matcher in self._bill:
+            shared[matcher.name] = matcher.matches(claim.type_of_bill)
         return shared
 
     def _line(self, claim: Claim, line: ClaimLine, shared: Fact, day: dt.date) -> Fact:
@@ -144,11 +163,10 @@ class FactBuilder:
         }
         if normal_ndc is not None:
             self._product(fact, line, normal_ndc, whole, day)
-        for matcher in self.matchers:
-            if matcher.field == "diagnosis":
-                fact[matcher.name] = matcher.any(diagnoses)
-            elif matcher.field == "modifier":
-                fact[matcher.name] = all(matcher.matches(code) for code in line.modifiers)
+        for matcher in self._diagnosis:
+            fact[matcher.name] = matcher.any(diagnoses)
+        for matcher in self._modifier:
+            fact[matcher.name] = all(matcher.matches(code) for code in line.modifiers)
         _documentation(fact, line)
         return fact
 
@@ -171,7 +189,7 @@ class FactBuilder:
 
     def _reference(self, fact: Fact, claim: Claim, day: dt.date, lines: list[ClaimLine], totals: units.DateUnits) -> None:
         """Facts from the loaded CMS files and fee schedules; ``*_loaded`` says whether they were."""
-        mue = self.reference.mue_for(claim.form, day)
+        mue, asp_loaded, fee_schedule_loaded = self._reference_on(claim.form, day)
         fact["mue_loaded"] = mue is not None
         fact["mue_setting"] = "practitioner" if claim.form == "professional" else "outpatient hospital"
         if mue is not None:
@@ -179,8 +197,22 @@ class FactBuilder:
             # MAI 1 edits each claim line; MAI 2 and 3 edit the date of service.
             counted = max((units.whole_units(l.units) or 0) for l in lines) if row.mai == 1 else totals.total_units
             fact.update(mue_value=row.value, mue_mai=row.mai, units_over_mue=counted > row.value)
-        fact["asp_loaded"] = self.reference.asp_limit(day) is not None
-        fact["fee_schedule_loaded"] = self.reference.fee_rate(self.policy.payer, day) is not None
+        fact["asp_loaded"] = asp_loaded
+        fact["fee_schedule_loaded"] = fee_schedule_loaded
+
+    def _reference_on(self, form: str, day: dt.date) -> tuple[Any, bool, bool]:
+        """(MUE row and table or None, ASP limit loaded, fee schedule loaded) for the setting and date."""
+        found = self._references.get((form, day))
+        if found is None:
+            found = (
+                self.reference.mue_for(form, day),
+                self.reference.asp_limit(day) is not None,
+                self.reference.fee_rate(self.policy.payer, day) is not None,
+            )
+            if len(self._references) >= 4096:
+                self._references.clear()
+            self._references[form, day] = found
+        return found
 
     def _date(self, lines: list[ClaimLine], line_facts: list[Fact], shared: Fact, totals: units.DateUnits) -> Fact:
         waste = modifiers.waste_modifiers(lines)
@@ -207,9 +239,8 @@ class FactBuilder:
             "jwjz_missing": waste.missing,
             "jw_without_admin": waste.jw_without_administered,
         }
-        for matcher in self.matchers:
-            if matcher.field == "diagnosis":
-                fact[matcher.name] = any(f[matcher.name] for f in line_facts)
+        for matcher in self._diagnosis:
+            fact[matcher.name] = any(f[matcher.name] for f in line_facts)
         return fact
 
 
