@@ -40,7 +40,9 @@ class Editor:
     ``asp_file``, ``crosswalk_file`` and ``mue_file`` are CMS reference files
     in their published layouts, and ``fee_schedule`` a contract fee schedule
     (docs/reference-data.md); each takes one path or a list (several quarters). ``plugins`` registers extra plugin objects
-    (as tests and notebooks do); ``entry_points=False`` skips installed ones.
+    (as tests and notebooks do); ``entry_points=False`` skips installed ones. ``engine`` is
+    "compiled" (the default) or "durable", the durable-rules C core that the compiled engine
+    is tested against (docs/engine.md).
     """
 
     def __init__(
@@ -54,7 +56,7 @@ class Editor:
         overrides: str | Path | Iterable[Override] | None = None,
         plugins: Iterable[Any] = (),
         entry_points: bool = True,
-        engine: str = "durable",
+        engine: str = "compiled",
     ):
         # The constructor's arguments, so that worker processes (check_many(workers=N)) can
         # build the same Editor: every keyword is captured, whatever is added above.
@@ -74,8 +76,10 @@ class Editor:
             name: merge(name, self.registry.specs) for name in self.registry.payers
         }
         self._builders = {name: FactBuilder(policy, self.reference) for name, policy in self.policies.items()}
-        # "durable" (the C core) or "compiled" (compiled.py); durable falls back to compiled,
-        # with a warning, where the C extension cannot be imported.
+        # "compiled" (compiled.py, the default: the same findings as durable-rules, held equal by
+        # tests/test_compiled_engine.py, several times faster per bench/run.py) or "durable" (the
+        # C core, the reference); durable falls back to compiled, with a warning, where the C
+        # extension cannot be imported.
         self.engine = resolve_engine(engine)
         self._engines = {name: ENGINES[self.engine](policy.rules, name) for name, policy in self.policies.items()}
         self._catalogue = catalogue()
@@ -116,7 +120,7 @@ class Editor:
         builder = self._builders[payer.name]
         patient = self._patient_key(model)
         facts = builder.build(model, as_of=as_of, prior=self._prior(model, patient, policy, as_of))
-        firings = self._engines[payer.name].evaluate(facts)
+        firings = _once_per_fact(self._engines[payer.name].evaluate(facts))
         findings = [self._finding(firing, policy) for firing in firings]
         findings += self._context_findings(payer)
         payment, failures = self._benchmark(model, payer)
@@ -127,7 +131,11 @@ class Editor:
             package_version=self._version,
             as_of=as_of,
             rulesets=[(spec.name, spec.version, spec.sha256) for spec in policy.specs],
-            evidence=[Evidence(f.rule.id, f.fact.get("line"), _evidence(f.fact)) for f in firings],
+            # In line and rule order: the engines fire in different orders.
+            evidence=sorted(
+                (Evidence(f.rule.id, f.fact.get("line"), _evidence(f.fact)) for f in firings),
+                key=lambda e: (e.line or 0, e.rule_id),
+            ),
         )
         result = Result(
             model.claim_id, payer.name, tuple(findings), payment=payment, suppressed=suppressed,
@@ -253,6 +261,19 @@ class Editor:
             elif payment is not None:
                 return payment, failures
         return None, failures
+
+
+def _once_per_fact(firings: list[Firing]) -> list[Firing]:
+    """One firing per rule and fact: the engines fire an ``$or`` once per alternative that
+    holds (durable-rules does), but a claim line breaks a rule once."""
+    seen: set[tuple[str, Any]] = set()
+    once = []
+    for firing in firings:
+        key = (firing.rule.id, firing.fact.get("id"))
+        if key not in seen:
+            seen.add(key)
+            once.append(firing)
+    return once
 
 
 def _evidence(fact: dict) -> dict:

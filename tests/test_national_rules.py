@@ -35,7 +35,7 @@ import yaml
 
 import j9330_rules
 from j9330_rules import Editor, Payer
-from tests.conftest import FIXTURE_ASP, FIXTURE_CROSSWALK, FIXTURE_MUE, codes, make_claim
+from tests.conftest import ENGINE_NAMES, FIXTURE_ASP, FIXTURE_CROSSWALK, FIXTURE_MUE, codes, make_claim
 
 # --- the contract -----------------------------------------------------------
 
@@ -147,9 +147,9 @@ FIXTURE_FEES = f"""payer,hcpcs,rate_per_unit,effective_from,effective_to,note
 FULL, NO_CROSSWALK, NO_FEES = "full", "no crosswalk", "no fee schedule"
 
 
-@pytest.fixture(scope="module")
-def rules_editors(tmp_path_factory) -> dict[str, Editor]:
-    """Editors with the installed payers (Medicare) plus the TEST FIXTURE payer.
+@pytest.fixture(scope="module", params=ENGINE_NAMES)
+def rules_editors(tmp_path_factory, request) -> dict[str, Editor]:
+    """Editors with the installed payers (Medicare) plus the TEST FIXTURE payer, on each engine.
 
     ``full`` loads the fixture ASP, MUE and crosswalk files and the TEST FIXTURE
     fee schedule; the others leave out one of them.
@@ -159,7 +159,7 @@ def rules_editors(tmp_path_factory) -> dict[str, Editor]:
     path.write_text(FIXTURE_SPEC)
     fees = folder / "fixture_fee_schedule.csv"
     fees.write_text(FIXTURE_FEES)
-    cms = dict(asp_file=FIXTURE_ASP, mue_file=FIXTURE_MUE)
+    cms = dict(asp_file=FIXTURE_ASP, mue_file=FIXTURE_MUE, engine=request.param)
     editors = {
         FULL: Editor(**cms, crosswalk_file=FIXTURE_CROSSWALK, fee_schedule=fees, plugins=[FixturePayerPlugin(path)]),
         NO_CROSSWALK: Editor(**cms, fee_schedule=fees, plugins=[FixturePayerPlugin(path)]),
@@ -398,6 +398,10 @@ FIRES: list[Fires] = [
     Fires("NAT-POS-INPATIENT", "PLACE_OF_SERVICE", (1, 2), "POS 61", lambda d, p: build(d, p, place_of_service="61")),
     Fires("NAT-POS-INPATIENT", "PLACE_OF_SERVICE", (1, 2), "inpatient bill 0111",
           lambda d, p: build(d, p, form="institutional", type_of_bill="0111", place_of_service=None,
+                             lines={0: {"revenue_code": "0636"}, 1: {"revenue_code": "0636"}})),
+    # Both alternatives of the rule's $or hold: still one finding per line.
+    Fires("NAT-POS-INPATIENT", "PLACE_OF_SERVICE", (1, 2), "inpatient bill 0111 and POS 21",
+          lambda d, p: build(d, p, form="institutional", type_of_bill="0111", place_of_service="21",
                              lines={0: {"revenue_code": "0636"}, 1: {"revenue_code": "0636"}})),
     # REVENUE_CODE: institutional J9330 line not under 0636.
     Fires("NAT-REVENUE-CODE", "REVENUE_CODE", (1, 2), "institutional, no revenue codes",
