@@ -109,6 +109,8 @@ def _results_in_workers(editor: Editor, items: Iterable, as_of, workers: int) ->
 @click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True,
               help="Check in N worker processes (results stay in input order); 1 checks in this process.")
 @click.option("--payer", metavar="NAME", help="Check every claim as this payer's, whatever the claim says (an unknown payer makes each claim an error result).")
+@click.option("--engine", type=click.Choice(["compiled", "durable"]), default="compiled", show_default=True,
+              help="compiled: the specs as Python predicates; durable: the durable-rules C core they are tested against. Same findings.")
 def check(files, fmt, fail_on, quiet, input_format, as_of, payer, workers, **options) -> None:
     """Check the claims in FILES (JSON, a JSON list, or NDJSON; a directory; - for stdin)."""
     for name in files:

@@ -20,16 +20,20 @@ FIXTURE_MUE = [CMS / "MCR_MUE_PractitionerServices_Eff_01-01-2026_fixture.csv",
                CMS / "MCR_MUE_OutpatientHospitalServices_Eff_01-01-2026_fixture.csv"]
 
 
-@pytest.fixture(scope="session")
-def editor() -> Editor:
+#: Every test that takes an editor runs on both engines: compiled (the default) and durable-rules.
+ENGINE_NAMES = ["compiled", "durable"]
+
+
+@pytest.fixture(scope="session", params=ENGINE_NAMES)
+def editor(request) -> Editor:
     """An editor with the fixture ASP and MUE files loaded, so a correct claim is clean."""
-    return Editor(asp_file=FIXTURE_ASP, mue_file=FIXTURE_MUE)
+    return Editor(asp_file=FIXTURE_ASP, mue_file=FIXTURE_MUE, engine=request.param)
 
 
-@pytest.fixture(scope="session")
-def bare_editor() -> Editor:
+@pytest.fixture(scope="session", params=ENGINE_NAMES)
+def bare_editor(request) -> Editor:
     """An editor with no reference files loaded: what a new user has."""
-    return Editor()
+    return Editor(engine=request.param)
 
 
 CLEAN_CLAIM: dict[str, Any] = {

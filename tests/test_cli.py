@@ -36,6 +36,17 @@ def test_examples_cover_a_clean_claim_and_typical_errors(run):
     assert sum(r["error"] is not None for r in results) == 1
 
 
+def test_engine_option_chooses_the_engine_and_both_give_the_same_output(run):
+    outputs = {}
+    for engine in ("compiled", "durable"):
+        result = run("check", "--format", "json", "--engine", engine, str(EXAMPLES))
+        assert result.exit_code == 1
+        outputs[engine] = json.loads(result.output)
+    assert outputs["compiled"] == outputs["durable"]  # findings, payment and audit evidence alike
+    assert any(r["findings"] for r in outputs["compiled"])
+    assert run("check", "--engine", "rete", str(EXAMPLES)).exit_code == 2
+
+
 def test_clean_claim_exits_zero_and_table_says_clean(run, tmp_path):
     path = tmp_path / "clean.json"
     path.write_text(json.dumps(make_claim()))

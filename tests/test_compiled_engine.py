@@ -416,7 +416,7 @@ def test_editor_falls_back_to_compiled_without_durable_rules(monkeypatch, caplog
     monkeypatch.setattr(engine_module, "_engine", None)
     monkeypatch.setattr(engine_module, "_IMPORT_ERROR", ImportError("no durable_rules_engine"))
     with caplog.at_level(logging.WARNING):
-        editor = Editor(asp_file=FIXTURE_ASP, mue_file=FIXTURE_MUE)
+        editor = Editor(asp_file=FIXTURE_ASP, mue_file=FIXTURE_MUE, engine="durable")
     assert editor.engine == "compiled"
     assert all(isinstance(e, CompiledPredicates) for e in editor._engines.values())
     assert any("compiled engine" in record.getMessage() for record in caplog.records)

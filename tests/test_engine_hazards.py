@@ -35,9 +35,21 @@ from j9330_rules import Editor, Payer, hookimpl
 from j9330_rules.engine import SENTINEL, CompiledRuleset, EngineFailure, encode
 from j9330_rules.facts import SESSION, fact_number
 from j9330_rules.structure import structure_claim
-from tests.conftest import codes, make_claim
+from tests.conftest import FIXTURE_ASP, FIXTURE_MUE, codes, make_claim
 
 durable_rules_engine = pytest.importorskip("durable_rules_engine")
+
+
+# The hazards are durable-rules': these tests run on the durable engine only.
+@pytest.fixture(scope="module")
+def editor() -> Editor:
+    return Editor(asp_file=FIXTURE_ASP, mue_file=FIXTURE_MUE, engine="durable")
+
+
+@pytest.fixture(scope="module")
+def bare_editor() -> Editor:
+    return Editor(engine="durable")
+
 
 ROOT = Path(__file__).resolve().parents[1]
 # glibc fills every fresh malloc() block with 0x5a (~165): memory the C core
@@ -158,7 +170,7 @@ OUR_DEFINITION_DELETE_STATE = DIRTY_HEAP + textwrap.dedent(
     from tests.conftest import make_claim
 
     variant = sys.argv[1]
-    editor = Editor()
+    editor = Editor(engine="durable")
     definition = json.loads(editor._engines["medicare"]._definition)
     if variant == "no_sentinel":
         del definition[SENTINEL]
@@ -201,7 +213,7 @@ def test_remedy_claims_no_rule_matches_do_not_crash():
         from j9330_rules.engine import CompiledRuleset
         from j9330_rules.structure import structure_claim
         from tests.conftest import make_claim
-        editor = Editor()
+        editor = Editor(engine="durable")
         checked = 0
         # 1. Through the Editor: a claim without a J9330 line has only the claim fact.
         for payer in sorted(editor.payers):
@@ -422,7 +434,7 @@ def float_payer_editor(tmp_path: Path, value: str) -> Editor:
     path = tmp_path / value / "float_payer.yaml"
     path.parent.mkdir()
     path.write_text(FLOAT_PARAMETER_SPEC.format(value=value))
-    return Editor(plugins=[FloatParameterPayer(path)], entry_points=False)
+    return Editor(plugins=[FloatParameterPayer(path)], entry_points=False, engine="durable")
 
 
 @pytest.mark.parametrize("value", ["0.00001", "1.0e+20", "1.5e-7", "0.5"])
@@ -518,7 +530,7 @@ def test_remedy_editor_never_uses_the_stock_host_nor_starts_threads():
         import j9330_rules
         from j9330_rules import Editor
         from tests.conftest import make_claim
-        editor = Editor()
+        editor = Editor(engine="durable")
         claim = make_claim()
         claim["lines"][0]["units"] = 21
         for payer in editor.payers:
@@ -669,10 +681,10 @@ def test_control_stock_host_refuses_a_name_twice():
 
 def test_remedy_two_editors_in_one_process_both_work():
     claims = (firing_claim(), make_claim(), {**firing_claim(), "payer": "bcbs"}, twin_lines_claim())
-    first = Editor()
+    first = Editor(engine="durable")
     expected = [finding_keys(first.check(claim)) for claim in claims]
     assert len({tuple(keys) for keys in expected}) == len(claims)
-    second = Editor()  # compiles the same rules again, in the same process
+    second = Editor(engine="durable")  # compiles the same rules again, in the same process
     assert [finding_keys(second.check(claim)) for claim in claims] == expected
     assert [finding_keys(first.check(claim)) for claim in claims] == expected  # the first is unharmed
 
@@ -727,7 +739,7 @@ def test_control_stock_host_swallows_action_exceptions():
 
 @pytest.fixture
 def fresh_editor():
-    return Editor()
+    return Editor(engine="durable")
 
 
 def fail_once(monkeypatch, name, replacement):
@@ -864,3 +876,42 @@ def test_remedy_fact_ids_are_unique_within_a_claim(editor):
             facts = editor._builders["medicare"].build(built, as_of=dt.date(2026, 3, 2))
             ids = [fact["id"] for fact in facts]
             assert len(ids) == len(set(ids)), ids
+
+
+# --- the C core's session buffers stay in the heap ------------------------------------------
+
+
+class FakeLibc:
+    def __init__(self):
+        self.calls = []
+
+    def mallopt(self, parameter, value):
+        self.calls.append((parameter, value))
+        return 1
+
+
+@pytest.mark.parametrize("environment, expected", [
+    ({}, [(-3, 32 << 20), (-1, 64 << 20)]),  # M_MMAP_THRESHOLD, then M_TRIM_THRESHOLD
+    ({"MALLOC_TRIM_THRESHOLD_": "131072"}, []),  # the user tuned malloc: left alone
+])
+def test_remedy_malloc_thresholds_are_raised_once_unless_the_user_set_them(monkeypatch, environment, expected):
+    libc = FakeLibc()
+    monkeypatch.setattr(engine_module, "_MALLOC_TUNED", False)
+    monkeypatch.setattr(engine_module.ctypes, "CDLL", lambda name: libc)
+    monkeypatch.setattr(engine_module.os, "confstr", lambda name: "glibc 2.36")
+    for name in ("MALLOC_TRIM_THRESHOLD_", "MALLOC_MMAP_THRESHOLD_"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+    CompiledRuleset([], "malloc")
+    CompiledRuleset([], "malloc")  # once per process
+    assert libc.calls == expected
+
+
+def test_remedy_malloc_is_left_alone_outside_glibc(monkeypatch):
+    libc = FakeLibc()
+    monkeypatch.setattr(engine_module, "_MALLOC_TUNED", False)
+    monkeypatch.setattr(engine_module.ctypes, "CDLL", lambda name: libc)
+    monkeypatch.setattr(engine_module.os, "confstr", lambda name: (_ for _ in ()).throw(ValueError("unrecognized")))
+    CompiledRuleset([], "malloc")
+    assert libc.calls == []
