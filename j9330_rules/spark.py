@@ -29,6 +29,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from j9330_rules import results
 from j9330_rules.flat import claims_from_rows
 
 if TYPE_CHECKING:
@@ -37,23 +38,10 @@ if TYPE_CHECKING:
     from j9330_rules.editor import Editor
     from j9330_rules.model import Result
 
-#: The columns of the findings DataFrame, in order: one row per finding; a claim without
-#: findings has one row whose ``code`` is null, and a claim that could not be checked one
-#: row with its ``error``.
-FINDING_COLUMNS = (
-    "claim_id",
-    "payer",
-    "line",
-    "code",
-    "severity",
-    "carc",
-    "rarc",
-    "message",
-    "rule_id",
-    "source",
-    "disposition",
-    "error",
-)
+#: The columns of the findings DataFrame (those of Results.to_pandas), in order: one row per
+#: finding; a claim without findings has one row whose ``code`` is null, and a claim that could
+#: not be checked one row with its ``error``.
+FINDING_COLUMNS = results.FINDING_COLUMNS
 #: The findings DataFrame's schema as Spark DDL (``line`` is an int, the rest strings).
 FINDING_SCHEMA = ", ".join(f"{name} {'int' if name == 'line' else 'string'}" for name in FINDING_COLUMNS)
 INSTALL_SPARK = "pip install 'j9330-rules[spark]'"
@@ -179,9 +167,9 @@ def check_batches(
             pending.append(row)
             pending_id = claim_id
         if groups:
-            yield pa.RecordBatch.from_pylist(list(_finding_rows(_check(editor, groups, as_of))), schema=schema)
+            yield pa.RecordBatch.from_pylist(list(results.finding_rows(_check(editor, groups, as_of))), schema=schema)
     if pending:
-        yield pa.RecordBatch.from_pylist(list(_finding_rows(_check(editor, [pending], as_of))), schema=schema)
+        yield pa.RecordBatch.from_pylist(list(results.finding_rows(_check(editor, [pending], as_of))), schema=schema)
 
 
 def worker_editor(options: Mapping[str, Any], key: str | None = None) -> Editor:
@@ -259,32 +247,6 @@ def _check(editor: Editor, groups: list[list[dict[str, Any]]], as_of: dt.date | 
             )
             continue
         yield from editor.check_many(claims, as_of=as_of)
-
-
-def _finding_rows(results: Iterable[Result]) -> Iterator[dict[str, Any]]:
-    for result in results:
-        base = dict.fromkeys(FINDING_COLUMNS)
-        base.update(
-            claim_id=None if result.claim_id is None else str(result.claim_id),
-            payer=result.payer,
-            disposition=result.disposition,
-            error=result.error,
-        )
-        if result.error is not None or not result.findings:
-            yield base
-            continue
-        for finding in result.findings:
-            yield {
-                **base,
-                "line": finding.line,
-                "code": finding.code,
-                "severity": finding.severity,
-                "carc": finding.carc,
-                "rarc": finding.rarc,
-                "message": finding.message,
-                "rule_id": finding.rule_id,
-                "source": finding.source,
-            }
 
 
 def _plain(value: Any) -> Any:

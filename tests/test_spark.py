@@ -51,6 +51,12 @@ def _spark_missing() -> str | None:
 SKIP_REASON = _spark_missing()
 requires_spark = pytest.mark.skipif(SKIP_REASON is not None, reason=f"Spark tests skipped: {SKIP_REASON}")
 
+@pytest.fixture(scope="module")
+def editor() -> Editor:
+    """The adapter is under test here, not the engines: the default engine only."""
+    return Editor(asp_file=FIXTURE_ASP, mue_file=FIXTURE_MUE)
+
+
 # Executors get paths: in local mode they read the same files as the driver.
 OPTIONS = {"asp_file": str(FIXTURE_ASP), "mue_file": [str(path) for path in FIXTURE_MUE]}
 # As on a cluster: the files shipped with SparkContext.addFile (spark-submit --files), named
@@ -113,7 +119,8 @@ def expected_rows(editor: Editor, claims: list[dict]) -> list[tuple]:
         for finding in result.findings:
             row = {**base, "line": finding.line, "code": finding.code, "severity": finding.severity,
                    "carc": finding.carc, "rarc": finding.rarc, "message": finding.message,
-                   "rule_id": finding.rule_id, "source": finding.source}
+                   "rule_id": finding.rule_id, "source": finding.source,
+                   "line_disposition": result.line_dispositions.get(finding.line)}
             rows.append(tuple(row[column] for column in FINDING_COLUMNS))
     return sorted(rows, key=repr)
 
@@ -185,7 +192,7 @@ def test_findings_equal_check_many_and_a_bad_row_is_an_error_row(spark, editor):
     assert errors == {"CLM-BAD-UNITS", "CLM-UNKNOWN-PAYER"}
     assert {row[0] for row in got} == {claim["claim_id"] for claim in claims}
     clean = [row for row in got if row[0] == "CLM-0001"]
-    assert clean == [("CLM-0001", "medicare") + (None,) * 8 + ("accept", None)]
+    assert clean == [("CLM-0001", "medicare") + (None,) * 8 + ("accept", None, None)]
 
 
 def typed_schema():

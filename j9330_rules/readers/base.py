@@ -26,3 +26,15 @@ def json_problem(exc: BaseException, *, line: bool = True) -> str:
         return "arrays or objects nested too deeply"
     # int()'s own message names the limit and the digit count only, but is not relied on.
     return "a number has too many digits" if "digits" in str(exc) else type(exc).__name__
+
+
+def first_line_parses(text: str) -> bool:
+    """Is the text's first line a JSON value of its own (NDJSON), rather than the start of one
+    JSON document spread over lines?"""
+    try:
+        json.loads(text.split("\n", 1)[0])
+    except json.JSONDecodeError:
+        return False
+    except JSON_ERRORS:
+        return True  # complete enough to be read line by line; that line is reported as unreadable
+    return True

@@ -81,7 +81,7 @@ from collections.abc import Iterator, Mapping
 from decimal import Decimal
 from typing import Any, TextIO
 
-from j9330_rules.readers.base import JSON_ERRORS, Unreadable, json_problem
+from j9330_rules.readers.base import JSON_ERRORS, Unreadable, first_line_parses, json_problem
 
 try:
     from fhir.resources import get_fhir_model_class as _r5_model
@@ -152,7 +152,7 @@ def read_fhir(
     try:
         document = json.loads(text, parse_float=Decimal)
     except JSON_ERRORS as exc:
-        if not _first_line_parses(text.lstrip()):
+        if not first_line_parses(text.lstrip()):
             yield Unreadable(f"{label}: not valid JSON ({json_problem(exc)})")
             return
         yield from _read_ndjson(text, label, payers, version)
@@ -225,14 +225,6 @@ def _read_ndjson(text: str, label: str, payers, version) -> Iterator[Any]:
     yield from _File(label, payers, version).claims(top)
 
 
-def _first_line_parses(text: str) -> bool:
-    try:
-        json.loads(text.split("\n", 1)[0])
-    except json.JSONDecodeError:
-        return False
-    except JSON_ERRORS:
-        return True  # complete enough to be read line by line; that line is reported as unreadable
-    return True
 
 
 class _Broken:

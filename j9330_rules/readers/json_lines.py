@@ -6,7 +6,7 @@ import json
 from collections.abc import Iterator
 from typing import Any, TextIO
 
-from j9330_rules.readers.base import JSON_ERRORS, Unreadable, json_problem
+from j9330_rules.readers.base import JSON_ERRORS, Unreadable, first_line_parses, json_problem
 
 
 def read_json(stream: TextIO, label: str) -> Iterator[Any]:
@@ -16,7 +16,7 @@ def read_json(stream: TextIO, label: str) -> Iterator[Any]:
         try:
             document = json.loads(text)
         except JSON_ERRORS as exc:
-            if not _first_line_parses(stripped):
+            if not first_line_parses(stripped):
                 # One broken document is one unreadable input, not one per line.
                 yield Unreadable(f"{label}: not valid JSON ({json_problem(exc)})")
                 return
@@ -33,13 +33,3 @@ def read_json(stream: TextIO, label: str) -> Iterator[Any]:
             yield json.loads(line)
         except JSON_ERRORS as exc:
             yield Unreadable(f"{label} line {number}: not valid JSON ({json_problem(exc, line=False)})")
-
-
-def _first_line_parses(text: str) -> bool:
-    try:
-        json.loads(text.split("\n", 1)[0])
-    except json.JSONDecodeError:
-        return False
-    except JSON_ERRORS:
-        return True  # complete enough to be read line by line; that line is reported as unreadable
-    return True
