@@ -8,12 +8,14 @@ digit of the labeler, product or package segment.
 
 from __future__ import annotations
 
+import functools
 import re
 
 _HYPHENATED = re.compile(r"^([0-9]{4,5})-([0-9]{3,4})-([0-9]{1,2})$")
 _PAD_TO = (5, 4, 2)
 
 
+@functools.lru_cache(maxsize=8192)  # a batch repeats a few NDCs; each is read at every step
 def normalise(text: str) -> str | None:
     """The 11-digit NDC for ``text``, or None when it is not a valid NDC."""
     text = text.strip()

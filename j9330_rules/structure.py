@@ -10,6 +10,7 @@ in logs.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
 from collections.abc import Mapping
 from decimal import Decimal, InvalidOperation
@@ -42,6 +43,37 @@ class Invalid(ValueError):
     """A value failed a check; the message describes the problem, not the value."""
 
 
+def _remembered(check):
+    """Claims repeat the same dates, codes and amounts: a string's or an integer's outcome is
+    worked out once (values that fail are checked again each time, and raise again)."""
+    cached = functools.lru_cache(maxsize=8192)(check)
+
+    @functools.wraps(check)
+    def hook(value: Any, _type: Any = None) -> Any:
+        kind = type(value)
+        return cached(value) if kind is str or kind is int else check(value)
+
+    return hook
+
+
+def _remembered_lists(check):
+    """As :func:`_remembered`, for lists of codes: keyed by the items and their types (``True``
+    and ``1`` are equal keys otherwise, and only one of them is a valid pointer)."""
+    cached = functools.lru_cache(maxsize=8192)(lambda items, _types: check(items))
+
+    @functools.wraps(check)
+    def hook(value: Any, _type: Any = None) -> Any:
+        if type(value) is list:
+            items = tuple(value)
+            try:
+                return cached(items, tuple(map(type, items)))
+            except TypeError:  # an unhashable item: checked as it is
+                pass
+        return check(value)
+
+    return hook
+
+
 def _decimal(value: Any, _type: type = Decimal, *, limit: Decimal = MAX_QUANTITY) -> Decimal:
     if isinstance(value, bool) or not isinstance(value, (int, float, str, Decimal)):
         raise Invalid("expected a number or a decimal string")
@@ -57,6 +89,10 @@ def _decimal(value: Any, _type: type = Decimal, *, limit: Decimal = MAX_QUANTITY
     return number
 
 
+_quantity = _remembered(_decimal)
+
+
+@_remembered
 def _charge(value: Any) -> Decimal:
     amount = _decimal(value, limit=MAX_CHARGE)
     if amount < 0:
@@ -66,6 +102,7 @@ def _charge(value: Any) -> Decimal:
     return amount
 
 
+@_remembered
 def _positive(value: Any) -> Decimal:
     number = _decimal(value)
     if number <= 0:
@@ -73,6 +110,7 @@ def _positive(value: Any) -> Decimal:
     return number
 
 
+@_remembered
 def _date(value: Any, _type: type = dt.date) -> dt.date:
     if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
         return value
@@ -107,6 +145,7 @@ def _int(value: Any, _type: type = int) -> int:
     return value
 
 
+@_remembered
 def _hcpcs(value: Any) -> str:
     code = _text(value).upper()
     if not _HCPCS.match(code):
@@ -114,6 +153,7 @@ def _hcpcs(value: Any) -> str:
     return code
 
 
+@_remembered_lists
 def _modifiers(value: Any) -> tuple[str, ...]:
     if not isinstance(value, (list, tuple)):
         raise Invalid("expected a list of two-character modifiers")
@@ -131,12 +171,14 @@ def _modifiers(value: Any) -> tuple[str, ...]:
     return tuple(codes)
 
 
+@_remembered
 def _ndc(value: Any) -> str:
     text = _text(value)
     # An invalid NDC is kept as given so that the NDC_INVALID edit can report it.
     return ndc.normalise(text) or text
 
 
+@_remembered_lists
 def _diagnoses(value: Any) -> tuple[str, ...]:
     if not isinstance(value, (list, tuple)):
         raise Invalid("expected a list of ICD-10-CM codes")
@@ -149,6 +191,7 @@ def _diagnoses(value: Any) -> tuple[str, ...]:
     return tuple(codes)
 
 
+@_remembered_lists
 def _pointers(value: Any) -> tuple[int, ...]:
     if not isinstance(value, (list, tuple)):
         raise Invalid("expected a list of diagnosis pointers")
@@ -166,6 +209,7 @@ def _digits(value: Any, width: int, what: str) -> str:
     return code.zfill(width)
 
 
+@_remembered
 def _place_of_service(value: Any) -> str:
     code = _text(value)
     if not _POS.fullmatch(code):
@@ -173,6 +217,7 @@ def _place_of_service(value: Any) -> str:
     return code.zfill(2)
 
 
+@_remembered
 def _form(value: Any) -> str:
     form = _text(value).lower()
     if form not in ("professional", "institutional"):
@@ -207,7 +252,7 @@ def _make_converter(detailed: bool) -> cattrs.Converter:
     """The checked converter (``detailed``) names every problem with its path; the quick one
     stops at the first, and runs first: the checked one only re-reads a claim that failed."""
     converter = cattrs.Converter(forbid_extra_keys=False, detailed_validation=detailed)
-    for kind, plain in ((Decimal, _decimal), (dt.date, _date), (str, _text), (bool, _bool), (int, _int)):
+    for kind, plain in ((Decimal, _quantity), (dt.date, _date), (str, _text), (bool, _bool), (int, _int)):
         converter.register_structure_hook(kind, plain)
         if not detailed:  # skips cattrs' generic Optional dispatch
             converter.register_structure_hook_func(lambda t, kind=kind: t == kind | None, _optional(plain))

@@ -92,3 +92,26 @@ def test_claim_error_is_a_value_error_naming_every_bad_path():
 def test_finding_severity_is_validated():
     with pytest.raises(ValueError):
         Finding(code="UNITS_INVALID", severity="fatal", line=1, message="x")
+
+
+@pytest.mark.parametrize("first, second", [([1], [True]), ([True], [1])])
+def test_remembered_checks_tell_true_from_one(first, second):
+    """Checks of repeated values are remembered; True and 1 are equal keys to a plain cache."""
+    for pointers in (first, second, first, second):
+        claim = make_claim()
+        claim["lines"][0]["dx_pointers"] = pointers
+        if pointers == [True] and pointers[0] is True:
+            with pytest.raises(ClaimError, match=r"\$\.lines\[0\]\.dx_pointers"):
+                structure_claim(claim)
+        else:
+            assert structure_claim(claim).lines[0].dx_pointers == (1,)
+
+
+def test_a_remembered_value_that_failed_fails_again():
+    for _ in range(3):
+        claim = make_claim()
+        claim["lines"][0]["units"] = "twenty"
+        claim["lines"][0]["service_date"] = "2026-02-30"
+        with pytest.raises(ClaimError) as raised:
+            structure_claim(claim)
+        assert "$.lines[0].units" in str(raised.value) and "$.lines[0].service_date" in str(raised.value)
