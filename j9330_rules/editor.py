@@ -278,7 +278,10 @@ def _once_per_fact(firings: list[Firing]) -> list[Firing]:
 
 def _evidence(fact: dict) -> dict:
     """The matched fact without engine bookkeeping; facts never hold patient identifiers."""
-    return {key: value for key, value in fact.items() if key not in ("sid", "id")}
+    evidence = dict(fact)
+    evidence.pop("sid", None)
+    evidence.pop("id", None)
+    return evidence
 
 
 def _from_day_number(number: int) -> dt.date:

@@ -83,10 +83,11 @@ class Claim:
     provider: Provider = field(factory=Provider)
     prior_authorization: str | None = None
     extra: dict[str, Any] = field(factory=dict, eq=False, repr=False)
+    #: The J9330 lines: every step of a check reads them, so they are picked out once.
+    drug_lines: tuple[ClaimLine, ...] = field(init=False, eq=False, repr=False)
 
-    @property
-    def drug_lines(self) -> tuple[ClaimLine, ...]:
-        return tuple(line for line in self.lines if line.is_drug_line)
+    def __attrs_post_init__(self) -> None:
+        object.__setattr__(self, "drug_lines", tuple(line for line in self.lines if line.is_drug_line))
 
 
 @define(frozen=True)
