@@ -219,10 +219,27 @@ def memory(total: int, pool_size: int, seed: int) -> dict[str, dict]:
 # --- profile --------------------------------------------------------------------------------
 
 def profile(engine: str, pool: list[dict]) -> None:
+    """Where check_many spends its time: pyinstrument's call tree (pip install -e '.[bench]'),
+    else cProfile's functions by own time."""
+    built = baseline_editor() if engine == "baseline" else editor(engine)
+    for _ in built.check_many(pool[:200]):  # warm up: memos, caches, first-call imports
+        pass
+    try:
+        from pyinstrument import Profiler
+    except ImportError:
+        Profiler = None
+    if Profiler is not None:
+        profiler = Profiler(interval=0.0002)
+        profiler.start()
+        for _ in built.check_many(pool):
+            pass
+        profiler.stop()
+        print(f"\n== pyinstrument: {len(pool)} claims through check_many, {engine} engine ==")
+        print(profiler.output_text(unicode=False, color=False, show_all=False))
+        return
     import cProfile
     import pstats
 
-    built = baseline_editor() if engine == "baseline" else editor(engine)
     profiler = cProfile.Profile()
     profiler.enable()
     for _ in built.check_many(pool):
@@ -240,7 +257,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--claims", type=int, help="claims in each engine's memory run (default 1,000,000; quick 3,000)")
     parser.add_argument("--quick", action="store_true", help="small sizes: a smoke run of about 20 s")
     parser.add_argument("--seed", type=int, default=9330)
-    parser.add_argument("--profile", choices=[*ENGINES, "baseline"], help="also profile check_many on this engine")
+    parser.add_argument("--profile", choices=[*ENGINES, "baseline"],
+                        help="also profile check_many on this engine (pyinstrument if installed: pip install -e '.[bench]')")
     parser.add_argument("--memory-child", choices=ENGINES, help=argparse.SUPPRESS)
     parser.add_argument("--pool", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
