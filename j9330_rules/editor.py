@@ -14,7 +14,7 @@ from importlib import metadata
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from string import Template
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from j9330_rules.catalogue import catalogue
 from j9330_rules.compiled import ENGINES, resolve_engine
@@ -29,6 +29,9 @@ from j9330_rules.plugins import PluginFailure, Registry, call_each, collect, plu
 from j9330_rules.policy import PayerPolicy, merge
 from j9330_rules.refdata import ReferenceData
 from j9330_rules.structure import safe_claim_id, structure_claim
+
+if TYPE_CHECKING:
+    from j9330_rules.results import Results
 
 log = logging.getLogger(__name__)
 _RANK = {severity: rank for rank, severity in enumerate(SEVERITIES)}
@@ -182,7 +185,7 @@ class Editor:
             return check_parallel(self, claims, as_of=as_of, workers=workers)
         return self._check_serial(claims, as_of)
 
-    def check_all(self, claims: Iterable[Any], *, as_of: dt.date | None = None) -> "Results":
+    def check_all(self, claims: Iterable[Any], *, as_of: dt.date | None = None) -> Results:
         """``check_many`` collected into :class:`~j9330_rules.results.Results`: a table in
         Jupyter, ``to_pandas()`` for a DataFrame of the findings."""
         from j9330_rules.results import Results
