@@ -47,9 +47,9 @@ REFERENCE = dict(
 )
 ENGINES = ("durable", "compiled")
 
-#                    pool   engine-only rounds   check_many per engine   latency claims   memory run (N)
-SIZES = {"full": dict(pool=4000, engine_rounds=5, end_to_end=9_000, latency=2000, claims=1_000_000),
-         "quick": dict(pool=600, engine_rounds=3, end_to_end=900, latency=300, claims=3000)}
+# pool, engine-only rounds, check_many claims per engine, latency claims, memory run (N), claims per workers run
+SIZES = {"full": dict(pool=4000, engine_rounds=5, end_to_end=9_000, latency=2000, claims=1_000_000, parallel=20_000),
+         "quick": dict(pool=600, engine_rounds=3, end_to_end=900, latency=300, claims=3000, parallel=2000)}
 
 
 def editor(engine: str) -> Editor:
@@ -169,6 +169,24 @@ def latencies(editors: dict[str, Editor], claims: list[dict]) -> dict[str, list[
     return found
 
 
+def parallel(editors: dict[str, Editor], pool: list[dict], total: int, workers: int) -> dict[str, dict[int, float]]:
+    """claims/s through check_many with 1 and with ``workers`` worker processes, per engine.
+
+    Each call starts its workers (about 0.2 s each), as a caller's would: that is counted. A
+    warm-up call first starts the forkserver (once per process, about a second)."""
+    found: dict[str, dict[int, float]] = {}
+    for name in ENGINES:
+        found[name] = {}
+        for count in (1, workers):
+            for _ in editors[name].check_many(pool[:200], workers=count):
+                pass
+            started = time.perf_counter()
+            for _ in editors[name].check_many(stream(pool, total), workers=count):
+                pass
+            found[name][count] = total / (time.perf_counter() - started)
+    return found
+
+
 def percentile(values: list[float], share: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(round(share * (len(ordered) - 1))))]
@@ -259,6 +277,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=9330)
     parser.add_argument("--profile", choices=[*ENGINES, "baseline"],
                         help="also profile check_many on this engine (pyinstrument if installed: pip install -e '.[bench]')")
+    parser.add_argument("--workers", type=int, help="worker processes for the check_many(workers=N) row (default 2; 1 skips it)")
     parser.add_argument("--memory-child", choices=ENGINES, help=argparse.SUPPRESS)
     parser.add_argument("--pool", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -305,6 +324,15 @@ def main(argv: list[str] | None = None) -> int:
     for name in ENGINES:
         print(f"{name + ' / baseline':24}{full[name] / full['baseline']:>13.2f}x{only[name] / only['baseline']:>13.2f}x")
     print(f"{'compiled / durable':24}{full['compiled'] / full['durable']:>13.2f}x{only['compiled'] / only['durable']:>13.2f}x")
+
+    workers = min(2, os.cpu_count() or 1) if args.workers is None else args.workers
+    if workers > 1:
+        scaled = parallel(editors, pool, sizes["parallel"], workers)
+        print(f"\n== check_many(workers={workers}) against workers=1, claims/s ({sizes['parallel']:,} claims; "
+              f"the parent shares the {os.cpu_count()} cores with the workers) ==")
+        for name in ENGINES:
+            one, many = scaled[name][1], scaled[name][workers]
+            print(f"{name:24}{one:>10,.0f} -> {many:>8,.0f}   {many / one:.2f}x")
 
     print(f"\n== latency of one Editor.check call, microseconds ({len(valid[: sizes['latency']])} valid claims each) ==")
     for name in ENGINES:
