@@ -269,7 +269,7 @@ def explain(code) -> None:
     for name in sorted(editor.policies):
         for override in editor.policies[name].overrides:
             if override.code == entry.code:
-                console.print(escape(f"{name} sets its severity to {override.severity} {_period(override.effective)} ({override.source})"))
+                console.print(escape(f"{name} sets its severity to {override.severity} {override.effective.describe()} ({override.source})"))
 
 
 #: Codes the Editor adds itself rather than a spec rule: (rule id, which payers).
@@ -282,21 +282,12 @@ _HOST_RULES = {
 def _raising(editor: Editor, payer: str, entry) -> Iterator[tuple[str, str, str, str]]:
     for rule in editor.policies[payer].rules:
         if rule.code == entry.code:
-            yield rule.id, rule.ruleset, rule.severity, _period(rule.effective)
+            yield rule.id, rule.ruleset, rule.severity, rule.effective.describe()
     host = _HOST_RULES.get(entry.code)
     if host is not None and host[1](editor.payers[payer]):
         yield host[0], "(host)", entry.severity, "always"
 
 
-def _period(effective) -> str:
-    start, end = effective.effective_from, effective.effective_to
-    if start is None and end is None:
-        return "always"
-    if end is None:
-        return f"from {start}"
-    if start is None:
-        return f"until {end}"
-    return f"{start} to {end}"
 
 
 _MAX_DOSE_MG = 100_000

@@ -529,14 +529,7 @@ def value_inline(value: Any) -> Inline:
 
 
 def effective_text(effective: Effective) -> str:
-    start, end = effective.effective_from, effective.effective_to
-    if start is None and end is None:
-        return "always (no dates)"
-    if end is None:
-        return f"from {start}"
-    if start is None:
-        return f"until {end}"
-    return f"{start} to {end}"
+    return effective.describe(always="always (no dates)")
 
 
 def money(amount: Decimal) -> str:

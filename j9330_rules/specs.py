@@ -47,6 +47,17 @@ class Effective:
         hi = min(self.effective_to or dt.date.max, other.effective_to or dt.date.max)
         return lo <= hi
 
+    def describe(self, *, always: str = "always") -> str:
+        """The range in words ("from 2023-07-01", "2023-07-01 to 2023-09-30"), ``always`` when open."""
+        start, end = self.effective_from, self.effective_to
+        if start is None and end is None:
+            return always
+        if end is None:
+            return f"from {start}"
+        if start is None:
+            return f"until {end}"
+        return f"{start} to {end}"
+
 
 @define(frozen=True)
 class Period:
