@@ -57,15 +57,14 @@ class FactBuilder:
         self.reference = reference
         self.kit_mg = reference.kit_mg
         self.temsirolimus_ndcs = reference.temsirolimus_ndcs
-        self.matchers = [CodeMatcher(code_set) for code_set in policy.code_sets.values()]
         by_field: dict[str, list[CodeMatcher]] = defaultdict(list)
-        for matcher in self.matchers:
+        for code_set in policy.code_sets.values():
+            matcher = CodeMatcher(code_set)
             by_field[matcher.field].append(matcher)
         self._procedure, self._place, self._bill, self._diagnosis, self._modifier = (
             tuple(by_field[name]) for name in ("procedure", "place_of_service", "type_of_bill", "diagnosis", "modifier")
         )
-        # Claims of a batch share a few dates: what depends on the date alone is worked out once.
-        self._parameters: dict[dt.date, tuple[dict, Fact]] = {}
+        # Claims of a batch share a few dates: the reference lookups of a date are made once.
         self._references: dict[tuple[str, dt.date], tuple[Any, bool, bool]] = {}
 
     def build(self, claim: Claim, as_of: dt.date | None = None, prior: Sequence[tuple[dt.date, int]] = ()) -> list[Fact]:
@@ -82,8 +81,8 @@ class FactBuilder:
         for day in sorted(by_date):
             lines = by_date[day]
             effective = as_of or day
-            parameters, fields = self._parameters_on(effective)
-            shared = self._shared(claim, day, effective, parameters, fields, procedures[day])
+            parameters = self.policy.parameters_on(effective)  # memoised per date by the policy
+            shared = self._shared(claim, day, effective, parameters, procedures[day])
             line_facts = [self._line(claim, line, shared, day) for line in lines]
             facts.extend(line_facts)
             date_fact = self._date(lines, line_facts, shared, totals[day])
@@ -100,20 +99,7 @@ class FactBuilder:
             by_date[line.service_date].append(line)
         return {day: units.date_units(lines, self.kit_mg).total_units for day, lines in by_date.items()}
 
-    def _parameters_on(self, effective: dt.date) -> tuple[dict, Fact]:
-        """The parameters in force, and those of them facts carry (lists are for Python only)."""
-        found = self._parameters.get(effective)
-        if found is None:
-            parameters = self.policy.parameters_on(effective)
-            found = parameters, {name: value for name, value in parameters.items() if not isinstance(value, list)}
-            if len(self._parameters) >= 4096:
-                self._parameters.clear()
-            self._parameters[effective] = found
-        return found
-
-    def _shared(
-        self, claim: Claim, day: dt.date, effective: dt.date, parameters: dict, fields: Fact, procedures: set[str]
-    ) -> Fact:
+    def _shared(self, claim: Claim, day: dt.date, effective: dt.date, parameters: dict, procedures: set[str]) -> Fact:
         """What every fact of one date carries: setting, policy parameters, procedures."""
         shared: Fact = {
             "sid": SESSION,
@@ -124,8 +110,10 @@ class FactBuilder:
             "tob": claim.type_of_bill or "",
             "has_prior_auth": bool(claim.prior_authorization),
             "is_340b": claim.provider.is_340b,
-            **fields,
         }
+        for name, value in parameters.items():
+            if not isinstance(value, list):  # lists are for Python only
+                shared[name] = value
         expected = modifiers.expected_340b(claim.provider, parameters.get("tb_hospital_types", ()))
         shared["expected_340b"] = expected or "none"
         for matcher in self._procedure:
