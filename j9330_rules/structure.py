@@ -44,26 +44,18 @@ class Invalid(ValueError):
 
 
 def _remembered(check):
-    """Claims repeat the same dates, codes and amounts: a string's or an integer's outcome is
-    worked out once (values that fail are checked again each time, and raise again)."""
-    cached = functools.lru_cache(maxsize=8192)(check)
+    """Claims repeat the same dates, codes, amounts and code lists: the outcome for a string,
+    an integer or a list of them is worked out once (values that fail are checked again each
+    time, and raise again). Keys carry the types: ``True`` and ``1`` are equal keys otherwise,
+    and only one of them is valid."""
+    cached = functools.lru_cache(maxsize=8192)(lambda value, _types: check(value))
 
     @functools.wraps(check)
     def hook(value: Any, _type: Any = None) -> Any:
         kind = type(value)
-        return cached(value) if kind is str or kind is int else check(value)
-
-    return hook
-
-
-def _remembered_lists(check):
-    """As :func:`_remembered`, for lists of codes: keyed by the items and their types (``True``
-    and ``1`` are equal keys otherwise, and only one of them is a valid pointer)."""
-    cached = functools.lru_cache(maxsize=8192)(lambda items, _types: check(items))
-
-    @functools.wraps(check)
-    def hook(value: Any, _type: Any = None) -> Any:
-        if type(value) is list:
+        if kind is str or kind is int:
+            return cached(value, kind)
+        if kind is list:
             items = tuple(value)
             try:
                 return cached(items, tuple(map(type, items)))
@@ -153,7 +145,7 @@ def _hcpcs(value: Any) -> str:
     return code
 
 
-@_remembered_lists
+@_remembered
 def _modifiers(value: Any) -> tuple[str, ...]:
     if not isinstance(value, (list, tuple)):
         raise Invalid("expected a list of two-character modifiers")
@@ -178,7 +170,7 @@ def _ndc(value: Any) -> str:
     return ndc.normalise(text) or text
 
 
-@_remembered_lists
+@_remembered
 def _diagnoses(value: Any) -> tuple[str, ...]:
     if not isinstance(value, (list, tuple)):
         raise Invalid("expected a list of ICD-10-CM codes")
@@ -191,7 +183,7 @@ def _diagnoses(value: Any) -> tuple[str, ...]:
     return tuple(codes)
 
 
-@_remembered_lists
+@_remembered
 def _pointers(value: Any) -> tuple[int, ...]:
     if not isinstance(value, (list, tuple)):
         raise Invalid("expected a list of diagnosis pointers")
