@@ -63,19 +63,21 @@ def baseline_editor(exclude: frozenset[str] = frozenset()) -> Editor:
     return built
 
 
-def rss_kib() -> int:
+def _status_kib(field: str) -> int | None:
     for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
+        if line.startswith(field + ":"):
             return int(line.split()[1])
-    return 0
+    return None
+
+
+def rss_kib() -> int:
+    return _status_kib("VmRSS") or 0
 
 
 def peak_rss_kib() -> int:
     """The process's resident high-water mark (VmHWM; ru_maxrss would keep the parent's across exec)."""
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1])
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
+    found = _status_kib("VmHWM")
+    return found if found is not None else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
 
 
 # --- checks before timing ---------------------------------------------------------------
