@@ -53,7 +53,6 @@ fact's field); and the core's limit of 64 alpha nodes pending at once (error 303
 from __future__ import annotations
 
 import json
-import logging
 import math
 import re
 from collections.abc import Callable, Mapping, Sequence
@@ -62,13 +61,12 @@ from itertools import repeat
 from typing import Any
 
 from j9330_rules.engine import CompiledRuleset, Firing, Projection, condition, fields_of, float_text, require_engine
-from j9330_rules.errors import EngineFailure, EngineUnavailable, SpecError
+from j9330_rules.errors import EngineFailure, SpecError
 from j9330_rules.facts import SESSION, Fact, plain_number
 from j9330_rules.specs import Rule
 
-__all__ = ["CompiledPredicates", "ENGINES", "resolve_engine"]
+__all__ = ["ENGINES", "CompiledPredicates", "resolve_engine"]
 
-log = logging.getLogger(__name__)
 
 Predicate = Callable[[Fact], Any]  # truthy/falsy, or a firing count where an $or can count twice
 
@@ -139,7 +137,7 @@ class _Constant:
         elif self.type == _INT:
             self.text = str(value).encode()
         elif self.type == _DOUBLE:
-            self.text = ("%f" % value).encode()
+            self.text = (f"{value:f}").encode()
         else:
             self.text = b""
 
@@ -159,13 +157,13 @@ def _sign(value: Any, kind: int, constant: _Constant) -> int | None:
                 text, length = (b"true ", 4) if value else (b"false ", 5)
             else:
                 number = _number_text(value)
-                text = (str(value) if kind == _INT else "%f" % value).encode()
+                text = (str(value) if kind == _INT else f"{value:f}").encode()
                 length = len(number)
             return _strncmp(text, constant.text, max(length, len(constant.text)))
         return None  # a constant null (not in the schema): handled by the caller
     if kind == _STRING:
         raw = _raw(value)
-        if ctype == _STRING or ctype == _BOOL:
+        if ctype in (_STRING, _BOOL):
             # A boolean constant is "true " (length 4) or "false " (length 5) to reduceString.
             right = constant.text
             length = max(len(raw), len(right) - 1 if ctype == _BOOL else len(right))
@@ -346,10 +344,7 @@ def _all(predicates: tuple[Predicate, ...]) -> Predicate:
         return lambda fact: first(fact) and second(fact) and third(fact)
 
     def every(fact: Fact) -> bool:
-        for predicate in predicates:
-            if not predicate(fact):
-                return False
-        return True
+        return all(predicate(fact) for predicate in predicates)
 
     return every
 
@@ -410,7 +405,7 @@ _INFINITY, _MINUS_INFINITY = math.inf, -math.inf
 def _infinite(values: Any) -> bool:
     """Does a sent value hold an infinite float (``Infinity``), which the core cannot parse?
     It then silently drops that fact and every later one."""
-    return any(type(value) is float and (value == _INFINITY or value == _MINUS_INFINITY) for value in values)
+    return any(type(value) is float and (value in (_INFINITY, _MINUS_INFINITY)) for value in values)
 
 
 def _text_of(value: Any) -> str:
@@ -440,7 +435,7 @@ class _Kind:
     memo, every rule's full pattern is tried (a fact whose kind is not a string).
     """
 
-    __slots__ = ("bounds", "entries", "fields", "memo", "masks", "sent_values")
+    __slots__ = ("bounds", "entries", "fields", "masks", "memo", "sent_values")
 
     def __init__(self, bounds: tuple[Predicate, ...], entries: tuple[_Entry, ...], fields: tuple[str, ...] | None,
                  sent_values: Callable[[Fact], list[Any]]):
@@ -558,7 +553,7 @@ class CompiledPredicates:
             session = fact.get("sid", SESSION)
             if session != SESSION and _text_of(session) != SESSION:
                 raise EngineFailure(_FAILED.format("RuntimeError"))
-            if kind == "claim" or not sentinel and _IS_CLAIM(fact):
+            if kind == "claim" or (not sentinel and _IS_CLAIM(fact)):
                 sentinel = True
             for rule in fired:
                 firings.append(Firing(rule, fact))
@@ -568,15 +563,11 @@ class CompiledPredicates:
 
 
 def resolve_engine(name: str) -> str:
-    """The engine an Editor runs for ``name``: "durable", or "compiled" when the core cannot load."""
+    """The engine an Editor runs for ``name``; "durable" without durable-rules raises EngineUnavailable."""
     if name not in ENGINES:
         raise ValueError(f"engine must be one of {', '.join(sorted(ENGINES))}, not {name!r}")
     if name == "durable":
-        try:
-            require_engine()
-        except EngineUnavailable as exc:
-            log.warning("durable-rules cannot be imported (%s); using the compiled engine", type(exc).__name__)
-            return "compiled"
+        require_engine()  # asked for by name: say how to install it rather than run another engine
     return name
 
 

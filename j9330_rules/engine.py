@@ -92,10 +92,10 @@ def _keep_engine_memory() -> None:
 def require_engine() -> Any:
     if _engine is None:
         raise EngineUnavailable(
-            f"durable-rules cannot be imported ({_IMPORT_ERROR}). It builds from source on CPython "
-            "3.11 and 3.12 with gcc 12 or 13. On Python 3.13 reinstall it with "
-            "CPPFLAGS='-DPyEval_CallObject=PyObject_CallObject -O2' pip install --force-reinstall "
-            "--no-binary durable-rules durable-rules==2.0.28; gcc 14 cannot build it (use CC=gcc-13)."
+            f"the durable engine needs durable-rules, which cannot be imported ({_IMPORT_ERROR}). "
+            "Install the optional extra with a C compiler present: pip install 'j9330-rules[durable]' "
+            "(on Python 3.13 with CPPFLAGS='-DPyEval_CallObject=PyObject_CallObject'; gcc 14 cannot "
+            "build it, use CC=gcc-13), or use the default compiled engine, which gives the same findings."
         )
     return _engine
 

@@ -10,28 +10,27 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import logging
 import math
 import os
 import subprocess
 import sys
 from collections import Counter
-from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import j9330_rules.engine as engine_module
-from j9330_rules import Editor, SpecError
+from j9330_rules import Editor, EngineUnavailable, SpecError
+from j9330_rules.cli import main
 from j9330_rules.compiled import CompiledPredicates, resolve_engine
 from j9330_rules.engine import CompiledRuleset, EngineFailure
 from j9330_rules.specs import Effective, Rule
-from tests.conftest import FIXTURE_ASP, FIXTURE_MUE, make_claim
+from tests.conftest import EXAMPLES, FIXTURE_ASP, FIXTURE_MUE, ROOT, make_claim
 
 pytest.importorskip("durable_rules_engine")
 
-ROOT = Path(__file__).resolve().parents[1]
 CLAIM_FACT = {"id": "claim", "sid": "0", "kind": "claim"}
 _NUMBER = 0
 
@@ -135,7 +134,7 @@ def test_known_semantics_of_the_core(matrix_engines):
     durable, compiled, rules, keys = matrix_engines
     by_key = dict(zip(keys, (r.id for r in rules)))
     for engine in (durable, compiled):
-        fired = lambda value: {f.rule.id for f in engine.evaluate([CLAIM_FACT, line_fact(x=value)])}  # noqa: E731
+        fired = lambda value, engine=engine: {f.rule.id for f in engine.evaluate([CLAIM_FACT, line_fact(x=value)])}  # noqa: E731
         assert by_key[("eq", "int 1")] in fired(True)  # True == 1 in durable-rules
         assert by_key[("eq", "true")] in fired(1)
         assert by_key[("eq", "int 25")] in fired(25.0)
@@ -412,15 +411,22 @@ def test_example_files_give_identical_results(editors):
 
 # --- the Editor's choice of engine -------------------------------------------------------
 
-def test_editor_falls_back_to_compiled_without_durable_rules(monkeypatch, caplog):
+def test_durable_without_durable_rules_says_how_to_install_it(monkeypatch):
     monkeypatch.setattr(engine_module, "_engine", None)
     monkeypatch.setattr(engine_module, "_IMPORT_ERROR", ImportError("no durable_rules_engine"))
-    with caplog.at_level(logging.WARNING):
-        editor = Editor(asp_file=FIXTURE_ASP, mue_file=FIXTURE_MUE, engine="durable")
-    assert editor.engine == "compiled"
-    assert all(isinstance(e, CompiledPredicates) for e in editor._engines.values())
-    assert any("compiled engine" in record.getMessage() for record in caplog.records)
-    assert editor.check(make_claim()).findings == ()
+    with pytest.raises(EngineUnavailable, match=r"pip install 'j9330-rules\[durable\]'"):
+        Editor(asp_file=FIXTURE_ASP, mue_file=FIXTURE_MUE, engine="durable")
+    # the default engine needs none of it
+    assert Editor(asp_file=FIXTURE_ASP, mue_file=FIXTURE_MUE).check(make_claim()).findings == ()
+
+
+def test_cli_engine_durable_without_durable_rules_is_a_usage_error(monkeypatch):
+    monkeypatch.setattr(engine_module, "_engine", None)
+    monkeypatch.setattr(engine_module, "_IMPORT_ERROR", ImportError("no durable_rules_engine"))
+    result = CliRunner().invoke(main, ["check", "--engine", "durable", str(EXAMPLES)])
+    assert result.exit_code == 2
+    assert "j9330-rules[durable]" in result.output
+    assert "Traceback" not in result.output
 
 
 def test_unknown_engine_name_is_refused():
