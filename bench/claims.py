@@ -59,13 +59,12 @@ def _drug_lines(rng: random.Random, day: dt.date, dose: Decimal, ndc: str, waste
             "ndc_quantity": str(billing.kits), "dx_pointers": [1],
             "dose_mg": str(dose) if len(parts) == 1 else None, "documentation": doc,
         })
-    if billing.discarded_units or waste_line:
-        if billing.discarded_units:
-            lines.append({
-                "hcpcs": "J9330", "modifiers": ["JW"], "units": billing.discarded_units, "service_date": day.isoformat(),
-                "charge": f"{billing.discarded_units * 120}.00", "ndc": ndc, "ndc_unit": "UN",
-                "ndc_quantity": str(billing.kits), "dx_pointers": [1],
-            })
+    if (billing.discarded_units or waste_line) and billing.discarded_units:
+        lines.append({
+            "hcpcs": "J9330", "modifiers": ["JW"], "units": billing.discarded_units, "service_date": day.isoformat(),
+            "charge": f"{billing.discarded_units * 120}.00", "ndc": ndc, "ndc_unit": "UN",
+            "ndc_quantity": str(billing.kits), "dx_pointers": [1],
+        })
     return lines
 
 
@@ -94,7 +93,7 @@ def _clean(rng: random.Random, index: int, *, waste: bool) -> dict[str, Any]:
         keep_day = drug[0]["service_date"]
         lines = [line for line in lines if line["service_date"] == keep_day]
     is_340b = form == "institutional" and rng.random() < 0.3
-    hospital_type = rng.choice(TB_TYPES + ["dsh", "dsh"]) if is_340b else None
+    hospital_type = rng.choice([*TB_TYPES, "dsh", "dsh"]) if is_340b else None
     if is_340b:
         flag = "TB" if hospital_type in TB_TYPES else "JG"
         for line in lines:

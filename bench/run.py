@@ -191,7 +191,7 @@ def parallel(editors: dict[str, Editor], pool: list[dict], total: int, workers: 
 
 def percentile(values: list[float], share: float) -> float:
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(share * (len(ordered) - 1))))]
+    return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))]
 
 
 # --- memory: one child process per engine ------------------------------------------------
@@ -206,9 +206,7 @@ def memory_child(engine: str, total: int, pool_size: int, seed: int) -> None:
     marks = sorted({m for m in (10_000, 100_000, 500_000, total) if m <= total} | {min(1000, total)})
     points = [{"claims": 0, "rss_kib": rss_kib(), "peak_kib": peak_rss_kib(), "seconds": 0.0}]
     started = time.perf_counter()
-    done = 0
-    for _ in built.check_many(stream(pool, total)):
-        done += 1
+    for done, _ in enumerate(built.check_many(stream(pool, total)), 1):
         if done == marks[0]:
             marks.pop(0)
             points.append({"claims": done, "rss_kib": rss_kib(), "peak_kib": peak_rss_kib(),

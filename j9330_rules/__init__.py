@@ -31,7 +31,7 @@ __all__ = [
     "Result",
     "Results",
     "SpecError",
+    "__version__",
     "check_frame",
     "hookimpl",
-    "__version__",
 ]

@@ -35,4 +35,4 @@ def benchmark(claim: Claim, rate_on: Callable[[dt.date], Decimal | None], *, bas
         lines.append(PaymentLine(line.line, units, rate, line_allowed(units, rate)))
     if not lines:
         return None
-    return Payment(sum((l.allowed for l in lines), Decimal("0.00")), basis, source, tuple(lines))
+    return Payment(sum((line.allowed for line in lines), Decimal("0.00")), basis, source, tuple(lines))

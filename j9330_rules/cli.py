@@ -18,8 +18,8 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from j9330_rules.editor import Editor
 from j9330_rules.cms import ReferenceFileError
+from j9330_rules.editor import Editor
 from j9330_rules.errors import EngineUnavailable, SpecError
 from j9330_rules.history import HistoryError
 from j9330_rules.model import Claim, Result

@@ -42,7 +42,6 @@ from __future__ import annotations
 
 import codecs
 import csv
-import io
 import re
 from collections.abc import Iterable, Iterator, Mapping
 from datetime import date, timedelta
@@ -366,7 +365,7 @@ class _Rows:
     def __init__(self, path: Path, encoding: str):
         self.path = path
         errors = _FALLBACK_ERRORS if encoding == "utf-8-sig" else "strict"
-        self._handle = io.open(path, encoding=encoding, errors=errors, newline="")
+        self._handle = open(path, encoding=encoding, errors=errors, newline="")  # noqa: SIM115 (closed by close())
         self._reader = csv.reader(self._handle)
 
     @property

@@ -10,8 +10,8 @@ import datetime as dt
 import logging
 import threading
 import traceback
-from importlib import metadata
 from collections.abc import Iterable, Iterator
+from importlib import metadata
 from pathlib import Path
 from string import Template
 from typing import TYPE_CHECKING, Any
@@ -22,8 +22,8 @@ from j9330_rules.engine import Firing
 from j9330_rules.errors import ClaimError, EngineFailure
 from j9330_rules.facts import FactBuilder
 from j9330_rules.history import ClaimHistory
-from j9330_rules.overrides import Override, apply_overrides, load_overrides
 from j9330_rules.model import SEVERITIES, Audit, Claim, Evidence, Finding, Payment, Result
+from j9330_rules.overrides import Override, apply_overrides, load_overrides
 from j9330_rules.payers import Payer
 from j9330_rules.plugins import PluginFailure, Registry, call_each, collect, plugin_manager
 from j9330_rules.policy import PayerPolicy, merge

@@ -183,7 +183,7 @@ class FactBuilder:
         if mue is not None:
             row, _table = mue
             # MAI 1 edits each claim line; MAI 2 and 3 edit the date of service.
-            counted = max((units.whole_units(l.units) or 0) for l in lines) if row.mai == 1 else totals.total_units
+            counted = max((units.whole_units(line.units) or 0) for line in lines) if row.mai == 1 else totals.total_units
             fact.update(mue_value=row.value, mue_mai=row.mai, units_over_mue=counted > row.value)
         fact["asp_loaded"] = asp_loaded
         fact["fee_schedule_loaded"] = fee_schedule_loaded

@@ -163,7 +163,7 @@ def _each(caller: Any, stage: str, prepare: Callable[..., Apply], registry: Regi
         plugin = impl.plugin_name
         pending: list[Apply] = []
         try:
-            impl.function(lambda *args, **kwargs: pending.append(prepare(registry, plugin, *args, **kwargs)))
+            impl.function(lambda *args, **kwargs: pending.append(prepare(registry, plugin, *args, **kwargs)))  # noqa: B023 (called within this iteration)
         except SpecError:
             raise  # an invalid spec stops the editor: it must never half-run
         except Exception as exc:

@@ -10,8 +10,9 @@ import pytest
 
 from j9330_rules import Editor
 
-
-FIXTURES = Path(__file__).parent / "fixtures"
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLES = ROOT / "examples"
+FIXTURES = ROOT / "tests" / "fixtures"
 CMS = FIXTURES / "cms"
 # TEST FIXTURES: made-up numbers in the published CMS layouts (see each file's header).
 FIXTURE_ASP = CMS / "asp_payment_limit_fixture_january_2026.csv"

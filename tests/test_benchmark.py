@@ -22,7 +22,7 @@ def priced():
 
 def test_medicare_allowed_is_units_times_the_asp_limit_for_administered_and_jw_lines(priced):
     payment = priced.check(make_claim()).payment  # 20 administered + 5 JW on 2026-03-02
-    assert [(l.line, l.units, l.rate, l.allowed) for l in payment.lines] == [
+    assert [(p.line, p.units, p.rate, p.allowed) for p in payment.lines] == [
         (1, 20, FIXTURE_LIMIT, Decimal("842.74")),
         (2, 5, FIXTURE_LIMIT, Decimal("210.69")),  # 210.685 rounds half up
     ]
@@ -44,7 +44,7 @@ def test_invalid_units_are_not_priced(priced):
     claim = make_claim()
     claim["lines"][1]["units"] = "2.5"
     payment = priced.check(claim).payment
-    assert [l.line for l in payment.lines] == [1] and payment.allowed == Decimal("842.74")
+    assert [p.line for p in payment.lines] == [1] and payment.allowed == Decimal("842.74")
 
 
 @pytest.mark.parametrize(("payer", "date", "expected"), [

@@ -9,9 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 from j9330_rules.cli import main
-from tests.conftest import make_claim
-
-EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+from tests.conftest import EXAMPLES, make_claim
 
 
 @pytest.fixture

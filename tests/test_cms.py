@@ -370,7 +370,7 @@ def test_encodings_bom_and_line_endings(tmp_path, fixture, encoding, prefix, new
     kind = cms.sniff(path)
     assert kind == KIND_OF[fixture]
     loaded = LOADERS[kind](path)
-    assert "J9330" in {getattr(row, "hcpcs") for row in loaded.rows.values()}
+    assert "J9330" in {row.hcpcs for row in loaded.rows.values()}
     if kind == "crosswalk":
         assert loaded.code_column == "_2026_CODE"  # no BOM left on the first header cell
         assert loaded.rows["44444044401"].labeler == "Laboratoires Fixture Société"

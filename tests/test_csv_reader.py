@@ -12,7 +12,6 @@ import csv
 import io
 import json
 import re
-from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -25,11 +24,9 @@ from j9330_rules.model import Result
 from j9330_rules.readers import Unreadable, detect, read_paths
 from j9330_rules.readers.csv_lines import looks_like_csv, read_csv
 from j9330_rules.structure import structure_claim
-from tests.conftest import make_claim
+from tests.conftest import EXAMPLES, ROOT, make_claim
 
-ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = ROOT / "tests" / "fixtures" / "csv"
-EXAMPLES = ROOT / "examples"
 DOC = ROOT / "docs" / "claim-formats-csv.md"
 PHI = ("Zebulon", "Quaxworth")
 

@@ -35,7 +35,7 @@ from j9330_rules import Editor, Payer, hookimpl
 from j9330_rules.engine import SENTINEL, CompiledRuleset, EngineFailure, encode
 from j9330_rules.facts import SESSION, fact_number
 from j9330_rules.structure import structure_claim
-from tests.conftest import FIXTURE_ASP, FIXTURE_MUE, codes, make_claim
+from tests.conftest import FIXTURE_ASP, FIXTURE_MUE, ROOT, codes, make_claim
 
 durable_rules_engine = pytest.importorskip("durable_rules_engine")
 
@@ -51,7 +51,6 @@ def bare_editor() -> Editor:
     return Editor(engine="durable")
 
 
-ROOT = Path(__file__).resolve().parents[1]
 # glibc fills every fresh malloc() block with 0x5a (~165): memory the C core
 # leaves uninitialised is then garbage, not whatever zeroes the heap held.
 PERTURBED = {**os.environ, "MALLOC_PERTURB_": "165", "PYTHONPATH": str(ROOT)}
@@ -296,7 +295,7 @@ def test_remedy_conditions_name_a_fact_kind_and_never_another_alias(editor):
     for compiled in editor._engines.values():
         for rule_name, rule in json.loads(compiled._definition).items():
             pattern = rule["all"][0]["m"]
-            parts = pattern["$and"] if "$and" in pattern else [pattern]
+            parts = pattern.get("$and", [pattern])
             assert parts[0]["kind"] in {"line", "date", "claim"}, rule_name
             for operand in operands(pattern):
                 seen += 1
@@ -824,7 +823,7 @@ def test_remedy_a_firing_of_an_unknown_rule_is_an_engine_failure(fresh_editor, m
     def rename(handle, state):
         started = real(handle, state)
         if started:
-            (name, matched), = json.loads(started[1]).items()
+            (_name, matched), = json.loads(started[1]).items()
             started = (started[0], json.dumps({"not_ours": matched}))
         return started
 

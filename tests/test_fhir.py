@@ -12,24 +12,26 @@ import io
 import json
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
 pytest.importorskip("fhir.resources")
 
-from j9330_rules.cli import main  # noqa: E402
-from j9330_rules.model import Result  # noqa: E402
-from j9330_rules.readers import Unreadable, detect, read_paths, read_stream  # noqa: E402
-from j9330_rules.readers import fhir  # noqa: E402
-from j9330_rules.readers.fhir import fhir_claims, read_fhir, resource_type  # noqa: E402
-from j9330_rules.structure import structure_claim  # noqa: E402
-from tests.conftest import codes, make_claim  # noqa: E402
+from j9330_rules.cli import main
+from j9330_rules.model import Result
+from j9330_rules.readers import (
+    Unreadable,
+    detect,
+    fhir,
+    read_paths,
+    read_stream,
+)
+from j9330_rules.readers.fhir import fhir_claims, read_fhir, resource_type
+from j9330_rules.structure import structure_claim
+from tests.conftest import EXAMPLES, ROOT, codes, make_claim
 
-ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = ROOT / "tests" / "fixtures" / "fhir"
-EXAMPLES = ROOT / "examples"
 PHI = ("Zebulon", "Quaxworth")
 PATIENT = {"birth_date": "1956-04-02", "sex": "F"}
 

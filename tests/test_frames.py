@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import itertools
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
@@ -12,7 +12,7 @@ from j9330_rules import Result, Results, check_frame
 from j9330_rules.flat import claim_to_rows
 from j9330_rules.readers import read_paths
 from j9330_rules.results import FINDING_COLUMNS
-from tests.conftest import make_claim
+from tests.conftest import EXAMPLES, make_claim
 
 try:
     import pandas as pd
@@ -21,7 +21,6 @@ except ImportError:  # the optional extra is missing: only the tests of that cas
 
 needs_pandas = pytest.mark.skipif(pd is None, reason="pandas is not installed: pip install -e '.[test]'")
 
-EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
 
 @pytest.fixture(scope="module")
@@ -31,11 +30,11 @@ def example_claims() -> list[dict]:
     return claims
 
 
-def _frame(claims) -> "pd.DataFrame":
+def _frame(claims) -> pd.DataFrame:
     return pd.DataFrame([row for claim in claims for row in claim_to_rows(claim)])
 
 
-def _by_claim(frame: "pd.DataFrame") -> dict:
+def _by_claim(frame: pd.DataFrame) -> dict:
     """Findings per claim as plain tuples (order of claims ignored, order within a claim kept)."""
     out: dict = {}
     for row in frame.astype(object).where(frame.notna(), None).itertuples(index=False):
@@ -80,7 +79,7 @@ def test_rows_of_a_claim_need_not_be_adjacent(editor, example_claims):
     frame = _frame(claims)
     interleaved = frame.sort_values("line", kind="stable")  # every claim's line 1, then every line 2, ...
     ids = list(interleaved.claim_id)
-    runs = sum(1 for a, b in zip(ids, ids[1:]) if a != b) + 1
+    runs = sum(1 for a, b in itertools.pairwise(ids) if a != b) + 1
     assert runs > len(set(ids))  # really interleaved: some claim's rows are apart
     got = check_frame(interleaved, editor)
     assert list(dict.fromkeys(got.claim_id)) == list(dict.fromkeys(ids))  # first-appearance order

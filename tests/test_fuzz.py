@@ -52,9 +52,8 @@ from hypothesis import strategies as st
 from j9330_rules import Result
 from j9330_rules.readers import FORMATS, Unreadable, detect, read_paths, read_stream
 from j9330_rules.structure import safe_claim_id
-from tests.conftest import make_claim
+from tests.conftest import ROOT, make_claim
 
-ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "tests" / "fixtures"
 
 #: The distinctive "patient identifier" planted in generated input. It is a valid identifier

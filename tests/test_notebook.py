@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import json
 import sys
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+from tests.conftest import ROOT
+
 NOTEBOOK = ROOT / "docs" / "notebook.ipynb"
 
 nbclient = pytest.importorskip("nbclient", reason="nbclient is not installed: pip install -e '.[test]'")

@@ -275,7 +275,7 @@ def test_a_claim_that_always_kills_its_worker_gets_an_error_result(editor, tmp_p
 def test_every_claim_killing_its_worker_still_ends(tmp_path):
     ids = {index: f"KILL-{index}" for index in range(3)}
     editor = Editor(asp_file=FIXTURE_ASP, mue_file=FIXTURE_MUE, plugins=[Saboteur(tmp_path, always=set(ids.values()))])
-    results = list(editor.check_many(_claims_with(ids, 3) + [make_claim(claim_id="LAST")], workers=2))
+    results = list(editor.check_many([*_claims_with(ids, 3), make_claim(claim_id="LAST")], workers=2))
     assert [r.error for r in results] == [CRASHED] * 3 + [None]
     assert [r.claim_id for r in results] == [*ids.values(), "LAST"]
 
@@ -296,9 +296,9 @@ class Unpicklable:
 
 def test_a_plugin_that_cannot_be_pickled_is_refused_clearly():
     editor = Editor(plugins=[Unpicklable()])
-    with pytest.raises(TypeError, match="cannot send the plugin Unpicklable.*entry-point plugin"):
+    with pytest.raises(TypeError, match=r"cannot send the plugin Unpicklable.*entry-point plugin"):
         editor.check_many([make_claim()], workers=2)
-    assert list(editor.check_many([make_claim()], workers=1))[0].error is None  # serial is unaffected
+    assert next(iter(editor.check_many([make_claim()], workers=1))).error is None  # serial is unaffected
 
 
 def test_a_plugin_module_that_cannot_be_imported_by_name_is_refused_clearly():
@@ -310,7 +310,7 @@ def test_a_plugin_module_that_cannot_be_imported_by_name_is_refused_clearly():
 
     module.j9330_benchmark = j9330_benchmark
     editor = Editor(plugins=[module])
-    with pytest.raises(TypeError, match="plugin module 'j9330_not_importable_plugin'.*entry-point plugin"):
+    with pytest.raises(TypeError, match=r"plugin module 'j9330_not_importable_plugin'.*entry-point plugin"):
         editor.check_many([make_claim()], workers=2)
 
 
@@ -337,7 +337,7 @@ class BreaksInWorkers:
 
 def test_a_worker_that_cannot_build_its_editor_raises_clearly():
     editor = Editor(plugins=[BreaksInWorkers()])
-    with pytest.raises(WorkerStartupError, match="could not build its Editor.*RuntimeError: this plugin cannot be rebuilt"):
+    with pytest.raises(WorkerStartupError, match=r"could not build its Editor.*RuntimeError: this plugin cannot be rebuilt"):
         list(editor.check_many([make_claim()], workers=2))
     assert worker_processes() == []
 

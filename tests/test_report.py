@@ -7,6 +7,7 @@ import re
 from decimal import Decimal
 from html.parser import HTMLParser
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 from click.testing import CliRunner
@@ -71,7 +72,7 @@ def assert_row(section: str, *needles: str, what: str) -> None:
 class StrictParser(HTMLParser):
     """Fails on a close tag that does not match the open one; collects the chart's bars."""
 
-    VOID = {"meta", "br", "hr", "img", "input", "link", "wbr", "col", "source", "area", "base"}
+    VOID: ClassVar[set[str]] = {"meta", "br", "hr", "img", "input", "link", "wbr", "col", "source", "area", "base"}
 
     def __init__(self):
         super().__init__(convert_charrefs=True)

@@ -17,9 +17,8 @@ from pathlib import Path
 import pytest
 
 from j9330_rules import Editor
-from tests.conftest import make_claim
+from tests.conftest import ROOT, make_claim
 
-ROOT = Path(__file__).resolve().parents[1]
 #: Claims per engine: durable-rules keeps state in C between calls, so it soaks longest.
 TOTALS = {"durable": 1_000_000, "compiled": 200_000}
 BASELINE_AT = 100_000

@@ -338,6 +338,6 @@ def test_cells_become_json_contract_values():
     plain = j9330_spark._plain
     assert plain(float("nan")) is None and plain(20.0) == 20 and isinstance(plain(20.0), int) and plain(2.5) == 2.5
     assert plain(dt.datetime(2026, 3, 2)) == dt.date(2026, 3, 2)
-    assert plain(dt.datetime(2026, 3, 2, tzinfo=dt.timezone.utc)) == dt.date(2026, 3, 2)
+    assert plain(dt.datetime(2026, 3, 2, tzinfo=dt.UTC)) == dt.date(2026, 3, 2)
     assert plain(dt.datetime(2026, 3, 2, 9, 30)) == dt.datetime(2026, 3, 2, 9, 30)
     assert plain([1.0, "JW"]) == [1, "JW"] and plain(Decimal("1.50")) == Decimal("1.50")

@@ -17,12 +17,12 @@ from click.testing import CliRunner
 
 pytest.importorskip("pyx12")
 
-from j9330_rules.cli import main  # noqa: E402
-from j9330_rules.errors import ClaimError  # noqa: E402
-from j9330_rules.readers import FORMATS, Unreadable, detect, read_stream  # noqa: E402
-from j9330_rules.readers.x12 import read_x12  # noqa: E402
-from j9330_rules.structure import structure_claim  # noqa: E402
-from tests.conftest import FIXTURE_ASP, FIXTURE_MUE  # noqa: E402
+from j9330_rules.cli import main
+from j9330_rules.errors import ClaimError
+from j9330_rules.readers import FORMATS, Unreadable, detect, read_stream
+from j9330_rules.readers.x12 import read_x12
+from j9330_rules.structure import structure_claim
+from tests.conftest import FIXTURE_ASP, FIXTURE_MUE
 
 X12 = Path(__file__).parent / "fixtures" / "x12"
 PAIRS = [
@@ -170,7 +170,7 @@ def test_several_interchanges_and_groups():
     second = clean.replace("000000101", "000000201")
     assert [c["claim_id"] for c in read_x12(io.StringIO(clean + second), "two")] == ["CLM-0001", "CLM-0001"]
     institutional_group = "\n".join((X12 / "837i_outpatient.x12").read_text().splitlines()[1:-1])
-    text = "\n".join(clean.splitlines()[:-1] + [institutional_group, "IEA*2*000000101~"])
+    text = "\n".join([*clean.splitlines()[:-1], institutional_group, "IEA*2*000000101~"])
     claims = list(read_x12(io.StringIO(text), "groups"))
     assert [(c["claim_id"], c["form"]) for c in claims] == [
         ("CLM-0001", "professional"), ("X12-I-OUTPATIENT", "institutional"), ("X12-I-340B-JG", "institutional"),

@@ -16,11 +16,11 @@ from typing import Any, TextIO
 
 from j9330_rules.readers.base import Unreadable
 from j9330_rules.readers.csv_lines import looks_like_csv, read_csv
-from j9330_rules.readers.json_lines import read_json
 
 # fhir.resources is optional: the module guards its import, detects FHIR without it,
 # and its reader then says what to install instead of reading.
 from j9330_rules.readers.fhir import read_fhir, resource_type
+from j9330_rules.readers.json_lines import read_json
 
 STDIN = "-"
 Reader = Callable[[TextIO, str], Iterator[Any]]

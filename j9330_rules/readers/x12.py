@@ -161,7 +161,7 @@ def read_x12(
     except pyx12.errors.X12Error:
         yield Unreadable(f"{label}: not an X12 interchange: segment 1 is not a complete ISA header of a 00401 or 00501 interchange")
         return
-    except Exception as exc:  # noqa: BLE001 - a library failure must not end the batch
+    except Exception as exc:
         yield Unreadable(f"{label}: the X12 reader failed on segment 1 ({type(exc).__name__})")
         return
     try:
@@ -181,7 +181,7 @@ def read_x12(
             errors.stop(f"GS08 names an implementation guide with no X12 map; this reader reads {_SUPPORTED}")
         else:
             errors.stop("the X12 reader stopped (EngineError)")
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         errors.stop(f"the X12 reader stopped ({type(exc).__name__})")
     yield from reading.flush(final=True)
 
@@ -346,7 +346,7 @@ class _Errors:
 def _segment_id(seg: Any) -> str | None:
     try:
         seg_id = seg.get_seg_id()
-    except Exception:  # noqa: BLE001
+    except Exception:
         return None
     return seg_id if isinstance(seg_id, str) and _SEGMENT_ID.match(seg_id) else None
 
@@ -430,7 +430,7 @@ class _Reading:
         first = _first_line(node)
         try:
             claim = _claim(node, self.context)
-        except Exception as exc:  # noqa: BLE001 - one odd claim must not end the batch
+        except Exception as exc:
             self.errors.unsupported("segment", first, f"segment {first} (CLM): the claim could not be mapped ({type(exc).__name__})")
             claim = {}
         payer = self.payer(self.context.payer_id)
