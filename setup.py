@@ -11,5 +11,7 @@ ROOTS = {"j9330_rules": "j9330_rules", "j9330_payers": "plugins", "j9330_specs":
 
 setup(
     package_dir=ROOTS,
-    packages=[f"{name}.{sub}" if sub else name for name, folder in ROOTS.items() for sub in ["", *find_packages(folder)]],
+    packages=[
+        f"{name}.{sub}" if sub else name for name, folder in ROOTS.items() for sub in ["", *find_packages(folder)]
+    ],
 )

@@ -33,58 +33,155 @@ RULES: list[tuple[str, str, int, int | None, Callable[[Fact], bool]]] = [
     ("NAT-UNITS-INVALID", "line", ALWAYS, None, lambda f: f.get("units_valid") is False),
     ("NAT-UNITS-DOSE", "line", ALWAYS, None, lambda f: f.get("dose_matches") is False),
     ("NAT-DOSE-LABEL", "date", ALWAYS, None, lambda f: f.get("administered_mg", 0) > 25),
-    ("NAT-DOSE-MAX", "date", ALWAYS, None,
-     lambda f: f.get("administered_mg", 0) > 50 and f.get("in_mantle_cell_lymphoma") is False),
-    ("NAT-WASTE-KITS", "date", JW_POLICY, None,
-     lambda f: f.get("units_valid") is True and f.get("has_jw_line") is True and f.get("fills_whole_kits") is False),
-    ("NAT-WASTE-UNOPENED", "date", JW_POLICY, None,
-     lambda f: f.get("units_valid") is True and f.get("has_jw_line") is True
-     and f.get("discards_under_one_kit") is False),
-    ("NAT-JWJZ-MISSING", "date", JWJZ_2023, None,
-     lambda f: f.get("jwjz_required") is True and f.get("jwjz_missing") is True),
+    (
+        "NAT-DOSE-MAX",
+        "date",
+        ALWAYS,
+        None,
+        lambda f: f.get("administered_mg", 0) > 50 and f.get("in_mantle_cell_lymphoma") is False,
+    ),
+    (
+        "NAT-WASTE-KITS",
+        "date",
+        JW_POLICY,
+        None,
+        lambda f: f.get("units_valid") is True and f.get("has_jw_line") is True and f.get("fills_whole_kits") is False,
+    ),
+    (
+        "NAT-WASTE-UNOPENED",
+        "date",
+        JW_POLICY,
+        None,
+        lambda f: (
+            f.get("units_valid") is True and f.get("has_jw_line") is True and f.get("discards_under_one_kit") is False
+        ),
+    ),
+    (
+        "NAT-JWJZ-MISSING",
+        "date",
+        JWJZ_2023,
+        None,
+        lambda f: f.get("jwjz_required") is True and f.get("jwjz_missing") is True,
+    ),
     ("NAT-JWJZ-CONFLICT", "date", JWJZ_2023, None, lambda f: f.get("jwjz_conflict") is True),
     ("NAT-JW-WITHOUT-ADMIN", "date", JW_POLICY, None, lambda f: f.get("jw_without_admin") is True),
-    ("NAT-JZ-WITH-WASTE", "date", JWJZ_2023, None,
-     lambda f: f.get("units_valid") is True and f.get("has_jz") is True and f.get("has_jw_line") is False
-     and f.get("administered_whole_kits") is False),
-    ("NAT-340B-MISSING", "line", FLAGS_340B, None,
-     lambda f: f.get("requires_340b_flags") is True and f.get("is_340b") is True and f.get("billed_340b") == "none"),
-    ("NAT-340B-WRONG", "line", FLAGS_340B, None,
-     lambda f: f.get("requires_340b_flags") is True and f.get("is_340b") is True
-     and ((f.get("expected_340b") == "TB" and f.get("billed_340b") == "JG")
-          or (f.get("expected_340b") == "JG" and f.get("billed_340b") == "TB")
-          or f.get("billed_340b") == "both")),
+    (
+        "NAT-JZ-WITH-WASTE",
+        "date",
+        JWJZ_2023,
+        None,
+        lambda f: (
+            f.get("units_valid") is True
+            and f.get("has_jz") is True
+            and f.get("has_jw_line") is False
+            and f.get("administered_whole_kits") is False
+        ),
+    ),
+    (
+        "NAT-340B-MISSING",
+        "line",
+        FLAGS_340B,
+        None,
+        lambda f: f.get("requires_340b_flags") is True and f.get("is_340b") is True and f.get("billed_340b") == "none",
+    ),
+    (
+        "NAT-340B-WRONG",
+        "line",
+        FLAGS_340B,
+        None,
+        lambda f: (
+            f.get("requires_340b_flags") is True
+            and f.get("is_340b") is True
+            and (
+                (f.get("expected_340b") == "TB" and f.get("billed_340b") == "JG")
+                or (f.get("expected_340b") == "JG" and f.get("billed_340b") == "TB")
+                or f.get("billed_340b") == "both"
+            )
+        ),
+    ),
     ("NAT-MODIFIER-INVALID", "line", ALWAYS, None, lambda f: f.get("in_accepted_drug_modifiers") is False),
-    ("NAT-NDC-MISSING", "line", ALWAYS, None,
-     lambda f: f.get("ndc_required") is True and f.get("ndc_present") is False),
+    (
+        "NAT-NDC-MISSING",
+        "line",
+        ALWAYS,
+        None,
+        lambda f: f.get("ndc_required") is True and f.get("ndc_present") is False,
+    ),
     ("NAT-NDC-INVALID", "line", ALWAYS, None, lambda f: f.get("ndc_present") is True and f.get("ndc_valid") is False),
     ("NAT-NDC-NOT-TEMSIROLIMUS", "line", ALWAYS, None, lambda f: f.get("ndc_temsirolimus") is False),
     ("NAT-DX-MISSING", "line", ALWAYS, None, lambda f: f.get("dx_pointed") is False),
-    ("NAT-DX-NOT-COVERED", "line", ALWAYS, None,
-     lambda f: f.get("dx_pointed") is True and f.get("in_covered_diagnoses") is False),
-    ("NAT-PRIOR-AUTH", "line", ALWAYS, None,
-     lambda f: f.get("prior_auth_required") is True and f.get("has_prior_auth") is False),
-    ("NAT-ADMIN-CODE", "date", ALWAYS, None,
-     lambda f: f.get("form") == "professional" and f.get("pos") == "11" and f.get("in_administration_codes") is False),
-    ("NAT-POS-INPATIENT", "line", ALWAYS, None,
-     lambda f: f.get("in_inpatient_places") is True or f.get("in_inpatient_bills") is True),
-    ("NAT-REVENUE-CODE", "line", ALWAYS, None,
-     lambda f: f.get("form") == "institutional" and "revenue_code" in f and f["revenue_code"] != "0636"),
+    (
+        "NAT-DX-NOT-COVERED",
+        "line",
+        ALWAYS,
+        None,
+        lambda f: f.get("dx_pointed") is True and f.get("in_covered_diagnoses") is False,
+    ),
+    (
+        "NAT-PRIOR-AUTH",
+        "line",
+        ALWAYS,
+        None,
+        lambda f: f.get("prior_auth_required") is True and f.get("has_prior_auth") is False,
+    ),
+    (
+        "NAT-ADMIN-CODE",
+        "date",
+        ALWAYS,
+        None,
+        lambda f: (
+            f.get("form") == "professional" and f.get("pos") == "11" and f.get("in_administration_codes") is False
+        ),
+    ),
+    (
+        "NAT-POS-INPATIENT",
+        "line",
+        ALWAYS,
+        None,
+        lambda f: f.get("in_inpatient_places") is True or f.get("in_inpatient_bills") is True,
+    ),
+    (
+        "NAT-REVENUE-CODE",
+        "line",
+        ALWAYS,
+        None,
+        lambda f: f.get("form") == "institutional" and "revenue_code" in f and f["revenue_code"] != "0636",
+    ),
     ("NAT-DOC-LOT", "line", ALWAYS, None, lambda f: f.get("doc_given") is True and f.get("doc_has_lot") is False),
-    ("NAT-DOC-EXPIRATION", "line", ALWAYS, None,
-     lambda f: f.get("doc_given") is True and f.get("doc_has_expiration") is False),
+    (
+        "NAT-DOC-EXPIRATION",
+        "line",
+        ALWAYS,
+        None,
+        lambda f: f.get("doc_given") is True and f.get("doc_has_expiration") is False,
+    ),
     ("NAT-DOC-ROUTE", "line", ALWAYS, None, lambda f: f.get("doc_given") is True and f.get("doc_has_route") is False),
-    ("NAT-DOC-NOT-IV", "line", ALWAYS, None,
-     lambda f: f.get("doc_given") is True and f.get("doc_has_route") is True and f.get("doc_route_iv") is False),
+    (
+        "NAT-DOC-NOT-IV",
+        "line",
+        ALWAYS,
+        None,
+        lambda f: f.get("doc_given") is True and f.get("doc_has_route") is True and f.get("doc_route_iv") is False,
+    ),
     ("NAT-DOC-EXPIRED", "line", ALWAYS, None, lambda f: f.get("doc_expired") is True),
-    ("NAT-PATIENT-UNDER-18", "date", ALWAYS, None,
-     lambda f: f.get("adults_only") is True and f.get("patient_under_18") is True),
+    (
+        "NAT-PATIENT-UNDER-18",
+        "date",
+        ALWAYS,
+        None,
+        lambda f: f.get("adults_only") is True and f.get("patient_under_18") is True,
+    ),
     ("NAT-FREQUENCY", "date", ALWAYS, None, lambda f: f.get("dose_within_interval") is True),
     ("NAT-UNITS-POLICY-LIMIT", "date", ALWAYS, None, lambda f: f.get("units_over_limit") is True),
     ("NAT-NDC-QUANTITY", "line", ALWAYS, None, lambda f: f.get("ndc_quantity_covers") is False),
     ("NAT-NDC-UNCONFIRMED", "line", ALWAYS, None, lambda f: f.get("ndc_unconfirmed") is True),
-    ("NAT-FEE-SCHEDULE-MISSING", "date", ALWAYS, None,
-     lambda f: f.get("benchmark_basis") == "fee_schedule" and f.get("fee_schedule_loaded") is False),
+    (
+        "NAT-FEE-SCHEDULE-MISSING",
+        "date",
+        ALWAYS,
+        None,
+        lambda f: f.get("benchmark_basis") == "fee_schedule" and f.get("fee_schedule_loaded") is False,
+    ),
     ("MCR-MUE", "date", ALWAYS, None, lambda f: f.get("units_over_mue") is True),
     ("MCR-MUE-MISSING", "date", ALWAYS, None, lambda f: f.get("mue_loaded") is False),
     ("MCR-ASP-MISSING", "date", ALWAYS, None, lambda f: f.get("asp_loaded") is False),

@@ -23,28 +23,54 @@ from typing import Any
 from j9330_rules import units
 
 PAYERS = ["medicare"] * 8 + ["aetna", "bcbs", "cigna", "uhc"] * 3
-COVERED = {"medicare": ["C64.1", "C64.2"], "aetna": ["C64.1", "C54.1", "C49.9"], "bcbs": ["C64.1", "C83.10"],
-           "cigna": ["C64.1"], "uhc": ["C64.1", "C54.1"]}
+COVERED = {
+    "medicare": ["C64.1", "C64.2"],
+    "aetna": ["C64.1", "C54.1", "C49.9"],
+    "bcbs": ["C64.1", "C83.10"],
+    "cigna": ["C64.1"],
+    "uhc": ["C64.1", "C54.1"],
+}
 UNCOVERED = ["C50.911", "E11.9", "C18.9"]
 NDCS = ["00008117901", "0008-1179-01", "68083020201"]
 PREMEDS = ["J1200", "J2405", "J1100"]
 ADMIN = ["96413", "96413", "96409"]
 TB_TYPES = ["critical_access", "rural_sch", "cancer"]
-ERRORS = ["prior_auth", "units_off", "waste_sum", "jwjz_missing", "jwjz_conflict", "340b_missing", "340b_wrong", "ndc_invalid",
-          "ndc_foreign", "dx_uncovered", "dx_missing", "no_admin", "inpatient", "revenue_code", "documentation",
-          "dose_high"]
+ERRORS = [
+    "prior_auth",
+    "units_off",
+    "waste_sum",
+    "jwjz_missing",
+    "jwjz_conflict",
+    "340b_missing",
+    "340b_wrong",
+    "ndc_invalid",
+    "ndc_foreign",
+    "dx_uncovered",
+    "dx_missing",
+    "no_admin",
+    "inpatient",
+    "revenue_code",
+    "documentation",
+    "dose_high",
+]
 
 
 def _dose(rng: random.Random) -> Decimal:
     # Mostly the labeled 25 mg weekly, sometimes weight-based or doubled doses (two kits).
-    return rng.choice([Decimal(25)] * 6 + [Decimal(20), Decimal(20), Decimal("15.5"), Decimal("22.5"), Decimal(10),
-                                           Decimal("37.5"), Decimal(50)])
+    return rng.choice(
+        [Decimal(25)] * 6
+        + [Decimal(20), Decimal(20), Decimal("15.5"), Decimal("22.5"), Decimal(10), Decimal("37.5"), Decimal(50)]
+    )
 
 
 def _drug_lines(rng: random.Random, day: dt.date, dose: Decimal, ndc: str, waste_line: bool) -> list[dict]:
     """The correct billing of one dose, optionally split over two administered lines."""
     billing = units.bill_dose(dose)
-    doc = {"lot": f"L{rng.randrange(10**5):05d}", "expiration": (day + dt.timedelta(days=300)).isoformat(), "route": "IV"}
+    doc = {
+        "lot": f"L{rng.randrange(10**5):05d}",
+        "expiration": (day + dt.timedelta(days=300)).isoformat(),
+        "route": "IV",
+    }
     lines = []
     administered = billing.administered_units
     if administered >= 20 and rng.random() < 0.2:  # one dose billed over two lines (two infusions)
@@ -53,18 +79,35 @@ def _drug_lines(rng: random.Random, day: dt.date, dose: Decimal, ndc: str, waste
     else:
         parts = [administered]
     for part in parts:
-        lines.append({
-            "hcpcs": "J9330", "modifiers": list(billing.administered_modifiers), "units": part,
-            "service_date": day.isoformat(), "charge": f"{part * 120}.00", "ndc": ndc, "ndc_unit": "UN",
-            "ndc_quantity": str(billing.kits), "dx_pointers": [1],
-            "dose_mg": str(dose) if len(parts) == 1 else None, "documentation": doc,
-        })
+        lines.append(
+            {
+                "hcpcs": "J9330",
+                "modifiers": list(billing.administered_modifiers),
+                "units": part,
+                "service_date": day.isoformat(),
+                "charge": f"{part * 120}.00",
+                "ndc": ndc,
+                "ndc_unit": "UN",
+                "ndc_quantity": str(billing.kits),
+                "dx_pointers": [1],
+                "dose_mg": str(dose) if len(parts) == 1 else None,
+                "documentation": doc,
+            }
+        )
     if (billing.discarded_units or waste_line) and billing.discarded_units:
-        lines.append({
-            "hcpcs": "J9330", "modifiers": ["JW"], "units": billing.discarded_units, "service_date": day.isoformat(),
-            "charge": f"{billing.discarded_units * 120}.00", "ndc": ndc, "ndc_unit": "UN",
-            "ndc_quantity": str(billing.kits), "dx_pointers": [1],
-        })
+        lines.append(
+            {
+                "hcpcs": "J9330",
+                "modifiers": ["JW"],
+                "units": billing.discarded_units,
+                "service_date": day.isoformat(),
+                "charge": f"{billing.discarded_units * 120}.00",
+                "ndc": ndc,
+                "ndc_unit": "UN",
+                "ndc_quantity": str(billing.kits),
+                "dx_pointers": [1],
+            }
+        )
     return lines
 
 
@@ -82,11 +125,19 @@ def _clean(rng: random.Random, index: int, *, waste: bool) -> dict[str, Any]:
     for day in days:
         dose = Decimal(rng.choice([20, 22, "15.5", "12.5"])) if waste else _dose(rng)
         lines += _drug_lines(rng, day, dose, ndc, waste)
-        lines.append({"hcpcs": rng.choice(ADMIN), "units": 1, "service_date": day.isoformat(), "charge": "350.00",
-                      "dx_pointers": [1]})
+        lines.append(
+            {
+                "hcpcs": rng.choice(ADMIN),
+                "units": 1,
+                "service_date": day.isoformat(),
+                "charge": "350.00",
+                "dx_pointers": [1],
+            }
+        )
         for code in rng.sample(PREMEDS, rng.randrange(0, 3)):
-            lines.append({"hcpcs": code, "units": 1, "service_date": day.isoformat(), "charge": "40.00",
-                          "dx_pointers": [1]})
+            lines.append(
+                {"hcpcs": code, "units": 1, "service_date": day.isoformat(), "charge": "40.00", "dx_pointers": [1]}
+            )
     # 1 to 4 J9330 lines per claim, as billed: keep the first four drug lines' dates whole.
     drug = [line for line in lines if line["hcpcs"] == "J9330"]
     if len(drug) > 4:
@@ -109,8 +160,10 @@ def _clean(rng: random.Random, index: int, *, waste: bool) -> dict[str, Any]:
         "place_of_service": "11" if form == "professional" else None,
         "type_of_bill": "0131" if form == "institutional" else None,
         "diagnoses": [rng.choice(COVERED[payer]), *rng.sample(["I10", "E78.5", "Z51.11"], rng.randrange(0, 3))],
-        "patient": {"birth_date": f"{rng.randrange(1940, 1990)}-0{rng.randrange(1, 10)}-1{rng.randrange(0, 10)}",
-                    "sex": rng.choice("FM")},
+        "patient": {
+            "birth_date": f"{rng.randrange(1940, 1990)}-0{rng.randrange(1, 10)}-1{rng.randrange(0, 10)}",
+            "sex": rng.choice("FM"),
+        },
         "provider": {"npi": "1234567893", "is_340b": is_340b, "hospital_type": hospital_type},
         "prior_authorization": "PA-1" if payer == "bcbs" or rng.random() < 0.5 else None,
         "lines": [{"line": number, **line} for number, line in enumerate(lines, start=1)],

@@ -41,15 +41,19 @@ CMS = ROOT / "tests" / "fixtures" / "cms"
 REFERENCE = dict(
     asp_file=CMS / "asp_payment_limit_fixture_january_2026.csv",
     crosswalk_file=CMS / "asp_ndc_hcpcs_crosswalk_fixture_january_2026.csv",
-    mue_file=[CMS / "MCR_MUE_PractitionerServices_Eff_01-01-2026_fixture.csv",
-              CMS / "MCR_MUE_OutpatientHospitalServices_Eff_01-01-2026_fixture.csv"],
+    mue_file=[
+        CMS / "MCR_MUE_PractitionerServices_Eff_01-01-2026_fixture.csv",
+        CMS / "MCR_MUE_OutpatientHospitalServices_Eff_01-01-2026_fixture.csv",
+    ],
     fee_schedule=ROOT / "tests" / "fixtures" / "fees" / "contract_fee_schedule_fixture.csv",
 )
 ENGINES = ("durable", "compiled")
 
 # pool, engine-only rounds, check_many claims per engine, latency claims, memory run (N), claims per workers run
-SIZES = {"full": dict(pool=4000, engine_rounds=5, end_to_end=9_000, latency=2000, claims=1_000_000, parallel=20_000),
-         "quick": dict(pool=600, engine_rounds=3, end_to_end=900, latency=300, claims=3000, parallel=2000)}
+SIZES = {
+    "full": dict(pool=4000, engine_rounds=5, end_to_end=9_000, latency=2000, claims=1_000_000, parallel=20_000),
+    "quick": dict(pool=600, engine_rounds=3, end_to_end=900, latency=300, claims=3000, parallel=2000),
+}
 
 
 def editor(engine: str) -> Editor:
@@ -82,6 +86,7 @@ def peak_rss_kib() -> int:
 
 # --- checks before timing ---------------------------------------------------------------
 
+
 def engine_work(built: Editor, pool: list[dict]) -> list[tuple[str, list[dict]]]:
     """(payer, facts) for every valid claim of the pool: the engines' input, built once."""
     work = []
@@ -104,8 +109,11 @@ def stale_baseline_rules(built: Editor, work: list[tuple[str, list[dict]]]) -> d
                 stale[rule.id] = "not written out in bench/baseline.py"
                 continue
             _, kind, start, end, _ = BY_ID[rule.id]
-            spec = (rule.fact, day_number(rule.effective.effective_from) if rule.effective.effective_from else None,
-                    day_number(rule.effective.effective_to) if rule.effective.effective_to else None)
+            spec = (
+                rule.fact,
+                day_number(rule.effective.effective_from) if rule.effective.effective_from else None,
+                day_number(rule.effective.effective_to) if rule.effective.effective_to else None,
+            )
             if spec != (kind, start, end):
                 stale[rule.id] = "fact kind or effective dates changed"
     hand = {name: HandWritten(policy.rules, name) for name, policy in built.policies.items()}
@@ -119,12 +127,13 @@ def stale_baseline_rules(built: Editor, work: list[tuple[str, list[dict]]]) -> d
 
 # --- measurements ---------------------------------------------------------------------------
 
+
 def interleaved(runners: dict[str, Any], rounds: int) -> dict[str, float]:
     """Seconds per runner over ``rounds`` rounds, the order rotating each round."""
     names = list(runners)
     spent = dict.fromkeys(names, 0.0)
     for number in range(rounds):
-        order = names[number % len(names):] + names[: number % len(names)]
+        order = names[number % len(names) :] + names[: number % len(names)]
         for name in order:
             gc.collect()
             started = time.perf_counter()
@@ -138,6 +147,7 @@ def engine_only(engines: dict[str, dict[str, Any]], work: list, rounds: int) -> 
         def run(_round):
             for payer, facts in work:
                 payers[payer].evaluate(facts)
+
         return run
 
     spent = interleaved({name: runner(payers) for name, payers in engines.items()}, rounds)
@@ -149,8 +159,9 @@ def end_to_end(editors: dict[str, Editor], pool: list[dict], total: int, rounds:
 
     def runner(built: Editor):
         def run(number):
-            for _ in built.check_many(stream(pool[(number * chunk) % len(pool):] + pool, chunk)):
+            for _ in built.check_many(stream(pool[(number * chunk) % len(pool) :] + pool, chunk)):
                 pass
+
         return run
 
     spent = interleaved({name: runner(built) for name, built in editors.items()}, rounds)
@@ -163,7 +174,7 @@ def latencies(editors: dict[str, Editor], claims: list[dict]) -> dict[str, list[
     names = list(editors)
     clock = time.perf_counter_ns
     for index, claim in enumerate(claims):
-        for name in names[index % 2:] + names[: index % 2]:
+        for name in names[index % 2 :] + names[: index % 2]:
             check = editors[name].check
             started = clock()
             check(claim)
@@ -196,6 +207,7 @@ def percentile(values: list[float], share: float) -> float:
 
 # --- memory: one child process per engine ------------------------------------------------
 
+
 def memory_child(engine: str, total: int, pool_size: int, seed: int) -> None:
     """Run ``total`` claims through check_many; print RSS at checkpoints as one JSON line."""
     pool = generate(pool_size, seed)
@@ -209,8 +221,14 @@ def memory_child(engine: str, total: int, pool_size: int, seed: int) -> None:
     for done, _ in enumerate(built.check_many(stream(pool, total)), 1):
         if done == marks[0]:
             marks.pop(0)
-            points.append({"claims": done, "rss_kib": rss_kib(), "peak_kib": peak_rss_kib(),
-                           "seconds": time.perf_counter() - started})
+            points.append(
+                {
+                    "claims": done,
+                    "rss_kib": rss_kib(),
+                    "peak_kib": peak_rss_kib(),
+                    "seconds": time.perf_counter() - started,
+                }
+            )
             if not marks:
                 break
     print(json.dumps({"engine": built.engine, "points": points}))
@@ -219,9 +237,20 @@ def memory_child(engine: str, total: int, pool_size: int, seed: int) -> None:
 def memory(total: int, pool_size: int, seed: int) -> dict[str, dict]:
     children = {
         engine: subprocess.Popen(
-            [sys.executable, str(Path(__file__).resolve()), "--memory-child", engine, "--claims", str(total),
-             "--pool", str(pool_size), "--seed", str(seed)],
-            stdout=subprocess.PIPE, text=True,
+            [
+                sys.executable,
+                str(Path(__file__).resolve()),
+                "--memory-child",
+                engine,
+                "--claims",
+                str(total),
+                "--pool",
+                str(pool_size),
+                "--seed",
+                str(seed),
+            ],
+            stdout=subprocess.PIPE,
+            text=True,
         )
         for engine in ENGINES
     }
@@ -235,6 +264,7 @@ def memory(total: int, pool_size: int, seed: int) -> dict[str, dict]:
 
 
 # --- profile --------------------------------------------------------------------------------
+
 
 def profile(engine: str, pool: list[dict]) -> None:
     """Where check_many spends its time: pyinstrument's call tree (pip install -e '.[bench]'),
@@ -270,14 +300,22 @@ def profile(engine: str, pool: list[dict]) -> None:
 
 # --- the report -----------------------------------------------------------------------------
 
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--claims", type=int, help="claims in each engine's memory run (default 1,000,000; quick 3,000)")
+    parser.add_argument(
+        "--claims", type=int, help="claims in each engine's memory run (default 1,000,000; quick 3,000)"
+    )
     parser.add_argument("--quick", action="store_true", help="small sizes: a smoke run of about 20 s")
     parser.add_argument("--seed", type=int, default=9330)
-    parser.add_argument("--profile", choices=[*ENGINES, "baseline"],
-                        help="also profile check_many on this engine (pyinstrument if installed: pip install -e '.[bench]')")
-    parser.add_argument("--workers", type=int, help="worker processes for the check_many(workers=N) row (default 2; 1 skips it)")
+    parser.add_argument(
+        "--profile",
+        choices=[*ENGINES, "baseline"],
+        help="also profile check_many on this engine (pyinstrument if installed: pip install -e '.[bench]')",
+    )
+    parser.add_argument(
+        "--workers", type=int, help="worker processes for the check_many(workers=N) row (default 2; 1 skips it)"
+    )
     parser.add_argument("--memory-child", choices=ENGINES, help=argparse.SUPPRESS)
     parser.add_argument("--pool", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -291,9 +329,11 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
     wall = time.perf_counter()
-    print(f"j9330-rules benchmark: Python {platform.python_version()} on {platform.machine()}, "
-          f"{os.cpu_count()} CPUs; mode {'quick' if args.quick else 'full'}; "
-          f"pool of {sizes['pool']} generated claims (seed {args.seed}), fixture CMS files and fee schedule")
+    print(
+        f"j9330-rules benchmark: Python {platform.python_version()} on {platform.machine()}, "
+        f"{os.cpu_count()} CPUs; mode {'quick' if args.quick else 'full'}; "
+        f"pool of {sizes['pool']} generated claims (seed {args.seed}), fixture CMS files and fee schedule"
+    )
     pool = generate(sizes["pool"], args.seed)
     editors = {name: editor(name) for name in ENGINES}
     assert editors["durable"].engine == "durable", "durable-rules is not importable here"
@@ -304,12 +344,16 @@ def main(argv: list[str] | None = None) -> int:
 
     sample = pool[: min(len(pool), 1000)]
     same = list(editors["durable"].check_many(sample)) == list(editors["compiled"].check_many(sample))
-    print(f"checks: durable and compiled results identical on {len(sample)} claims: {'yes' if same else 'NO'}; "
-          f"baseline fires as the compiled engine on {len(work)} claims' facts: "
-          f"{'yes' if not stale else 'NO, left out of the baseline: ' + ', '.join(f'{k} ({v})' for k, v in sorted(stale.items()))}")
+    print(
+        f"checks: durable and compiled results identical on {len(sample)} claims: {'yes' if same else 'NO'}; "
+        f"baseline fires as the compiled engine on {len(work)} claims' facts: "
+        f"{'yes' if not stale else 'NO, left out of the baseline: ' + ', '.join(f'{k} ({v})' for k, v in sorted(stale.items()))}"
+    )
     facts = sum(len(f) for _, f in work) / len(work)
-    print(f"mix: {len(valid)}/{len(pool)} claims valid, {facts:.1f} facts per valid claim, payers "
-          + ", ".join(f"{k} {v}" for k, v in Counter(c["payer"] for c in pool).most_common()))
+    print(
+        f"mix: {len(valid)}/{len(pool)} claims valid, {facts:.1f} facts per valid claim, payers "
+        + ", ".join(f"{k} {v}" for k, v in Counter(c["payer"] for c in pool).most_common())
+    )
 
     engines = {name: built._engines for name, built in editors.items()}
     only = engine_only(engines, work, sizes["engine_rounds"])
@@ -322,25 +366,37 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{name + (' (hand-written)' if name == 'baseline' else ''):24}{full[name]:>14,.0f}{only[name]:>14,.0f}")
     print("ratios (engine claims/s / baseline claims/s):")
     for name in ENGINES:
-        print(f"{name + ' / baseline':24}{full[name] / full['baseline']:>13.2f}x{only[name] / only['baseline']:>13.2f}x")
-    print(f"{'compiled / durable':24}{full['compiled'] / full['durable']:>13.2f}x{only['compiled'] / only['durable']:>13.2f}x")
+        print(
+            f"{name + ' / baseline':24}{full[name] / full['baseline']:>13.2f}x{only[name] / only['baseline']:>13.2f}x"
+        )
+    print(
+        f"{'compiled / durable':24}{full['compiled'] / full['durable']:>13.2f}x{only['compiled'] / only['durable']:>13.2f}x"
+    )
 
     workers = min(2, os.cpu_count() or 1) if args.workers is None else args.workers
     if workers > 1:
         scaled = parallel(editors, pool, sizes["parallel"], workers)
-        print(f"\n== check_many(workers={workers}) against workers=1, claims/s ({sizes['parallel']:,} claims; "
-              f"the parent shares the {os.cpu_count()} cores with the workers) ==")
+        print(
+            f"\n== check_many(workers={workers}) against workers=1, claims/s ({sizes['parallel']:,} claims; "
+            f"the parent shares the {os.cpu_count()} cores with the workers) =="
+        )
         for name in ENGINES:
             one, many = scaled[name][1], scaled[name][workers]
             print(f"{name:24}{one:>10,.0f} -> {many:>8,.0f}   {many / one:.2f}x")
 
-    print(f"\n== latency of one Editor.check call, microseconds ({len(valid[: sizes['latency']])} valid claims each) ==")
+    print(
+        f"\n== latency of one Editor.check call, microseconds ({len(valid[: sizes['latency']])} valid claims each) =="
+    )
     for name in ENGINES:
         values = timed[name]
-        print(f"{name:24}p50 {percentile(values, 0.5):>8,.0f}   p99 {percentile(values, 0.99):>8,.0f}"
-              f"   mean {statistics.fmean(values):>8,.0f}")
+        print(
+            f"{name:24}p50 {percentile(values, 0.5):>8,.0f}   p99 {percentile(values, 0.99):>8,.0f}"
+            f"   mean {statistics.fmean(values):>8,.0f}"
+        )
 
-    print(f"\n== memory: {sizes['claims']:,} claims through check_many, one child process per engine (run side by side) ==")
+    print(
+        f"\n== memory: {sizes['claims']:,} claims through check_many, one child process per engine (run side by side) =="
+    )
     mem = memory(sizes["claims"], sizes["pool"], args.seed)
     for name in ENGINES:
         points = mem[name]["points"]
@@ -349,12 +405,19 @@ def main(argv: list[str] | None = None) -> int:
         line = "   ".join(f"{p['claims']:>7,}: {p['rss_kib'] / 1024:6.1f}" for p in points)
         print(f"{name:10} RSS MiB at claims   {line}")
         hundred = at.get(100_000)
-        flat = (f"RSS {hundred['rss_kib'] / 1024:.1f} MiB at 100,000 and {end['rss_kib'] / 1024:.1f} at {end['claims']:,} "
-                f"({(end['rss_kib'] - hundred['rss_kib']) / 1024:+.1f} MiB)" if hundred and end is not hundred
-                else "100,000 not reached" if not hundred else "")
+        flat = (
+            f"RSS {hundred['rss_kib'] / 1024:.1f} MiB at 100,000 and {end['rss_kib'] / 1024:.1f} at {end['claims']:,} "
+            f"({(end['rss_kib'] - hundred['rss_kib']) / 1024:+.1f} MiB)"
+            if hundred and end is not hundred
+            else "100,000 not reached"
+            if not hundred
+            else ""
+        )
         rate = end["claims"] / end["seconds"] if end["seconds"] else 0
-        print(f"{'':10} peak RSS (VmHWM) after {end['claims']:,} claims: {end['peak_kib'] / 1024:.1f} MiB; "
-              f"{flat}; {rate:,.0f} claims/s while both ran")
+        print(
+            f"{'':10} peak RSS (VmHWM) after {end['claims']:,} claims: {end['peak_kib'] / 1024:.1f} MiB; "
+            f"{flat}; {rate:,.0f} claims/s while both ran"
+        )
     targets(full, only, timed, mem)
     if args.profile:
         profile(args.profile, pool[:2000])
@@ -364,6 +427,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def targets(full: dict, only: dict, timed: dict, mem: dict) -> None:
     """The targets of the throughput issue, each with this run's figure and whether it is met."""
+
     def flat(engine: str) -> tuple[str, bool | None]:
         at = {p["claims"]: p["rss_kib"] for p in mem[engine]["points"]}
         end = max(at)
@@ -375,14 +439,26 @@ def targets(full: dict, only: dict, timed: dict, mem: dict) -> None:
     rows = [
         ("durable check_many >= 10,000 claims/s per core", f"{full['durable']:,.0f}", full["durable"] >= 10_000),
         ("durable engine only >= 10,000 claims/s per core", f"{only['durable']:,.0f}", only["durable"] >= 10_000),
-        ("durable p99 check < 2 ms", f"{percentile(timed['durable'], 0.99) / 1000:.2f} ms",
-         percentile(timed["durable"], 0.99) < 2000),
-        ("compiled >= 0.5x baseline, check_many", f"{full['compiled'] / full['baseline']:.2f}x",
-         full["compiled"] / full["baseline"] >= 0.5),
-        ("compiled >= 0.5x baseline, engine only", f"{only['compiled'] / only['baseline']:.2f}x",
-         only["compiled"] / only["baseline"] >= 0.5),
-        ("compiled p99 check < 0.5 ms", f"{percentile(timed['compiled'], 0.99) / 1000:.2f} ms",
-         percentile(timed["compiled"], 0.99) < 500),
+        (
+            "durable p99 check < 2 ms",
+            f"{percentile(timed['durable'], 0.99) / 1000:.2f} ms",
+            percentile(timed["durable"], 0.99) < 2000,
+        ),
+        (
+            "compiled >= 0.5x baseline, check_many",
+            f"{full['compiled'] / full['baseline']:.2f}x",
+            full["compiled"] / full["baseline"] >= 0.5,
+        ),
+        (
+            "compiled >= 0.5x baseline, engine only",
+            f"{only['compiled'] / only['baseline']:.2f}x",
+            only["compiled"] / only["baseline"] >= 0.5,
+        ),
+        (
+            "compiled p99 check < 0.5 ms",
+            f"{percentile(timed['compiled'], 0.99) / 1000:.2f} ms",
+            percentile(timed["compiled"], 0.99) < 500,
+        ),
         *((f"{engine} RSS flat within 10%", *flat(engine)) for engine in ENGINES),
     ]
     print("\n== targets (docs: bench/README.md) ==")

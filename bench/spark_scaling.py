@@ -50,8 +50,12 @@ def flat_rows(count: int) -> list[dict[str, str | None]]:
         if not isinstance(claim, Mapping):
             continue
         for row in claim_to_rows(claim):
-            rows.append({column: None if value is None else (str(value).lower() if isinstance(value, bool) else str(value))
-                         for column, value in row.items()})
+            rows.append(
+                {
+                    column: None if value is None else (str(value).lower() if isinstance(value, bool) else str(value))
+                    for column, value in row.items()
+                }
+            )
     return rows
 
 
@@ -118,8 +122,17 @@ def run(master: str, table, claims: int, partitions: int, rounds: int) -> dict:
         elapsed, cpu_seconds = times[best], cpus[best]
     finally:
         spark.stop()
-    return {"master": master, "cores": cores, "elapsed": elapsed, "rounds": times, "cpu": cpu_seconds, "rate": claims / elapsed, "started": started,
-            "warmed": warmed, "load": os.getloadavg()[0]}
+    return {
+        "master": master,
+        "cores": cores,
+        "elapsed": elapsed,
+        "rounds": times,
+        "cpu": cpu_seconds,
+        "rate": claims / elapsed,
+        "started": started,
+        "warmed": warmed,
+        "load": os.getloadavg()[0],
+    }
 
 
 def child(master: str, count: int, partitions: int, rounds: int) -> None:
@@ -128,7 +141,9 @@ def child(master: str, count: int, partitions: int, rounds: int) -> None:
     rows = flat_rows(count)
     claims = len({row["claim_id"] for row in rows})
     table = pa.Table.from_pylist(rows, schema=pa.schema([(column, pa.string()) for column in COLUMNS]))
-    print("RESULT " + json.dumps({**run(master, table, claims, partitions, rounds), "claims": claims, "lines": len(rows)}))
+    print(
+        "RESULT " + json.dumps({**run(master, table, claims, partitions, rounds), "claims": claims, "lines": len(rows)})
+    )
 
 
 def main() -> None:
@@ -146,22 +161,38 @@ def main() -> None:
         return
 
     masters = args.masters.split(",")
-    print(f"{args.claims} generated claims, {args.partitions} partitions, {os.cpu_count()} CPUs, "
-          f"load average before {os.getloadavg()[0]:.1f}", flush=True)
+    print(
+        f"{args.claims} generated claims, {args.partitions} partitions, {os.cpu_count()} CPUs, "
+        f"load average before {os.getloadavg()[0]:.1f}",
+        flush=True,
+    )
     rates = []
     for master in masters:
-        command = [sys.executable, __file__, "--child", master, "--claims", str(args.claims),
-                   "--partitions", str(args.partitions), "--rounds", str(args.rounds)]
+        command = [
+            sys.executable,
+            __file__,
+            "--child",
+            master,
+            "--claims",
+            str(args.claims),
+            "--partitions",
+            str(args.partitions),
+            "--rounds",
+            str(args.rounds),
+        ]
         out = subprocess.run(command, capture_output=True, text=True, check=False)
         lines = [line for line in out.stdout.splitlines() if line.startswith("RESULT ")]
         if out.returncode != 0 or not lines:
             sys.exit(f"{master} failed:\n{out.stderr[-3000:]}")
-        r = json.loads(lines[-1][len("RESULT "):])
+        r = json.loads(lines[-1][len("RESULT ") :])
         rates.append(r["rate"])
         used = "" if r["cpu"] is None else f"; CPU {r['cpu']:.1f} s = {r['cpu'] / r['elapsed']:.2f} cores busy"
-        print(f"{master:>10}: {r['claims']} claims ({r['lines']} lines) in {r['elapsed']:6.1f} s = "
-              f"{r['rate']:6.0f} claims/s  [{r['cores']} cores; rounds {', '.join(f'{t:.1f}' for t in r['rounds'])} s; session start {r['started']:.1f} s, "
-              f"warm-up {r['warmed']:.1f} s; load average after {r['load']:.1f}{used}]", flush=True)
+        print(
+            f"{master:>10}: {r['claims']} claims ({r['lines']} lines) in {r['elapsed']:6.1f} s = "
+            f"{r['rate']:6.0f} claims/s  [{r['cores']} cores; rounds {', '.join(f'{t:.1f}' for t in r['rounds'])} s; session start {r['started']:.1f} s, "
+            f"warm-up {r['warmed']:.1f} s; load average after {r['load']:.1f}{used}]",
+            flush=True,
+        )
     if len(rates) > 1:
         print(f"ratio {masters[-1]} / {masters[0]}: {rates[-1] / rates[0]:.2f}x")
 

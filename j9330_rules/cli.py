@@ -43,10 +43,22 @@ _FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
 def reference_options(command):
     """The reference-file options shared by every command that builds an Editor."""
     options = [
-        click.option("--asp-file", type=_FILE, multiple=True, help="CMS ASP payment limit file (CSV); repeat for several quarters."),
+        click.option(
+            "--asp-file",
+            type=_FILE,
+            multiple=True,
+            help="CMS ASP payment limit file (CSV); repeat for several quarters.",
+        ),
         click.option("--crosswalk-file", type=_FILE, multiple=True, help="CMS ASP NDC-HCPCS crosswalk (CSV)."),
-        click.option("--mue-file", type=_FILE, multiple=True, help="CMS MUE table (practitioner and/or outpatient hospital CSV)."),
-        click.option("--fee-schedule", type=_FILE, multiple=True, help="Contract fee schedule CSV (payer, hcpcs, rate_per_unit, effective_from, effective_to)."),
+        click.option(
+            "--mue-file", type=_FILE, multiple=True, help="CMS MUE table (practitioner and/or outpatient hospital CSV)."
+        ),
+        click.option(
+            "--fee-schedule",
+            type=_FILE,
+            multiple=True,
+            help="Contract fee schedule CSV (payer, hcpcs, rate_per_unit, effective_from, effective_to).",
+        ),
     ]
     for option in reversed(options):
         command = option(command)
@@ -90,10 +102,20 @@ def _results_in_workers(editor: Editor, items: Iterable, as_of, workers: int) ->
 
 @main.command()
 @click.argument("files", nargs=-1, required=True)
-@click.option("--format", "fmt", type=click.Choice(["table", *WRITERS]), default="table", show_default=True,
-              help="table for people; json, ndjson, csv (one row per finding) or x12-summary (835-style adjustments per line) for programs.")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", *WRITERS]),
+    default="table",
+    show_default=True,
+    help="table for people; json, ndjson, csv (one row per finding) or x12-summary (835-style adjustments per line) for programs.",
+)
 @reference_options
-@click.option("--history", type=click.Path(dir_okay=False, path_type=Path), help="SQLite claim history (created if absent) for FREQUENCY and unit-limit edits.")
+@click.option(
+    "--history",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="SQLite claim history (created if absent) for FREQUENCY and unit-limit edits.",
+)
 @click.option(
     "--fail-on",
     type=click.Choice([*FAIL_LEVELS, "never"]),
@@ -101,16 +123,41 @@ def _results_in_workers(editor: Editor, items: Iterable, as_of, workers: int) ->
     show_default=True,
     help="Exit 1 when a finding is this severe or more (or a claim cannot be checked); 'never' always exits 0.",
 )
-@click.option("--input-format", type=click.Choice(["auto", *INPUT_FORMATS]), default="auto", show_default=True,
-              help="Force the input format instead of detecting it.")
-@click.option("--overrides", type=_FILE, help="Suppressions and severity overrides (TOML or YAML); see docs/overrides.md.")
-@click.option("--as-of", type=click.DateTime(formats=["%Y-%m-%d"]), help="Choose rules by this processing date instead of each line's date of service.")
+@click.option(
+    "--input-format",
+    type=click.Choice(["auto", *INPUT_FORMATS]),
+    default="auto",
+    show_default=True,
+    help="Force the input format instead of detecting it.",
+)
+@click.option(
+    "--overrides", type=_FILE, help="Suppressions and severity overrides (TOML or YAML); see docs/overrides.md."
+)
+@click.option(
+    "--as-of",
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    help="Choose rules by this processing date instead of each line's date of service.",
+)
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
-@click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True,
-              help="Check in N worker processes (results stay in input order); 1 checks in this process.")
-@click.option("--payer", metavar="NAME", help="Check every claim as this payer's, whatever the claim says (an unknown payer makes each claim an error result).")
-@click.option("--engine", type=click.Choice(["compiled", "durable"]), default="compiled", show_default=True,
-              help="compiled: the specs as Python predicates; durable: the durable-rules C core they are tested against. Same findings.")
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="Check in N worker processes (results stay in input order); 1 checks in this process.",
+)
+@click.option(
+    "--payer",
+    metavar="NAME",
+    help="Check every claim as this payer's, whatever the claim says (an unknown payer makes each claim an error result).",
+)
+@click.option(
+    "--engine",
+    type=click.Choice(["compiled", "durable"]),
+    default="compiled",
+    show_default=True,
+    help="compiled: the specs as Python predicates; durable: the durable-rules C core they are tested against. Same findings.",
+)
 def check(files, fmt, fail_on, quiet, input_format, as_of, payer, workers, **options) -> None:
     """Check the claims in FILES (JSON, a JSON list, or NDJSON; a directory; - for stdin)."""
     for name in files:
@@ -122,8 +169,13 @@ def check(files, fmt, fail_on, quiet, input_format, as_of, payer, workers, **opt
     blocking = False
     collected: list[Result] = []
     progress = Progress(
-        TextColumn("checking"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-        console=err, disable=quiet or not err.is_terminal, transient=True,
+        TextColumn("checking"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        disable=quiet or not err.is_terminal,
+        transient=True,
     )
     with progress:
         task = progress.add_task("claims", total=None)
@@ -218,8 +270,17 @@ def refdata_show(**options) -> None:
 
 @main.command()
 @click.option("--format", "fmt", type=click.Choice(["md", "html"]), default="md", show_default=True)
-@click.option("--out", type=click.Path(dir_okay=False, writable=True, path_type=Path), help="Write the report to FILE instead of standard output.")
-@click.option("--as-of", "as_of", type=click.DateTime(formats=["%Y-%m-%d"]), help="The date whose policy and prices the report shows (YYYY-MM-DD; default today).")
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, writable=True, path_type=Path),
+    help="Write the report to FILE instead of standard output.",
+)
+@click.option(
+    "--as-of",
+    "as_of",
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    help="The date whose policy and prices the report shows (YYYY-MM-DD; default today).",
+)
 @reference_options
 def report(fmt, out, as_of, **options) -> None:
     """The national overview of J9330 across payers, from the loaded plugins, with sources."""
@@ -269,7 +330,11 @@ def explain(code) -> None:
     for name in sorted(editor.policies):
         for override in editor.policies[name].overrides:
             if override.code == entry.code:
-                console.print(escape(f"{name} sets its severity to {override.severity} {override.effective.describe()} ({override.source})"))
+                console.print(
+                    escape(
+                        f"{name} sets its severity to {override.severity} {override.effective.describe()} ({override.source})"
+                    )
+                )
 
 
 #: Codes the Editor adds itself rather than a spec rule: (rule id, which payers).
@@ -286,8 +351,6 @@ def _raising(editor: Editor, payer: str, entry) -> Iterator[tuple[str, str, str,
     host = _HOST_RULES.get(entry.code)
     if host is not None and host[1](editor.payers[payer]):
         yield host[0], "(host)", entry.severity, "always"
-
-
 
 
 _MAX_DOSE_MG = 100_000
@@ -310,7 +373,9 @@ def _dose(ctx, param, value: str):
 
 @main.command()
 @click.option("--dose", metavar="MG", required=True, callback=_dose, help="The dose given, in mg (e.g. 15 or 12.5).")
-@click.option("--kits", type=click.IntRange(min=1), metavar="N", help="The 25 mg kits opened; default: as few as hold the dose.")
+@click.option(
+    "--kits", type=click.IntRange(min=1), metavar="N", help="The 25 mg kits opened; default: as few as hold the dose."
+)
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
 def units(dose, kits, fmt) -> None:
     """How a dose of J9330 is billed: administered and discarded (JW) units, kits, and the lines."""
@@ -334,10 +399,15 @@ def units(dose, kits, fmt) -> None:
     lines = _billing_lines(bill)
     if fmt == "json":
         data = {
-            "dose_mg": str(dose), "kit_mg": kit_mg, "kits": bill.kits,
-            "administered_units": bill.administered_units, "discarded_units": bill.discarded_units,
-            "lines": [{"hcpcs": "J9330", "modifiers": list(modifiers), "units": count, "bill": text}
-                      for modifiers, count, text in lines],
+            "dose_mg": str(dose),
+            "kit_mg": kit_mg,
+            "kits": bill.kits,
+            "administered_units": bill.administered_units,
+            "discarded_units": bill.discarded_units,
+            "lines": [
+                {"hcpcs": "J9330", "modifiers": list(modifiers), "units": count, "bill": text}
+                for modifiers, count, text in lines
+            ],
         }
         click.echo(json.dumps(data, indent=2))
         return

@@ -480,9 +480,7 @@ def _cell(row: list[str], index: int | None) -> str:
 _NOT_A_VALUE = {"", "n/a", "na", "-", "--"}
 
 
-def _number(
-    text: str, *, path: Path, line: int, code: str, column: str, required: bool = True
-) -> Decimal | None:
+def _number(text: str, *, path: Path, line: int, code: str, column: str, required: bool = True) -> Decimal | None:
     cleaned = text.replace("$", "").replace(",", "").strip()
     if cleaned.lower() in _NOT_A_VALUE:
         if required:
@@ -670,7 +668,11 @@ def load_asp(path: str | Path, codes: Iterable[str] | str = DEFAULT_CODES) -> As
                     _cell(row, limit), path=path, line=line, code=code, column="Payment Limit", required=False
                 ),
                 coinsurance_percentage=_number(
-                    _cell(row, coinsurance), path=path, line=line, code=code, column="Co-insurance Percentage",
+                    _cell(row, coinsurance),
+                    path=path,
+                    line=line,
+                    code=code,
+                    column="Co-insurance Percentage",
                     required=False,
                 ),
                 notes=_cell(row, notes),

@@ -193,6 +193,7 @@ def _leaf(operator: str, field: str, constant: _Constant) -> Predicate:
     absent = _ABSENT
 
     if ctype == _NIL:  # OP_X_NIL / OP_NIL_NIL: durable-rules' own rules for a null constant
+
         def null_constant(fact: Fact) -> bool:
             value = fact.get(field, absent)
             if value is absent:
@@ -260,6 +261,7 @@ def _leaf(operator: str, field: str, constant: _Constant) -> Predicate:
 
         # The common threshold, {$gt: {field: int}} and friends, without the indirection.
         if operator == "$gt" and not is_double:
+
             def gt_int(fact: Fact) -> bool:
                 value = fact.get(field, absent)
                 if type(value) is int:
@@ -268,6 +270,7 @@ def _leaf(operator: str, field: str, constant: _Constant) -> Predicate:
 
             return gt_int
         if operator == "$gte" and not is_double:
+
             def gte_int(fact: Fact) -> bool:
                 value = fact.get(field, absent)
                 if type(value) is int:
@@ -276,6 +279,7 @@ def _leaf(operator: str, field: str, constant: _Constant) -> Predicate:
 
             return gte_int
         if operator == "$lte" and not is_double:
+
             def lte_int(fact: Fact) -> bool:
                 value = fact.get(field, absent)
                 if type(value) is int:
@@ -392,10 +396,10 @@ def _any_count(predicates: tuple[Predicate, ...]) -> Predicate:
     return total
 
 
-
-
 def _always(fact: Fact) -> bool:
     return True
+
+
 _FAILED = "the rules engine failed on this claim ({})"  # CompiledRuleset's words
 
 
@@ -437,8 +441,13 @@ class _Kind:
 
     __slots__ = ("bounds", "entries", "fields", "masks", "memo", "sent_values")
 
-    def __init__(self, bounds: tuple[Predicate, ...], entries: tuple[_Entry, ...], fields: tuple[str, ...] | None,
-                 sent_values: Callable[[Fact], list[Any]]):
+    def __init__(
+        self,
+        bounds: tuple[Predicate, ...],
+        entries: tuple[_Entry, ...],
+        fields: tuple[str, ...] | None,
+        sent_values: Callable[[Fact], list[Any]],
+    ):
         self.bounds = bounds
         self.entries = entries
         self.fields = fields

@@ -63,7 +63,9 @@ class Editor:
     ):
         # The constructor's arguments, so that worker processes (check_many(workers=N)) can
         # build the same Editor: every keyword is captured, whatever is added above.
-        self._arguments: dict[str, Any] = {k: v for k, v in dict(locals()).items() if k != "self" and not k.startswith("__")}
+        self._arguments: dict[str, Any] = {
+            k: v for k, v in dict(locals()).items() if k != "self" and not k.startswith("__")
+        }
         plugins = self._arguments["plugins"] = tuple(plugins)  # an iterator is read only once
         self._lock = threading.RLock()  # one claim at a time per Editor (see check)
         manager, registry = plugin_manager(plugins, entry_points=entry_points)
@@ -141,8 +143,13 @@ class Editor:
             ),
         )
         result = Result(
-            model.claim_id, payer.name, tuple(findings), payment=payment, suppressed=suppressed,
-            audit=audit, lines=[line.line for line in model.lines],
+            model.claim_id,
+            payer.name,
+            tuple(findings),
+            payment=payment,
+            suppressed=suppressed,
+            audit=audit,
+            lines=[line.line for line in model.lines],
         )
         if patient is not None and not result.blocking:
             self.history.record(patient, payer.name, model.claim_id, builder.billed_units(model))
@@ -167,9 +174,7 @@ class Editor:
             patient, policy.payer, first, reach + (last - first).days, exclude_claim=claim.claim_id
         )
 
-    def check_many(
-        self, claims: Iterable[Any], *, as_of: dt.date | None = None, workers: int = 1
-    ) -> Iterator[Result]:
+    def check_many(self, claims: Iterable[Any], *, as_of: dt.date | None = None, workers: int = 1) -> Iterator[Result]:
         """One result per input, in order; a bad claim yields a result with ``error``.
 
         ``workers`` > 1 checks in that many worker processes (forkserver or spawn, never a
@@ -260,7 +265,11 @@ class Editor:
         for plugin, payment, error in call_each(hook, **arguments):
             if error is not None:
                 log.error("plugin %s failed in j9330_benchmark: %s", plugin, type(error).__name__)
-                failures.append(self._plugin_failed(PluginFailure(plugin, "computing the benchmark", type(error).__name__), payer.name))
+                failures.append(
+                    self._plugin_failed(
+                        PluginFailure(plugin, "computing the benchmark", type(error).__name__), payer.name
+                    )
+                )
             elif payment is not None:
                 return payment, failures
         return None, failures

@@ -26,7 +26,6 @@ Fact = dict[str, Any]
 SESSION = "0"  # one live engine session per process; never a claim id
 
 
-
 def day_number(day: dt.date) -> int:
     """A date as YYYYMMDD, the form effective dates are compared in."""
     return day.year * 10000 + day.month * 100 + day.day
@@ -67,7 +66,9 @@ class FactBuilder:
         # Claims of a batch share a few dates: the reference lookups of a date are made once.
         self._references: dict[tuple[str, dt.date], tuple[Any, bool, bool]] = {}
 
-    def build(self, claim: Claim, as_of: dt.date | None = None, prior: Sequence[tuple[dt.date, int]] = ()) -> list[Fact]:
+    def build(
+        self, claim: Claim, as_of: dt.date | None = None, prior: Sequence[tuple[dt.date, int]] = ()
+    ) -> list[Fact]:
         """The claim's facts; ``prior`` holds (date, units) already billed for the patient (claim history)."""
         facts: list[Fact] = [{"id": "claim", "sid": SESSION, "kind": "claim"}]
         by_date: dict[dt.date, list[ClaimLine]] = defaultdict(list)
@@ -175,7 +176,9 @@ class FactBuilder:
             fact["ndc_units_covered"] = fact_number(covered)
             fact["ndc_quantity_covers"] = covered >= whole
 
-    def _reference(self, fact: Fact, claim: Claim, day: dt.date, lines: list[ClaimLine], totals: units.DateUnits) -> None:
+    def _reference(
+        self, fact: Fact, claim: Claim, day: dt.date, lines: list[ClaimLine], totals: units.DateUnits
+    ) -> None:
         """Facts from the loaded CMS files and fee schedules; ``*_loaded`` says whether they were."""
         mue, asp_loaded, fee_schedule_loaded = self._reference_on(claim.form, day)
         fact["mue_loaded"] = mue is not None
@@ -183,7 +186,9 @@ class FactBuilder:
         if mue is not None:
             row, _table = mue
             # MAI 1 edits each claim line; MAI 2 and 3 edit the date of service.
-            counted = max((units.whole_units(line.units) or 0) for line in lines) if row.mai == 1 else totals.total_units
+            counted = (
+                max((units.whole_units(line.units) or 0) for line in lines) if row.mai == 1 else totals.total_units
+            )
             fact.update(mue_value=row.value, mue_mai=row.mai, units_over_mue=counted > row.value)
         fact["asp_loaded"] = asp_loaded
         fact["fee_schedule_loaded"] = fee_schedule_loaded

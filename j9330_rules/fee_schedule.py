@@ -42,8 +42,10 @@ def load_fee_schedule(path: str | Path, codes: frozenset[str] = frozenset({"J933
             missing = [name for name in COLUMNS if name not in header]
             if missing:
                 raise ReferenceFileError(
-                    path, f"not a j9330-rules fee schedule: missing column(s) {', '.join(missing)}",
-                    expected="fee schedule", found="other CSV",
+                    path,
+                    f"not a j9330-rules fee schedule: missing column(s) {', '.join(missing)}",
+                    expected="fee schedule",
+                    found="other CSV",
                 )
             reader.fieldnames = header
             return tuple(

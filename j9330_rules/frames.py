@@ -25,7 +25,9 @@ if TYPE_CHECKING:
 CLAIM_ID = "claim_id"
 
 
-def check_frame(df: pandas.DataFrame, editor: Editor | None = None, *, as_of: dt.date | None = None) -> pandas.DataFrame:
+def check_frame(
+    df: pandas.DataFrame, editor: Editor | None = None, *, as_of: dt.date | None = None
+) -> pandas.DataFrame:
     """Check the claims whose lines are the rows of ``df``; the findings as a DataFrame.
 
     ``df`` is in the flat claim-line layout (``j9330_rules.flat.COLUMNS``); the rows of a
@@ -61,7 +63,11 @@ def frame_claims(df: pandas.DataFrame) -> Iterator[dict[str, Any]]:
         row = {column: _plain(pd, value) for column, value in zip(columns, values)}
         claim_id = row.get(CLAIM_ID)
         # A row without an id never joins another row: each becomes its own (invalid) claim.
-        key = ("id", type(claim_id).__name__, claim_id) if _hashable(claim_id) and claim_id is not None else ("row", position)
+        key = (
+            ("id", type(claim_id).__name__, claim_id)
+            if _hashable(claim_id) and claim_id is not None
+            else ("row", position)
+        )
         groups.setdefault(key, []).append(row)
     for rows in groups.values():
         yield from claims_from_rows(rows)

@@ -188,8 +188,7 @@ class ClaimHistory:
                 (key, payer, claim_id, now),
             )
             conn.executemany(
-                "INSERT INTO administrations (patient, payer, claim_id, service_date, units)"
-                " VALUES (?, ?, ?, ?, ?)",
+                "INSERT INTO administrations (patient, payer, claim_id, service_date, units) VALUES (?, ?, ?, ?, ?)",
                 [(key, payer, claim_id, day, units) for day, units in rows],
             )
 
@@ -298,8 +297,7 @@ class ClaimHistory:
 
         def write(conn: sqlite3.Connection) -> bytes:
             conn.execute(
-                "CREATE TABLE IF NOT EXISTS schema_version ("
-                " version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)"
+                "CREATE TABLE IF NOT EXISTS schema_version ( version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)"
             )
             conn.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value BLOB NOT NULL)")
             current = conn.execute("SELECT COALESCE(MAX(version), 0) FROM schema_version").fetchone()[0]

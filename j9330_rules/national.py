@@ -38,4 +38,6 @@ def j9330_benchmark(claim, payer, policy, reference):
         fee = reference.fee_rate(payer.name, day)
         return fee.rate_per_unit if fee else None
 
-    return benchmark(claim, rate_on, basis="units x contract fee schedule rate", source=f"fee schedule loaded for {payer.name}")
+    return benchmark(
+        claim, rate_on, basis="units x contract fee schedule rate", source=f"fee schedule loaded for {payer.name}"
+    )

@@ -84,13 +84,20 @@ def parse_overrides(data: Mapping[str, Any], *, origin: str = "overrides") -> tu
             if not entry.get("reason"):
                 raise SpecError(f"{where}: give a reason: overrides are audited")
             severity = entry.get("severity")
-            if (action == "severity") != (severity is not None) or (severity is not None and severity not in SEVERITIES):
+            if (action == "severity") != (severity is not None) or (
+                severity is not None and severity not in SEVERITIES
+            ):
                 raise SpecError(f"{where}: severity must be one of {', '.join(SEVERITIES)} (and only on [[severity]])")
-            entries.append(Override(
-                id=str(entry.get("id") or f"{action}[{index}]"), action=action, code=entry["code"],
-                reason=str(entry["reason"]), severity=severity,
-                **{name: None if entry.get(name) is None else str(entry[name]) for name in SELECTORS},
-            ))
+            entries.append(
+                Override(
+                    id=str(entry.get("id") or f"{action}[{index}]"),
+                    action=action,
+                    code=entry["code"],
+                    reason=str(entry["reason"]),
+                    severity=severity,
+                    **{name: None if entry.get(name) is None else str(entry[name]) for name in SELECTORS},
+                )
+            )
     return tuple(entries)
 
 
@@ -110,6 +117,8 @@ def apply_overrides(
             continue
         change = next((o for o in overrides if o.action == "severity" and o.applies(finding, claim)), None)
         if change is not None and change.severity != finding.severity:
-            finding = attrs.evolve(finding, severity=change.severity, overridden_from=finding.severity, override=change.id)
+            finding = attrs.evolve(
+                finding, severity=change.severity, overridden_from=finding.severity, override=change.id
+            )
         kept.append(finding)
     return kept, suppressed

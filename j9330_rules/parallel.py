@@ -297,7 +297,14 @@ class _Worker:
 
 class _Pool:
     def __init__(
-        self, context: Any, payload: bytes, as_of: dt.date | None, workers: int, chunk_size: int, window: int, affinity: bool
+        self,
+        context: Any,
+        payload: bytes,
+        as_of: dt.date | None,
+        workers: int,
+        chunk_size: int,
+        window: int,
+        affinity: bool,
     ):
         self.context = context
         self.payload = payload
@@ -371,7 +378,9 @@ class _Pool:
             try:
                 blob = pickle.dumps(claim, _PICKLE)
             except Exception as exc:
-                self.done[index] = _error(claim, f"internal error (the claim cannot be sent to a worker: {type(exc).__name__})")
+                self.done[index] = _error(
+                    claim, f"internal error (the claim cannot be sent to a worker: {type(exc).__name__})"
+                )
                 continue
             slot = self._slot(claim)
             chunk = shared if slot is None else by_slot.setdefault(slot, [])
@@ -472,15 +481,18 @@ class _Pool:
                     "check that j9330_rules and the plugins import in a fresh Python process"
                 )
         else:
-            log.error("a worker process died (exit code %s) while checking %d claim(s); restarting it",
-                      code, len(started.items) if started else 0)
+            log.error(
+                "a worker process died (exit code %s) while checking %d claim(s); restarting it",
+                code,
+                len(started.items) if started else 0,
+            )
         worker.stop(graceful=False)
         self.workers[worker.slot] = self._start(worker.slot)
         for task in lost:
             if task is not started:
                 self._send(worker.slot, task.items, alone=task.alone)
             elif task.alone:
-                (index, blob), = task.items
+                ((index, blob),) = task.items
                 self.done[index] = _error(pickle.loads(blob), CRASHED)
             else:
                 for item in task.items:
@@ -524,8 +536,11 @@ def _error(claim: Any, message: str) -> Result:
 
 
 def _worker_main(
-    payload: bytes, setting: tuple[str, dict[str, str], list[str]], as_of: dt.date | None,
-    tasks: Connection, results: Connection,
+    payload: bytes,
+    setting: tuple[str, dict[str, str], list[str]],
+    as_of: dt.date | None,
+    tasks: Connection,
+    results: Connection,
 ) -> None:
     """One worker process: build the Editor once, then check chunks until the parent closes the pipe."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
@@ -592,4 +607,6 @@ def _sendable(result: Result) -> Result:
         pickle.dumps(result, _PICKLE)
         return result
     except Exception as exc:
-        return Result(result.claim_id, result.payer, error=f"internal error (the result cannot be returned: {type(exc).__name__})")
+        return Result(
+            result.claim_id, result.payer, error=f"internal error (the result cannot be returned: {type(exc).__name__})"
+        )

@@ -71,13 +71,17 @@ def merge(payer: str, specs: Iterable[Spec]) -> PayerPolicy:
     for spec in reversed(ordered):  # national rules first: a stable, readable order
         for rule in spec.rules:
             if rule.id in rules:
-                raise SpecError(f"{spec.origin}: rule {rule.id}: the id is also used by ruleset {rules[rule.id].ruleset}")
+                raise SpecError(
+                    f"{spec.origin}: rule {rule.id}: the id is also used by ruleset {rules[rule.id].ruleset}"
+                )
             rules[rule.id] = rule
     # A rule may name a parameter only some payers set (a unit limit, say): absent, the rule cannot fire.
     # Likewise a code set only some payers define (covered_diagnoses).
     known_parameters = {name for spec in specs for name in spec.parameters}
     known_sets = {name: code_set for spec in specs for name, code_set in spec.code_sets.items()}
-    _check_fields(rules.values(), known_parameters, known_sets, {rule.id: spec for spec in ordered for rule in spec.rules})
+    _check_fields(
+        rules.values(), known_parameters, known_sets, {rule.id: spec for spec in ordered for rule in spec.rules}
+    )
     return PayerPolicy(
         payer=payer,
         specs=tuple(reversed(ordered)),
@@ -118,11 +122,15 @@ def _check_fields(rules, parameters: set[str], code_sets: Mapping[str, CodeSet],
     if clash:
         raise SpecError(f"parameter {clash[0]}: the name is a built-in fact field; choose another")
     for rule in rules:
-        known = FIELDS[rule.fact] | PAYER_FIELDS | set(parameters) | {
-            f"in_{name}" for name, code_set in code_sets.items() if code_set.field in CODE_SET_FIELDS[rule.fact]
-        }
+        known = (
+            FIELDS[rule.fact]
+            | PAYER_FIELDS
+            | set(parameters)
+            | {f"in_{name}" for name, code_set in code_sets.items() if code_set.field in CODE_SET_FIELDS[rule.fact]}
+        )
         used = set(_condition_fields(rule.when)) | {
-            match.group("named") or match.group("braced") for match in Template.pattern.finditer(rule.message)
+            match.group("named") or match.group("braced")
+            for match in Template.pattern.finditer(rule.message)
             if match.group("named") or match.group("braced")
         }
         unknown = sorted(used - known)

@@ -115,8 +115,11 @@ class ReferenceData:
         outpatient hospital for institutional ones; the newest table in force."""
         kind = MUE_KIND_BY_FORM.get(form)
         candidates = [
-            table for table in self.mue
-            if table.kind == kind and hcpcs in table.rows and (table.effective_from is None or table.effective_from <= day)
+            table
+            for table in self.mue
+            if table.kind == kind
+            and hcpcs in table.rows
+            and (table.effective_from is None or table.effective_from <= day)
         ]
         if not candidates:
             return None

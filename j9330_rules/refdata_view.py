@@ -32,7 +32,11 @@ def reference_tables(reference: ReferenceData) -> Iterator[Table]:
     files = Table("Kind", "File", "In force", "J9330", title="Loaded files")
     for asp in reference.asp:
         row = asp.rows.get("J9330")
-        limit = f"payment limit {row.payment_limit} per unit ({row.dosage})" if row and row.payment_limit is not None else "no J9330 payment limit"
+        limit = (
+            f"payment limit {row.payment_limit} per unit ({row.dosage})"
+            if row and row.payment_limit is not None
+            else "no J9330 payment limit"
+        )
         files.add_row("ASP", asp.path.name, _period(asp), limit)
     for crosswalk in reference.crosswalks:
         rows = [r for r in crosswalk.entries if r.hcpcs == "J9330"]
@@ -43,8 +47,18 @@ def reference_tables(reference: ReferenceData) -> Iterator[Table]:
         summary = f"{table.kind.replace('_', ' ')} MUE {row.value} (MAI {row.mai})" if row else "no J9330 MUE"
         files.add_row("MUE", table.path.name, _period(table), summary)
     for fee in reference.fees:
-        files.add_row("fee schedule", fee.path.name, f"{fee.effective_from} to {fee.effective_to or 'open'}", f"{fee.payer}: {fee.rate_per_unit} per unit")
-    loaded = {"asp": reference.asp, "crosswalk": reference.crosswalks, "mue": reference.mue, "fee_schedule": reference.fees}
+        files.add_row(
+            "fee schedule",
+            fee.path.name,
+            f"{fee.effective_from} to {fee.effective_to or 'open'}",
+            f"{fee.payer}: {fee.rate_per_unit} per unit",
+        )
+    loaded = {
+        "asp": reference.asp,
+        "crosswalk": reference.crosswalks,
+        "mue": reference.mue,
+        "fee_schedule": reference.fees,
+    }
     for kind, items in loaded.items():
         if not items:
             option, argument, what = OPTIONS[kind]

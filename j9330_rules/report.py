@@ -234,7 +234,9 @@ def _specific_first(policy: PayerPolicy) -> list[Spec]:
     return sorted(policy.specs, key=_general)
 
 
-def _parameters(specs: Iterable[Spec], names: Iterable[str] | None, policy: PayerPolicy | None, as_of: dt.date) -> list[ParameterFact]:
+def _parameters(
+    specs: Iterable[Spec], names: Iterable[str] | None, policy: PayerPolicy | None, as_of: dt.date
+) -> list[ParameterFact]:
     """Every period of the named parameters (all when ``names`` is None), specific specs first."""
     specs = list(specs)
     wanted = list(names) if names is not None else sorted({n for s in specs for n in s.parameters})
@@ -247,7 +249,9 @@ def _parameters(specs: Iterable[Spec], names: Iterable[str] | None, policy: Paye
             for period in spec.parameters.get(name, ()):
                 current = period is in_force if policy is not None else period.effective.contains(as_of)
                 facts.append(
-                    ParameterFact(name, period.value, period.effective, period.source, spec.name, _general(spec), current)
+                    ParameterFact(
+                        name, period.value, period.effective, period.source, spec.name, _general(spec), current
+                    )
                 )
     return facts
 
@@ -260,7 +264,9 @@ def _code_set(spec: Spec, name: str, replaces: str | None = None) -> CodeSetFact
 def _overrides(specs: Iterable[Spec]) -> list[OverrideFact]:
     codes = catalogue()
     return [
-        OverrideFact(o.code, o.severity, codes[o.code].severity if o.code in codes else "", o.effective, o.source, spec.name)
+        OverrideFact(
+            o.code, o.severity, codes[o.code].severity if o.code in codes else "", o.effective, o.source, spec.name
+        )
         for spec in specs
         for o in spec.severity_overrides
     ]
@@ -284,16 +290,25 @@ def basis_data(reference: ReferenceData, payer: str, basis: Any, as_of: dt.date)
     if basis == "asp":
         found = reference.asp_limit(as_of)
         if found is None:
-            return DataStatus(what, False, f"no CMS ASP payment limit for J9330 covers {as_of}; load the quarter's file with {option}")
+            return DataStatus(
+                what, False, f"no CMS ASP payment limit for J9330 covers {as_of}; load the quarter's file with {option}"
+            )
         limit, file = found
         row = file.rows["J9330"]
         period = _period_text(file.effective_from, file.effective_to, file.quarter)
-        return DataStatus(what, True, f"J9330 payment limit {limit} per {row.dosage or 'unit'}, in force {period}", file.path.name)
+        return DataStatus(
+            what, True, f"J9330 payment limit {limit} per {row.dosage or 'unit'}, in force {period}", file.path.name
+        )
     fee = reference.fee_rate(payer, as_of)
     if fee is None:
-        return DataStatus(what, False, f"no contract fee schedule rate for {payer} covers {as_of}; load one with {option}")
+        return DataStatus(
+            what, False, f"no contract fee schedule rate for {payer} covers {as_of}; load one with {option}"
+        )
     return DataStatus(
-        what, True, f"{fee.rate_per_unit} per unit for {payer}, in force {_period_text(fee.effective_from, fee.effective_to)}", fee.path.name
+        what,
+        True,
+        f"{fee.rate_per_unit} per unit for {payer}, in force {_period_text(fee.effective_from, fee.effective_to)}",
+        fee.path.name,
     )
 
 
@@ -304,11 +319,18 @@ def _mue_tables(reference: ReferenceData, as_of: dt.date) -> list[DataStatus]:
         setting = kind.replace("_", " ")
         found = reference.mue_for(form, as_of)
         if found is None:
-            statuses.append(DataStatus(f"{what}, {setting} ({form} claims)", False, f"not loaded; load it with {option}"))
+            statuses.append(
+                DataStatus(f"{what}, {setting} ({form} claims)", False, f"not loaded; load it with {option}")
+            )
         else:
             row, table = found
             statuses.append(
-                DataStatus(f"{what}, {setting} ({form} claims)", True, f"J9330 MUE {row.value} (MAI {row.mai}), effective {table.effective_from or table.quarter or 'date unknown'}", table.path.name)
+                DataStatus(
+                    f"{what}, {setting} ({form} claims)",
+                    True,
+                    f"J9330 MUE {row.value} (MAI {row.mai}), effective {table.effective_from or table.quarter or 'date unknown'}",
+                    table.path.name,
+                )
             )
     return statuses
 
@@ -322,8 +344,15 @@ def standard_claim(payer: str, day: dt.date, dose_mg: int = STANDARD_DOSE_MG) ->
         "place_of_service": "11",
         "diagnoses": [_BENCHMARK_DX],
         "lines": [
-            {"line": 1, "hcpcs": "J9330", "modifiers": ["JZ"], "units": dose_mg, "service_date": day.isoformat(),
-             "dose_mg": str(dose_mg), "dx_pointers": [1]},
+            {
+                "line": 1,
+                "hcpcs": "J9330",
+                "modifiers": ["JZ"],
+                "units": dose_mg,
+                "service_date": day.isoformat(),
+                "dose_mg": str(dose_mg),
+                "dx_pointers": [1],
+            },
         ],
     }
 
@@ -333,7 +362,9 @@ def _benchmark(editor: Editor, name: str, policy: PayerPolicy, as_of: dt.date, d
     try:
         result: Result = editor.check(standard_claim(name, as_of, dose_mg), as_of=as_of)
     except Exception as exc:  # the report must still render: say why there is no number
-        return Benchmark(name, display, dose_mg, reason=f"the benchmark claim could not be checked ({type(exc).__name__})")
+        return Benchmark(
+            name, display, dose_mg, reason=f"the benchmark claim could not be checked ({type(exc).__name__})"
+        )
     payment = result.payment
     if payment is not None:
         rate = payment.lines[0].rate if len(payment.lines) == 1 else None
@@ -380,9 +411,13 @@ def _payer(editor: Editor, name: str, as_of: dt.date, dose_mg: int) -> PayerSumm
 
     missing = []
     if not payer.policy_sourced:
-        missing.append(NotProvided("Sourced payer policy", f"not provided: {payer.note or 'no note given by the plugin'}"))
+        missing.append(
+            NotProvided("Sourced payer policy", f"not provided: {payer.note or 'no note given by the plugin'}")
+        )
     if covered is None:
-        missing.append(NotProvided("Covered indications", "not restricted by a sourced policy (no covered_diagnoses code set)"))
+        missing.append(
+            NotProvided("Covered indications", "not restricted by a sourced policy (no covered_diagnoses code set)")
+        )
     for status in (*reimbursement_data, *mue_tables):
         if not status.loaded:
             missing.append(NotProvided(status.what, status.detail))
@@ -419,8 +454,19 @@ def _files(reference: ReferenceData) -> list[DataStatus]:
     files = []
     for asp in reference.asp:
         row = asp.rows.get("J9330")
-        detail = f"J9330 payment limit {row.payment_limit} per {row.dosage}" if row and row.payment_limit is not None else "no J9330 payment limit"
-        files.append(DataStatus(f"CMS ASP payment limit file, {_period_text(asp.effective_from, asp.effective_to, asp.quarter)}", True, detail, asp.path.name))
+        detail = (
+            f"J9330 payment limit {row.payment_limit} per {row.dosage}"
+            if row and row.payment_limit is not None
+            else "no J9330 payment limit"
+        )
+        files.append(
+            DataStatus(
+                f"CMS ASP payment limit file, {_period_text(asp.effective_from, asp.effective_to, asp.quarter)}",
+                True,
+                detail,
+                asp.path.name,
+            )
+        )
     for crosswalk in reference.crosswalks:
         rows = [r for r in crosswalk.entries if r.hcpcs == "J9330"]
         detail = "; ".join(f"{r.ndc} {r.drug_name}: {r.bill_units_pkg} units/package" for r in rows) or "no J9330 NDCs"
@@ -433,8 +479,17 @@ def _files(reference: ReferenceData) -> list[DataStatus]:
         files.append(DataStatus(what, True, detail, table.path.name))
     for fee in reference.fees:
         period = _period_text(fee.effective_from, fee.effective_to)
-        files.append(DataStatus(f"contract fee schedule, {fee.payer}, {period}", True, f"{fee.rate_per_unit} per unit", fee.path.name))
-    loaded = {"asp": reference.asp, "crosswalk": reference.crosswalks, "mue": reference.mue, "fee_schedule": reference.fees}
+        files.append(
+            DataStatus(
+                f"contract fee schedule, {fee.payer}, {period}", True, f"{fee.rate_per_unit} per unit", fee.path.name
+            )
+        )
+    loaded = {
+        "asp": reference.asp,
+        "crosswalk": reference.crosswalks,
+        "mue": reference.mue,
+        "fee_schedule": reference.fees,
+    }
     for kind, items in loaded.items():
         if not items:
             option, argument, what = OPTIONS[kind]
@@ -536,7 +591,9 @@ def money(amount: Decimal) -> str:
     return f"${amount:.2f}"
 
 
-def _parameter_rows(facts: Iterable[ParameterFact], as_of: dt.date, *, national: bool) -> tuple[tuple[Inline, ...], ...]:
+def _parameter_rows(
+    facts: Iterable[ParameterFact], as_of: dt.date, *, national: bool
+) -> tuple[tuple[Inline, ...], ...]:
     rows = []
     for fact in facts:
         label = LABELS.get(fact.name)
@@ -547,7 +604,9 @@ def _parameter_rows(facts: Iterable[ParameterFact], as_of: dt.date, *, national:
         stated = fact.ruleset
         if fact.default and not national:
             stated += " (national default: fills the dates the payer's periods do not cover)"
-        rows.append((name, value, effective_text(fact.effective), stated, "yes" if fact.in_force else "no", fact.source))
+        rows.append(
+            (name, value, effective_text(fact.effective), stated, "yes" if fact.in_force else "no", fact.source)
+        )
     return tuple(rows)
 
 
@@ -570,7 +629,15 @@ def _rule_table(rules: Sequence[RuleFact]) -> Table:
     return Table(
         ("Rule", "Code", "Severity", "Effective from", "Effective to", "Ruleset", "Source"),
         tuple(
-            (Code(r.id), Code(r.code), r.severity, str(r.effective.effective_from or "-"), str(r.effective.effective_to or "open"), r.ruleset, r.source)
+            (
+                Code(r.id),
+                Code(r.code),
+                r.severity,
+                str(r.effective.effective_from or "-"),
+                str(r.effective.effective_to or "open"),
+                r.ruleset,
+                r.source,
+            )
             for r in rules
         ),
     )
@@ -610,7 +677,11 @@ def anchor(name: str) -> str:
 
 def _payer_blocks(p: PayerSummary, as_of: dt.date) -> list:
     blocks: list = [Heading(2, (p.display_name + " (", Code(p.name), ")"), anchor(p.name))]
-    specs = _join((Code(s.name), f" {s.version} ({s.title}; {s.origin})") for s in p.specs) if p.specs else "none (national rules only)"
+    specs = (
+        _join((Code(s.name), f" {s.version} ({s.title}; {s.origin})") for s in p.specs)
+        if p.specs
+        else "none (national rules only)"
+    )
     policy = "sourced" if p.policy_sourced else "not provided"
     facts = [
         ("Display name: ", p.display_name, " (declared by plugin ", Code(p.plugin), ")"),
@@ -621,12 +692,20 @@ def _payer_blocks(p: PayerSummary, as_of: dt.date) -> list:
 
     blocks.append(Heading(3, "Covered indications"))
     if p.covered is None:
-        blocks.append(Para("Not restricted by a sourced policy: no covered_diagnoses code set applies to this payer, so the national diagnosis-coverage rule does not restrict it."))
+        blocks.append(
+            Para(
+                "Not restricted by a sourced policy: no covered_diagnoses code set applies to this payer, so the national diagnosis-coverage rule does not restrict it."
+            )
+        )
     else:
         blocks.append(_code_set_table([p.covered]))
 
     blocks.append(Heading(3, "Authorization"))
-    blocks.append(_parameter_table(p.authorization, as_of) if p.authorization else Para("No authorization parameter is set by the loaded specs."))
+    blocks.append(
+        _parameter_table(p.authorization, as_of)
+        if p.authorization
+        else Para("No authorization parameter is set by the loaded specs.")
+    )
 
     blocks.append(Heading(3, "Modifier requirements"))
     if p.modifiers:
@@ -641,7 +720,17 @@ def _payer_blocks(p: PayerSummary, as_of: dt.date) -> list:
     if p.unit_limits:
         blocks.append(_parameter_table(p.unit_limits, as_of))
     else:
-        blocks.append(Para(("No payer unit limit is set by the loaded specs (", Code("units_limit"), ", ", Code("units_limit_days"), ").")))
+        blocks.append(
+            Para(
+                (
+                    "No payer unit limit is set by the loaded specs (",
+                    Code("units_limit"),
+                    ", ",
+                    Code("units_limit_days"),
+                    ").",
+                )
+            )
+        )
     if p.mue_rules:
         blocks.append(Para("Medically Unlikely Edit rules, with the MUE tables they read:"))
         blocks.append(_rule_table(p.mue_rules))
@@ -659,7 +748,13 @@ def _payer_blocks(p: PayerSummary, as_of: dt.date) -> list:
         blocks.append(_status_table(p.reimbursement_data))
     b = p.benchmark
     if b.allowed is not None:
-        blocks.append(Para((f"Benchmark for {b.units} mg ({b.units} units, JZ) on {as_of}: {money(b.allowed)} ({b.basis}; {b.source}).",)))
+        blocks.append(
+            Para(
+                (
+                    f"Benchmark for {b.units} mg ({b.units} units, JZ) on {as_of}: {money(b.allowed)} ({b.basis}; {b.source}).",
+                )
+            )
+        )
     else:
         blocks.append(Para(f"No benchmark for {b.units} mg on {as_of}: {b.reason}."))
 
@@ -671,7 +766,9 @@ def _payer_blocks(p: PayerSummary, as_of: dt.date) -> list:
             blocks.append(_code_set_table(p.other_code_sets))
 
     blocks.append(Heading(3, "Payer-specific rules"))
-    blocks.append(_rule_table(p.rules) if p.rules else Para("None: the national rules apply, steered by the parameters above."))
+    blocks.append(
+        _rule_table(p.rules) if p.rules else Para("None: the national rules apply, steered by the parameters above.")
+    )
 
     blocks.append(Heading(3, "Not provided"))
     if p.not_provided:
@@ -686,11 +783,18 @@ def document(report: Report) -> list:
     plugins = _join((Code(p.name), f" {p.version or '-'}") for p in report.plugins)
     blocks: list = [
         Heading(1, "J9330 (temsirolimus, 1 mg): national payer overview"),
-        Para((f"As of {report.as_of}. Generated from the loaded plugins: ", plugins,
-              ". Every fact cites the source its spec, plugin or reference file gives.")),
+        Para(
+            (
+                f"As of {report.as_of}. Generated from the loaded plugins: ",
+                plugins,
+                ". Every fact cites the source its spec, plugin or reference file gives.",
+            )
+        ),
         Heading(2, f"Benchmark: the standard {report.standard_dose_mg} mg dose", "benchmark"),
-        Para(f"Allowed amount for one {report.standard_dose_mg} mg J9330 line ({report.standard_dose_mg} units, JZ) "
-             f"on {report.as_of}, as the editor's benchmark computes it for each payer."),
+        Para(
+            f"Allowed amount for one {report.standard_dose_mg} mg J9330 line ({report.standard_dose_mg} units, JZ) "
+            f"on {report.as_of}, as the editor's benchmark computes it for each payer."
+        ),
         Chart(report.benchmarks, f"Allowed amount for {report.standard_dose_mg} mg J9330 on {report.as_of}"),
         _benchmark_table(report.benchmarks),
     ]
@@ -710,8 +814,12 @@ def document(report: Report) -> list:
     blocks.append(Heading(3, "National rules"))
     blocks.append(_rule_table(n.rules))
     blocks.append(Heading(3, "Bundled reference data"))
-    blocks.append(Table(("Item", "Value", "Source", "Plugin"),
-                        tuple((Code(i.name), value_inline(i.value), i.source, i.plugin) for i in n.reference)))
+    blocks.append(
+        Table(
+            ("Item", "Value", "Source", "Plugin"),
+            tuple((Code(i.name), value_inline(i.value), i.source, i.plugin) for i in n.reference),
+        )
+    )
     blocks.append(Heading(3, "Reference files loaded"))
     blocks.append(_status_table(n.files))
     if report.failures:
@@ -800,8 +908,10 @@ def _svg_chart(chart: Chart) -> str:
     width = label_w + bar_w + value_w
     height = top * 2 + row_h * max(len(priced), 1)
     top_amount = max((b.allowed for b in priced), default=Decimal(0))
-    parts = [f'<svg class="chart" role="img" width="{width}" height="{height}" viewBox="0 0 {width} {height}" aria-label="{_h(chart.title)}">',
-             f"<title>{_h(chart.title)}</title>"]
+    parts = [
+        f'<svg class="chart" role="img" width="{width}" height="{height}" viewBox="0 0 {width} {height}" aria-label="{_h(chart.title)}">',
+        f"<title>{_h(chart.title)}</title>",
+    ]
     if not priced:
         parts.append(f'<text x="0" y="{top + 20}">No payer has a loaded price on this date.</text>')
     for index, b in enumerate(priced):
@@ -829,7 +939,11 @@ def render_html(report: Report) -> str:
             ident = f' id="{_h(block.anchor)}"' if block.anchor else ""
             body.append(f"<h{block.level}{ident}>{_html_inline(block.text)}</h{block.level}>")
             if block.level == 1:
-                body.append("<nav><ul>" + "".join(f'<li><a href="#{_h(a)}">{_html_inline(t)}</a></li>' for a, t in toc) + "</ul></nav>")
+                body.append(
+                    "<nav><ul>"
+                    + "".join(f'<li><a href="#{_h(a)}">{_html_inline(t)}</a></li>' for a, t in toc)
+                    + "</ul></nav>"
+                )
         elif isinstance(block, Para):
             body.append(f"<p>{_html_inline(block.text)}</p>")
         elif isinstance(block, Bullets):

@@ -128,7 +128,7 @@ class Results(Sequence[Result]):
                 "<code>to_pandas()</code> has them all.</p>"
             )
         summary = f"<p><strong>{html.escape(self.summary)}</strong></p>"
-        return f"<div class=\"j9330-results\">{summary}{result_html(shown)}{note}</div>"
+        return f'<div class="j9330-results">{summary}{result_html(shown)}{note}</div>'
 
     def to_pandas(self) -> pandas.DataFrame:
         """The findings as a DataFrame: one row per finding, every claim present.

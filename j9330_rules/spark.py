@@ -129,7 +129,9 @@ def check_dataframe(
     # shuffle into a single partition (and so a single core) for small inputs.
     numbered = df.withColumn(ORDER_COLUMN, F.monotonically_increasing_id())
     partitioned = (
-        numbered.repartition(num_partitions, F.col(CLAIM_ID)) if num_partitions else numbered.repartition(F.col(CLAIM_ID))
+        numbered.repartition(num_partitions, F.col(CLAIM_ID))
+        if num_partitions
+        else numbered.repartition(F.col(CLAIM_ID))
     )
     grouped = partitioned.sortWithinPartitions(F.col(CLAIM_ID).asc_nulls_first(), F.col(ORDER_COLUMN))
 
@@ -182,8 +184,9 @@ def worker_editor(options: Mapping[str, Any], key: str | None = None) -> Editor:
             if editor is None:
                 from j9330_rules.editor import Editor
 
-                editor = Editor(**{name: _shipped(value) if name in FILE_OPTIONS else value
-                                   for name, value in options.items()})
+                editor = Editor(
+                    **{name: _shipped(value) if name in FILE_OPTIONS else value for name, value in options.items()}
+                )
                 _EDITORS[key] = editor
                 _BUILDS[key] += 1
     return editor

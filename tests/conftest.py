@@ -17,8 +17,10 @@ CMS = FIXTURES / "cms"
 # TEST FIXTURES: made-up numbers in the published CMS layouts (see each file's header).
 FIXTURE_ASP = CMS / "asp_payment_limit_fixture_january_2026.csv"
 FIXTURE_CROSSWALK = CMS / "asp_ndc_hcpcs_crosswalk_fixture_january_2026.csv"
-FIXTURE_MUE = [CMS / "MCR_MUE_PractitionerServices_Eff_01-01-2026_fixture.csv",
-               CMS / "MCR_MUE_OutpatientHospitalServices_Eff_01-01-2026_fixture.csv"]
+FIXTURE_MUE = [
+    CMS / "MCR_MUE_PractitionerServices_Eff_01-01-2026_fixture.csv",
+    CMS / "MCR_MUE_OutpatientHospitalServices_Eff_01-01-2026_fixture.csv",
+]
 
 
 #: Every test that takes an editor runs on both engines: compiled (the default) and durable-rules.
@@ -49,17 +51,41 @@ CLEAN_CLAIM: dict[str, Any] = {
     "prior_authorization": None,
     "lines": [
         {
-            "line": 1, "hcpcs": "J9330", "modifiers": [], "units": 20, "service_date": "2026-03-02",
-            "charge": "2400.00", "ndc": "00008117901", "ndc_unit": "UN", "ndc_quantity": "1",
-            "revenue_code": None, "dx_pointers": [1], "dose_mg": "20",
+            "line": 1,
+            "hcpcs": "J9330",
+            "modifiers": [],
+            "units": 20,
+            "service_date": "2026-03-02",
+            "charge": "2400.00",
+            "ndc": "00008117901",
+            "ndc_unit": "UN",
+            "ndc_quantity": "1",
+            "revenue_code": None,
+            "dx_pointers": [1],
+            "dose_mg": "20",
             "documentation": {"lot": "AB123", "expiration": "2027-01-31", "route": "IV"},
         },
         {
-            "line": 2, "hcpcs": "J9330", "modifiers": ["JW"], "units": 5, "service_date": "2026-03-02",
-            "charge": "600.00", "ndc": "00008117901", "ndc_unit": "UN", "ndc_quantity": "1", "dx_pointers": [1],
+            "line": 2,
+            "hcpcs": "J9330",
+            "modifiers": ["JW"],
+            "units": 5,
+            "service_date": "2026-03-02",
+            "charge": "600.00",
+            "ndc": "00008117901",
+            "ndc_unit": "UN",
+            "ndc_quantity": "1",
+            "dx_pointers": [1],
         },
-        {"line": 3, "hcpcs": "96413", "modifiers": [], "units": 1, "service_date": "2026-03-02",
-         "charge": "350.00", "dx_pointers": [1]},
+        {
+            "line": 3,
+            "hcpcs": "96413",
+            "modifiers": [],
+            "units": 1,
+            "service_date": "2026-03-02",
+            "charge": "350.00",
+            "dx_pointers": [1],
+        },
     ],
 }
 

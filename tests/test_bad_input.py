@@ -158,8 +158,11 @@ BAD: list[tuple[str, Callable[[], Any], str]] = [
     ("date-with-time", line_set(0, service_date="2026-03-02T10:00:00"), "$.lines[0].service_date"),
     ("date-datetime-object", line_set(0, service_date=dt.datetime(2026, 3, 2, 10, 0)), "$.lines[0].service_date"),
     ("birth-date-month-13", top_set(patient={"birth_date": "1956-13-01", "sex": "F"}), "$.patient.birth_date"),
-    ("expiration-month-only", line_set(0, documentation={"lot": "AB123", "expiration": "2027-01", "route": "IV"}),
-     "$.lines[0].documentation.expiration"),
+    (
+        "expiration-month-only",
+        line_set(0, documentation={"lot": "AB123", "expiration": "2027-01", "route": "IV"}),
+        "$.lines[0].documentation.expiration",
+    ),
     # bad modifiers
     ("modifier-one-char", line_set(0, modifiers=["J"]), "$.lines[0].modifiers"),
     ("modifier-three-chars", line_set(1, modifiers=["JWZ"]), "$.lines[1].modifiers"),
@@ -278,7 +281,9 @@ def test_check_many_yields_one_result_per_input_in_order(editor):
     expected: list[tuple[str | None, str | None]] = []  # (claim id, path of the error or None)
     for index, (_name, make, path) in enumerate(BAD):
         inputs.append(_labelled(index, make()))
-        expected.append((inputs[-1]["claim_id"] if path != "$.claim_id" and isinstance(inputs[-1], dict) else None, path))
+        expected.append(
+            (inputs[-1]["claim_id"] if path != "$.claim_id" and isinstance(inputs[-1], dict) else None, path)
+        )
         inputs.append(make_claim(claim_id=f"GOOD-{index:03d}"))
         expected.append((f"GOOD-{index:03d}", None))
     inputs.append(make_claim(payer=UNKNOWN_PAYER, claim_id="UNKNOWN-PAYER"))
@@ -308,7 +313,13 @@ def test_check_many_error_is_the_check_error(editor, make, path):
 
 
 def test_check_many_labels_errors_with_a_usable_claim_id_only(editor):
-    inputs = [None, {"claim_id": "X" * 65, "payer": "medicare"}, {"claim_id": ["a"]}, {"claim_id": "C-7"}, top_set(claim_id=7)()]
+    inputs = [
+        None,
+        {"claim_id": "X" * 65, "payer": "medicare"},
+        {"claim_id": ["a"]},
+        {"claim_id": "C-7"},
+        top_set(claim_id=7)(),
+    ]
     results = list(editor.check_many(inputs))
     assert [r.claim_id for r in results[:4]] == [None, None, None, "C-7"]
     assert all(r.error for r in results[:4])
@@ -346,17 +357,38 @@ FRAGMENTS = ("Zebulon", "Patientsworth", "88812", "XQ-4471", "HIV+", "Quarry Lan
 
 # Every string-valued (or string-accepting) field of the contract, as a path into the claim.
 STRING_FIELDS: list[tuple[Any, ...]] = [
-    ("payer",), ("form",), ("type_of_bill",), ("place_of_service",), ("diagnoses", 0),
-    ("patient", "birth_date"), ("patient", "sex"), ("provider", "npi"), ("provider", "hospital_type"),
-    ("provider", "is_340b"), ("prior_authorization",),
+    ("payer",),
+    ("form",),
+    ("type_of_bill",),
+    ("place_of_service",),
+    ("diagnoses", 0),
+    ("patient", "birth_date"),
+    ("patient", "sex"),
+    ("provider", "npi"),
+    ("provider", "hospital_type"),
+    ("provider", "is_340b"),
+    ("prior_authorization",),
     *[
         ("lines", index, key)
         for index in (0, 1, 2)
-        for key in ("hcpcs", "units", "service_date", "charge", "ndc", "ndc_unit", "ndc_quantity",
-                    "revenue_code", "dose_mg", "line")
+        for key in (
+            "hcpcs",
+            "units",
+            "service_date",
+            "charge",
+            "ndc",
+            "ndc_unit",
+            "ndc_quantity",
+            "revenue_code",
+            "dose_mg",
+            "line",
+        )
     ],
-    ("lines", 0, "modifiers", 0), ("lines", 1, "modifiers", 0), ("lines", 0, "dx_pointers", 0),
-    ("lines", 0, "documentation", "lot"), ("lines", 0, "documentation", "expiration"),
+    ("lines", 0, "modifiers", 0),
+    ("lines", 1, "modifiers", 0),
+    ("lines", 0, "dx_pointers", 0),
+    ("lines", 0, "documentation", "lot"),
+    ("lines", 0, "documentation", "expiration"),
     ("lines", 0, "documentation", "route"),
 ]
 
@@ -399,9 +431,15 @@ def phi_claims() -> list[tuple[str, Any]]:
     # Bad for a reason unrelated to the PHI: the PHI only rides along.
     for name, make, _path in BAD:
         data = make()
-        if isinstance(data, dict) and isinstance(data.get("patient"), dict) and isinstance(data.get("provider"), dict) \
-                and isinstance(data.get("lines"), list) and data["lines"] and isinstance(data["lines"][0], dict) \
-                and isinstance(data["lines"][0].get("documentation"), dict):
+        if (
+            isinstance(data, dict)
+            and isinstance(data.get("patient"), dict)
+            and isinstance(data.get("provider"), dict)
+            and isinstance(data.get("lines"), list)
+            and data["lines"]
+            and isinstance(data["lines"][0], dict)
+            and isinstance(data["lines"][0].get("documentation"), dict)
+        ):
             claims.append((f"bad-{name}", _with_phi_in_unknown_fields(data)))
     claims.append(("phi-as-a-whole-input", PHI))
     claims.append(("phi-in-a-list", [PHI]))
@@ -492,12 +530,24 @@ def test_non_string_keys_are_not_echoed(editor):
 
 
 def _model_claim(**line_changes: Any) -> Claim:
-    line = dict(line=1, hcpcs="J9330", service_date=dt.date(2026, 3, 2), units=Decimal(25), modifiers=("JZ",),
-                dx_pointers=(1,), ndc="00008117901")
+    line = dict(
+        line=1,
+        hcpcs="J9330",
+        service_date=dt.date(2026, 3, 2),
+        units=Decimal(25),
+        modifiers=("JZ",),
+        dx_pointers=(1,),
+        ndc="00008117901",
+    )
     line.update(line_changes)
     admin = ClaimLine(line=2, hcpcs="96413", service_date=dt.date(2026, 3, 2), units=Decimal(1), dx_pointers=(1,))
-    return Claim(claim_id="MODEL-1", payer="medicare", lines=(ClaimLine(**line), admin), place_of_service="11",
-                 diagnoses=("C641",))
+    return Claim(
+        claim_id="MODEL-1",
+        payer="medicare",
+        lines=(ClaimLine(**line), admin),
+        place_of_service="11",
+        diagnoses=("C641",),
+    )
 
 
 def test_a_valid_model_claim_is_checked(editor):

@@ -47,11 +47,14 @@ def test_invalid_units_are_not_priced(priced):
     assert [p.line for p in payment.lines] == [1] and payment.allowed == Decimal("842.74")
 
 
-@pytest.mark.parametrize(("payer", "date", "expected"), [
-    ("aetna", "2026-03-02", Decimal("1280.75")),  # 25 x 51.23
-    ("aetna", "2026-07-01", Decimal("1300.00")),  # 25 x 52.00, the next period
-    ("bcbs", "2026-03-02", Decimal("25.13")),     # 20 x 1.005 = 20.10 + 5 x 1.005 = 5.025 -> 5.03
-])
+@pytest.mark.parametrize(
+    ("payer", "date", "expected"),
+    [
+        ("aetna", "2026-03-02", Decimal("1280.75")),  # 25 x 51.23
+        ("aetna", "2026-07-01", Decimal("1300.00")),  # 25 x 52.00, the next period
+        ("bcbs", "2026-03-02", Decimal("25.13")),  # 20 x 1.005 = 20.10 + 5 x 1.005 = 5.025 -> 5.03
+    ],
+)
 def test_commercial_allowed_comes_from_the_contract_fee_schedule(priced, payer, date, expected):
     claim = make_claim(payer=payer, prior_authorization="PA-1")
     for line in claim["lines"]:

@@ -49,8 +49,14 @@ def test_clean_claim_exits_zero_and_table_says_clean(run, tmp_path):
     path = tmp_path / "clean.json"
     path.write_text(json.dumps(make_claim()))
     cms = Path(__file__).resolve().parent / "fixtures" / "cms"
-    result = run("check", "--asp-file", str(cms / "asp_payment_limit_fixture_january_2026.csv"),
-                 "--mue-file", str(cms / "MCR_MUE_PractitionerServices_Eff_01-01-2026_fixture.csv"), str(path))
+    result = run(
+        "check",
+        "--asp-file",
+        str(cms / "asp_payment_limit_fixture_january_2026.csv"),
+        "--mue-file",
+        str(cms / "MCR_MUE_PractitionerServices_Eff_01-01-2026_fixture.csv"),
+        str(path),
+    )
     assert result.exit_code == 0
     assert "CLEAN" in result.output and "1 claims: 1 clean" in result.output
 
@@ -101,8 +107,20 @@ def test_plugins_lists_plugins_and_payers(run):
 
 
 def test_python_dash_m_entry_point():
-    done = subprocess.run([sys.executable, "-m", "j9330_rules", "check", "--format", "ndjson", str(EXAMPLES / "01-clean-partial-kit.json")],
-                          capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "j9330_rules",
+            "check",
+            "--format",
+            "ndjson",
+            str(EXAMPLES / "01-clean-partial-kit.json"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["claim_id"] == "EX-01-PARTIAL-KIT"
 
@@ -118,13 +136,24 @@ def test_refdata_show_says_what_is_not_loaded(run):
 
 
 def test_refdata_show_lists_the_j9330_rows_of_loaded_files(run):
-    result = run("refdata", "show", "--asp-file", str(CMS_FIXTURES / "asp_payment_limit_fixture_january_2026.csv"),
-                 "--mue-file", str(CMS_FIXTURES / "MCR_MUE_PractitionerServices_Eff_01-01-2026_fixture.csv"))
+    result = run(
+        "refdata",
+        "show",
+        "--asp-file",
+        str(CMS_FIXTURES / "asp_payment_limit_fixture_january_2026.csv"),
+        "--mue-file",
+        str(CMS_FIXTURES / "MCR_MUE_PractitionerServices_Eff_01-01-2026_fixture.csv"),
+    )
     assert "42.137" in result.output and "MUE 77 (MAI 3)" in result.output and "2026-01-01" in result.output
 
 
 def test_a_wrong_kind_of_file_is_a_usage_error(run):
-    result = run("check", "--asp-file", str(CMS_FIXTURES / "MCR_MUE_PractitionerServices_Eff_01-01-2026_fixture.csv"), str(EXAMPLES))
+    result = run(
+        "check",
+        "--asp-file",
+        str(CMS_FIXTURES / "MCR_MUE_PractitionerServices_Eff_01-01-2026_fixture.csv"),
+        str(EXAMPLES),
+    )
     assert result.exit_code == 2 and "MUE" in result.output
 
 
@@ -134,8 +163,16 @@ def test_check_with_reference_files_and_history(run, tmp_path):
     claim["patient"]["member_id"] = "M-1"
     path = tmp_path / "c.json"
     path.write_text(json.dumps(claim))
-    args = ["check", "--format", "json", "--asp-file", str(CMS_FIXTURES / "asp_payment_limit_fixture_january_2026.csv"),
-            "--history", str(history), str(path)]
+    args = [
+        "check",
+        "--format",
+        "json",
+        "--asp-file",
+        str(CMS_FIXTURES / "asp_payment_limit_fixture_january_2026.csv"),
+        "--history",
+        str(history),
+        str(path),
+    ]
     first = json.loads(run(*args).output)[0]
     assert first["payment"]["allowed"] == "1053.43"
     claim["claim_id"] = "CLM-0002"

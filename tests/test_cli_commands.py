@@ -48,7 +48,10 @@ def test_check_csv(run, claims_file):
     result = run("check", "--format", "csv", *REFERENCE, claims_file(make_claim(), bad))
     assert result.exit_code == 1
     rows = list(csv.DictReader(io.StringIO(result.output)))
-    assert [(r["claim_id"], r["payer"], r["line"], r["code"], r["severity"], r["carc"], r["rarc"], r["rule_id"]) for r in rows] == [
+    assert [
+        (r["claim_id"], r["payer"], r["line"], r["code"], r["severity"], r["carc"], r["rarc"], r["rule_id"])
+        for r in rows
+    ] == [
         ("CLM-0001", "medicare", "", "CLEAN", "", "", "", ""),
         ("BAD", "medicare", "1", "UNITS_INVALID", "reject", "16", "M53", "NAT-UNITS-INVALID"),
     ]
@@ -60,8 +63,17 @@ def test_check_x12_summary(run, claims_file):
     result = run("check", "--format", "x12-summary", *REFERENCE, claims_file(make_claim(), bad))
     assert result.exit_code == 1
     assert list(csv.DictReader(io.StringIO(result.output))) == [
-        {"claim_id": "BAD", "payer": "medicare", "level": "line", "line": "1", "disposition": "return_to_provider",
-         "adjustments": "CO-16", "remarks": "M53", "edits": "UNITS_INVALID", "error": ""},
+        {
+            "claim_id": "BAD",
+            "payer": "medicare",
+            "level": "line",
+            "line": "1",
+            "disposition": "return_to_provider",
+            "adjustments": "CO-16",
+            "remarks": "M53",
+            "edits": "UNITS_INVALID",
+            "error": "",
+        },
     ]
 
 
@@ -90,15 +102,28 @@ def test_payer_overrides_every_claims_payer(run, claims_file):
 
 
 def test_unknown_payer_makes_each_claim_an_error_result(run, claims_file):
-    result = run("check", "--format", "ndjson", "--payer", "nosuch", *REFERENCE, claims_file(make_claim(claim_id="A"), make_claim(claim_id="B")))
+    result = run(
+        "check",
+        "--format",
+        "ndjson",
+        "--payer",
+        "nosuch",
+        *REFERENCE,
+        claims_file(make_claim(claim_id="A"), make_claim(claim_id="B")),
+    )
     assert result.exit_code == 1
     out = [json.loads(line) for line in result.output.splitlines()]
     assert [(r["claim_id"], r["payer"]) for r in out] == [("A", "nosuch"), ("B", "nosuch")]
-    assert all(r["error"].startswith("$.payer: unknown payer; the known payers are: aetna, bcbs, cigna, medicare, uhc") for r in out)
+    assert all(
+        r["error"].startswith("$.payer: unknown payer; the known payers are: aetna, bcbs, cigna, medicare, uhc")
+        for r in out
+    )
 
 
 def test_payer_leaves_unreadable_input_unreadable(run):
-    result = run("check", "--format", "ndjson", "--payer", "aetna", "-", input=json.dumps(make_claim()) + "\n{not json\n")
+    result = run(
+        "check", "--format", "ndjson", "--payer", "aetna", "-", input=json.dumps(make_claim()) + "\n{not json\n"
+    )
     out = [json.loads(line) for line in result.output.splitlines()]
     assert out[0]["payer"] == "aetna" and out[0]["error"] is None
     assert out[1]["payer"] is None and "not valid JSON" in out[1]["error"]
@@ -137,7 +162,12 @@ def test_explain_several_rules_and_case(run, editor):
     _, rules = explained(run, "waste_arithmetic")
     assert rules == {payer: ["NAT-WASTE-KITS", "NAT-WASTE-UNOPENED"] for payer in editor.payers}
     _, rules = explained(run, "REFERENCE_DATA_MISSING")
-    assert rules["medicare"] == ["NAT-NDC-UNCONFIRMED", "NAT-FEE-SCHEDULE-MISSING", "MCR-MUE-MISSING", "MCR-ASP-MISSING"]
+    assert rules["medicare"] == [
+        "NAT-NDC-UNCONFIRMED",
+        "NAT-FEE-SCHEDULE-MISSING",
+        "MCR-MUE-MISSING",
+        "MCR-ASP-MISSING",
+    ]
     assert rules["aetna"] == ["NAT-NDC-UNCONFIRMED", "NAT-FEE-SCHEDULE-MISSING"]
 
 

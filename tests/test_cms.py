@@ -253,10 +253,7 @@ def test_mue_unknown_setting_is_an_error(tmp_path):
 # --------------------------------------------------------------------------- wrong kind
 
 PAIRINGS = [
-    (expected, path)
-    for expected in ("asp", "crosswalk", "mue")
-    for path in ALL_FIXTURES
-    if KIND_OF[path] != expected
+    (expected, path) for expected in ("asp", "crosswalk", "mue") for path in ALL_FIXTURES if KIND_OF[path] != expected
 ]
 
 

@@ -39,8 +39,15 @@ def rule(when, *, fact="line", start=None, end=None, rule_id=None) -> Rule:
     global _NUMBER
     _NUMBER += 1
     return Rule(
-        id=rule_id or f"R{_NUMBER}", code="UNITS_INVALID", severity="info", fact=fact, when=when,
-        message="m", source="synthetic rule", effective=Effective(start, end), ruleset="synthetic",
+        id=rule_id or f"R{_NUMBER}",
+        code="UNITS_INVALID",
+        severity="info",
+        fact=fact,
+        when=when,
+        message="m",
+        source="synthetic rule",
+        effective=Effective(start, end),
+        ruleset="synthetic",
     )
 
 
@@ -60,16 +67,52 @@ def line_fact(**fields) -> dict:
 # --- the operator matrix -----------------------------------------------------------------
 
 FACT_VALUES = {
-    "true": True, "false": False, "int 0": 0, "int 1": 1, "int 25": 25, "int -1": -1, "big int": 10**15,
-    "float 25.0": 25.0, "float 25.5": 25.5, "float -0.5": -0.5, "float 0.001": 0.001,
-    "str empty": "", "str 1": "1", "str 25": "25", "str 25.5": "25.5", "str true": "true", "str false": "false",
-    "str ab": "ab", "str abc": "abc", "str 'ab '": "ab ", "str é": "é", "str backslash": "a\\b",
-    "null": None, "list": [1], "nan": math.nan,
+    "true": True,
+    "false": False,
+    "int 0": 0,
+    "int 1": 1,
+    "int 25": 25,
+    "int -1": -1,
+    "big int": 10**15,
+    "float 25.0": 25.0,
+    "float 25.5": 25.5,
+    "float -0.5": -0.5,
+    "float 0.001": 0.001,
+    "str empty": "",
+    "str 1": "1",
+    "str 25": "25",
+    "str 25.5": "25.5",
+    "str true": "true",
+    "str false": "false",
+    "str ab": "ab",
+    "str abc": "abc",
+    "str 'ab '": "ab ",
+    "str é": "é",
+    "str backslash": "a\\b",
+    "null": None,
+    "list": [1],
+    "nan": math.nan,
 }
 CONSTANTS = {
-    "true": True, "false": False, "int 0": 0, "int 1": 1, "int 25": 25, "float 25.5": 25.5, "float 0.0": 0.0,
-    "float 0.001": 0.001, "str empty": "", "str 1": "1", "str 25": "25", "str 25.5": "25.5", "str true": "true",
-    "str ab": "ab", "str abc": "abc", "str 'ab '": "ab ", "str 'ab!'": "ab!", "str é": "é", "str backslash": "a\\b",
+    "true": True,
+    "false": False,
+    "int 0": 0,
+    "int 1": 1,
+    "int 25": 25,
+    "float 25.5": 25.5,
+    "float 0.0": 0.0,
+    "float 0.001": 0.001,
+    "str empty": "",
+    "str 1": "1",
+    "str 25": "25",
+    "str 25.5": "25.5",
+    "str true": "true",
+    "str ab": "ab",
+    "str abc": "abc",
+    "str 'ab '": "ab ",
+    "str 'ab!'": "ab!",
+    "str é": "é",
+    "str backslash": "a\\b",
 }
 OPERATORS = ["eq", "$neq", "$lt", "$lte", "$gt", "$gte"]
 
@@ -148,6 +191,7 @@ def test_known_semantics_of_the_core(matrix_engines):
 
 # --- structure: $and, $or, effective dates, multiplicity ----------------------------------
 
+
 def test_or_fires_once_per_alternative_that_holds():
     rules = [
         rule({"$or": [{"a": True}, {"b": True}]}, rule_id="OR"),
@@ -182,8 +226,12 @@ def test_facts_as_the_core_reads_them():
         [CLAIM_FACT, line_fact(x=25.0, codes=["a"])],  # a list also sends the claim through encode
         [CLAIM_FACT, line_fact(x=math.nan)],  # NaN is null to the core
         [CLAIM_FACT, line_fact(x=math.inf), {**line_fact(x=1), "id": "line-2"}],  # dropped, and all after
-        [CLAIM_FACT, line_fact(x=1), {**line_fact(x=1), "id": "line-2", "eff": -math.inf},
-         {**line_fact(x=1), "id": "line-3"}],  # an infinite date: the same
+        [
+            CLAIM_FACT,
+            line_fact(x=1),
+            {**line_fact(x=1), "id": "line-2", "eff": -math.inf},
+            {**line_fact(x=1), "id": "line-3"},
+        ],  # an infinite date: the same
         [CLAIM_FACT, line_fact(x=1), line_fact(x=math.inf), {**line_fact(x=1), "id": "line-3"}],  # also a repeated id
         [CLAIM_FACT, line_fact(x=1), {**line_fact(x=2)}],  # a repeated id: the core ignores the fact
         [CLAIM_FACT, {"sid": "0", "kind": "line", "x": 1}, {"sid": "0", "kind": "line", "x": 2}],  # no ids
@@ -194,10 +242,14 @@ def test_facts_as_the_core_reads_them():
         assert durable == compiled, facts
 
 
-@pytest.mark.parametrize("facts", [
-    [line_fact(x=1)],  # no claim fact: the sentinel does not fire
-    [CLAIM_FACT, {**line_fact(x=1), "sid": "1"}],  # another session
-], ids=["no-claim-fact", "other-session"])
+@pytest.mark.parametrize(
+    "facts",
+    [
+        [line_fact(x=1)],  # no claim fact: the sentinel does not fire
+        [CLAIM_FACT, {**line_fact(x=1), "sid": "1"}],  # another session
+    ],
+    ids=["no-claim-fact", "other-session"],
+)
 def test_claims_the_core_fails_fail_in_both(facts):
     # Not here: an Infinity in the *first* fact, which segfaults the core (start_action_for_state
     # on a state where nothing was asserted). The claim fact always comes first from FactBuilder.
@@ -207,15 +259,18 @@ def test_claims_the_core_fails_fail_in_both(facts):
             engine.evaluate(facts)
 
 
-@pytest.mark.parametrize("when", [
-    {"x": 'a"b'},
-    {"$mt": {"x": "a.*"}},
-    {"x": 1, "y": 2},
-    {"$lt": {"x": 1, "y": 2}},
-    {"$and": []},
-    {"x.y": 1},
-    {"x": [1]},
-])
+@pytest.mark.parametrize(
+    "when",
+    [
+        {"x": 'a"b'},
+        {"$mt": {"x": "a.*"}},
+        {"x": 1, "y": 2},
+        {"$lt": {"x": 1, "y": 2}},
+        {"$and": []},
+        {"x.y": 1},
+        {"x": [1]},
+    ],
+)
 def test_compiled_engine_refuses_what_it_cannot_match_exactly(when):
     with pytest.raises(SpecError):
         CompiledPredicates([rule(when)], "t")
@@ -248,7 +303,10 @@ def test_fields_no_rule_reads_are_not_sent():
     assert Counter(rule_id for rule_id, _, _ in durable.elements()) == {"X": 3, "Y": 1}
     sent = json.loads(CompiledRuleset(rules, "t").projection.payload(facts))
     assert [sorted(item) for item in sent] == [
-        ["id", "kind", "sid"], ["id", "kind", "sid", "x"], ["id", "kind", "sid", "x"], ["id", "kind", "sid", "y"],
+        ["id", "kind", "sid"],
+        ["id", "kind", "sid", "x"],
+        ["id", "kind", "sid", "x"],
+        ["id", "kind", "sid", "y"],
         ["kind", "sid", "unread", "x"],
     ]
 
@@ -256,20 +314,72 @@ def test_fields_no_rule_reads_are_not_sent():
 # --- random conditions against the core ---------------------------------------------------
 
 FIELDS = ["a", "b", "c"]
-VALUE_POOL = [True, False, 0, 1, 25, -1, 25.0, 25.5, 0.5, -0.5, 1e-07, 1e16, "", "a", "ab", "ab ", "ab!", "true",
-              "false", "1", "25", "25.5", "é", "a\\b", "0636", "636", None]
-CONSTANT_POOL = [True, False, 0, 1, 25, -1, 25.5, 0.5, 0.0, "", "a", "ab", "ab ", "true", "false", "1", "25", "0636", "é"]
+VALUE_POOL = [
+    True,
+    False,
+    0,
+    1,
+    25,
+    -1,
+    25.0,
+    25.5,
+    0.5,
+    -0.5,
+    1e-07,
+    1e16,
+    "",
+    "a",
+    "ab",
+    "ab ",
+    "ab!",
+    "true",
+    "false",
+    "1",
+    "25",
+    "25.5",
+    "é",
+    "a\\b",
+    "0636",
+    "636",
+    None,
+]
+CONSTANT_POOL = [
+    True,
+    False,
+    0,
+    1,
+    25,
+    -1,
+    25.5,
+    0.5,
+    0.0,
+    "",
+    "a",
+    "ab",
+    "ab ",
+    "true",
+    "false",
+    "1",
+    "25",
+    "0636",
+    "é",
+]
 
 leaves = st.one_of(
     st.builds(lambda f, c: {f: c}, st.sampled_from(FIELDS), st.sampled_from(CONSTANT_POOL)),
-    st.builds(lambda o, f, c: {o: {f: c}}, st.sampled_from(OPERATORS[1:]), st.sampled_from(FIELDS),
-              st.sampled_from(CONSTANT_POOL)),
+    st.builds(
+        lambda o, f, c: {o: {f: c}},
+        st.sampled_from(OPERATORS[1:]),
+        st.sampled_from(FIELDS),
+        st.sampled_from(CONSTANT_POOL),
+    ),
     st.builds(lambda o, f: {o: {f: 1}}, st.sampled_from(["$ex", "$nex"]), st.sampled_from(FIELDS)),
 )
 conditions = st.recursive(
     leaves,
-    lambda children: st.builds(lambda o, items: {o: items}, st.sampled_from(["$and", "$or"]),
-                               st.lists(children, min_size=1, max_size=3)),
+    lambda children: st.builds(
+        lambda o, items: {o: items}, st.sampled_from(["$and", "$or"]), st.lists(children, min_size=1, max_size=3)
+    ),
     max_leaves=6,
 )
 fact_fields = st.dictionaries(st.sampled_from(FIELDS), st.sampled_from(VALUE_POOL), max_size=3)
@@ -277,7 +387,7 @@ days = st.sampled_from([None, dt.date(2023, 6, 30), dt.date(2023, 7, 1), dt.date
 
 
 def numeric_leaves(condition):
-    (key, value), = condition.items()
+    ((key, value),) = condition.items()
     if key in ("$and", "$or"):
         for item in value:
             yield from numeric_leaves(item)
@@ -292,8 +402,13 @@ def numeric_leaves(condition):
 @settings(max_examples=300, deadline=None)
 @given(
     specs=st.lists(st.tuples(conditions, st.sampled_from(["line", "date"]), days, days), min_size=1, max_size=4),
-    facts=st.lists(st.tuples(st.sampled_from(["line", "date"]), fact_fields,
-                             st.sampled_from([None, 20230630, 20230701, 20240101])), min_size=1, max_size=3),
+    facts=st.lists(
+        st.tuples(
+            st.sampled_from(["line", "date"]), fact_fields, st.sampled_from([None, 20230630, 20230701, 20240101])
+        ),
+        min_size=1,
+        max_size=3,
+    ),
 )
 def test_random_conditions_match_the_core(specs, facts):
     rules = [rule(when, fact=kind, start=start, end=end) for when, kind, start, end in specs]
@@ -312,6 +427,7 @@ def test_random_conditions_match_the_core(specs, facts):
 
 # --- generated claims through two Editors ------------------------------------------------
 
+
 @pytest.fixture(scope="module")
 def editors() -> tuple[Editor, Editor]:
     durable = Editor(asp_file=FIXTURE_ASP, mue_file=FIXTURE_MUE, engine="durable")
@@ -320,22 +436,41 @@ def editors() -> tuple[Editor, Editor]:
     return durable, compiled
 
 
-EDGE_DATES = [dt.date(2023, 6, 30), dt.date(2023, 7, 1), dt.date(2023, 9, 30), dt.date(2023, 10, 1),
-              dt.date(2024, 1, 1), dt.date(2016, 12, 31), dt.date(2017, 1, 1), dt.date(2026, 3, 2)]
+EDGE_DATES = [
+    dt.date(2023, 6, 30),
+    dt.date(2023, 7, 1),
+    dt.date(2023, 9, 30),
+    dt.date(2023, 10, 1),
+    dt.date(2024, 1, 1),
+    dt.date(2016, 12, 31),
+    dt.date(2017, 1, 1),
+    dt.date(2026, 3, 2),
+]
 service_dates = st.one_of(st.sampled_from(EDGE_DATES), st.dates(dt.date(2016, 1, 1), dt.date(2026, 12, 31)))
 DIAGNOSES = ["C64.1", "C64.2", "C54.1", "C55", "C49.9", "D30.00", "J84.81", "C83.10", "C50.911", "E11.9"]
 NDCS = [None, "00008117901", "0008-1179-01", "68083020201", "68083-202-01", "16729022331", "1234567890", "12345"]
-HOSPITAL_TYPES = [None, "critical_access", "maryland", "non_excepted_off_campus", "rural_sch", "childrens",
-                  "cancer", "dsh"]
+HOSPITAL_TYPES = [
+    None,
+    "critical_access",
+    "maryland",
+    "non_excepted_off_campus",
+    "rural_sch",
+    "childrens",
+    "cancer",
+    "dsh",
+]
 units_values = st.one_of(st.integers(-3, 80), st.sampled_from([0, -1, "12.5", 0.5, "20", "25", 50, "1e1"]))
 doses = st.one_of(st.none(), st.sampled_from(["20", "25", "12.5", "0.00001", "75", "50.5", 100, 7.5]))
 documentation = st.one_of(
     st.none(),
-    st.fixed_dictionaries({}, optional={
-        "lot": st.sampled_from(["AB123", ""]),
-        "expiration": st.sampled_from(["2016-05-01", "2024-01-01", "2027-01-31"]),
-        "route": st.sampled_from(["IV", "intravenous", "SC", " iv "]),
-    }),
+    st.fixed_dictionaries(
+        {},
+        optional={
+            "lot": st.sampled_from(["AB123", ""]),
+            "expiration": st.sampled_from(["2016-05-01", "2024-01-01", "2027-01-31"]),
+            "route": st.sampled_from(["IV", "intravenous", "SC", " iv "]),
+        },
+    ),
 )
 
 
@@ -363,8 +498,15 @@ def claims(draw) -> dict:
         lines.append(line)
     for day in dates:
         for code in draw(st.lists(st.sampled_from(["96413", "96409", "96415", "J1100", "99213"]), max_size=2)):
-            lines.append({"hcpcs": code, "service_date": day.isoformat(), "units": 1, "charge": "50.00",
-                          "dx_pointers": [1] if diagnoses else []})
+            lines.append(
+                {
+                    "hcpcs": code,
+                    "service_date": day.isoformat(),
+                    "units": 1,
+                    "charge": "50.00",
+                    "dx_pointers": [1] if diagnoses else [],
+                }
+            )
     lines = draw(st.permutations(lines))
     lines = [{"line": number, **line} for number, line in enumerate(lines, start=1)]
     return make_claim(
@@ -375,8 +517,11 @@ def claims(draw) -> dict:
         type_of_bill=draw(st.sampled_from([None, "0131", "131", "0111", "0117", "0851"])),
         diagnoses=diagnoses,
         patient={"birth_date": draw(st.sampled_from([None, "1956-04-02", "2010-07-01", "2007-10-01"])), "sex": "F"},
-        provider={"npi": "1234567893", "is_340b": draw(st.booleans()),
-                  "hospital_type": draw(st.sampled_from(HOSPITAL_TYPES))},
+        provider={
+            "npi": "1234567893",
+            "is_340b": draw(st.booleans()),
+            "hospital_type": draw(st.sampled_from(HOSPITAL_TYPES)),
+        },
         prior_authorization=draw(st.sampled_from([None, "PA-1"])),
         lines=lines,
     )
@@ -388,10 +533,13 @@ def evidence(result) -> Counter:
     return Counter((e.rule_id, e.line, json.dumps(e.facts, sort_keys=True, default=str)) for e in result.audit.evidence)
 
 
-@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
-                                                                  HealthCheck.too_slow])
-@given(batch=st.lists(claims(), min_size=1, max_size=3),
-       as_of=st.sampled_from([None, dt.date(2023, 7, 1), dt.date(2023, 9, 30), dt.date(2024, 1, 1)]))
+@settings(
+    max_examples=400, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow]
+)
+@given(
+    batch=st.lists(claims(), min_size=1, max_size=3),
+    as_of=st.sampled_from([None, dt.date(2023, 7, 1), dt.date(2023, 9, 30), dt.date(2024, 1, 1)]),
+)
 def test_generated_claims_give_identical_results(editors, batch, as_of):
     durable, compiled = editors
     expected = list(durable.check_many(batch, as_of=as_of))
@@ -405,11 +553,16 @@ def test_example_files_give_identical_results(editors):
     durable, compiled = editors
     for path in sorted((ROOT / "examples").iterdir()):
         text = path.read_text()
-        batch = [json.loads(line) for line in text.splitlines() if line.strip()] if path.suffix == ".ndjson" else [json.loads(text)]
+        batch = (
+            [json.loads(line) for line in text.splitlines() if line.strip()]
+            if path.suffix == ".ndjson"
+            else [json.loads(text)]
+        )
         assert list(compiled.check_many(batch)) == list(durable.check_many(batch)), path.name
 
 
 # --- the Editor's choice of engine -------------------------------------------------------
+
 
 def test_durable_without_durable_rules_says_how_to_install_it(monkeypatch):
     monkeypatch.setattr(engine_module, "_engine", None)
@@ -436,11 +589,15 @@ def test_unknown_engine_name_is_refused():
 
 # --- the benchmark runs ------------------------------------------------------------------
 
+
 @pytest.mark.slow
 def test_benchmark_quick_run_completes():
     proc = subprocess.run(
         [sys.executable, str(ROOT / "bench" / "run.py"), "--quick"],
-        capture_output=True, text=True, timeout=600, cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=ROOT,
         env={**os.environ, "PYTHONPATH": str(ROOT)},
     )
     assert proc.returncode == 0, proc.stderr[-2000:]

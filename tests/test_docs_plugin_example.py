@@ -82,8 +82,12 @@ def test_spec_is_marked_fictional_and_every_entry_is_cited(project):
     text = (project / PACKAGE / "acme_health.yaml").read_text("utf-8")
     assert text.startswith("# FICTIONAL EXAMPLE")
     spec = yaml.safe_load(text)
-    entries = [*(p for periods in spec["parameters"].values() for p in periods), *spec["code_sets"].values(),
-               *spec["severity_overrides"], *spec["rules"]]
+    entries = [
+        *(p for periods in spec["parameters"].values() for p in periods),
+        *spec["code_sets"].values(),
+        *spec["severity_overrides"],
+        *spec["rules"],
+    ]
     assert len(spec["parameters"]) == 1 and list(spec["code_sets"]) == ["covered_diagnoses"]
     assert len(spec["severity_overrides"]) == 1 and len(spec["rules"]) == 1
     assert all(entry["source"].startswith("FICTIONAL EXAMPLE") for entry in entries)
@@ -139,7 +143,9 @@ def test_parameter_code_set_and_override_take_effect(editor):
     del claim["lines"][2]  # no administration code on an office claim
     finding = next(f for f in editor.check(claim).findings if f.code == "ADMIN_CODE_MISSING")
     assert finding.severity == "review"
-    assert next(
-        f for f in editor.check(claim, as_of=dt.date(2024, 6, 1)).findings if f.code == "ADMIN_CODE_MISSING"
-    ).severity == "warn"
-
+    assert (
+        next(
+            f for f in editor.check(claim, as_of=dt.date(2024, 6, 1)).findings if f.code == "ADMIN_CODE_MISSING"
+        ).severity
+        == "warn"
+    )

@@ -195,7 +195,11 @@ def test_control_our_clean_claim_needs_the_sentinel_fired(variant):
     """Our own Medicare ruleset and a claim no rule matches: without a fired sentinel, delete_state crashes."""
     proc = subprocess.run(
         [sys.executable, "-c", OUR_DEFINITION_DELETE_STATE, variant],
-        capture_output=True, text=True, timeout=120, env=PERTURBED, cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=PERTURBED,
+        cwd=ROOT,
     )
     if variant == "sentinel_drained":
         assert proc.returncode == 0, proc.stderr
@@ -340,7 +344,7 @@ finite_floats = st.floats(allow_nan=False, allow_infinity=False)
 @given(value=finite_decimals)
 def test_remedy_encode_never_writes_an_exponent_for_decimals(value):
     text = encode({"x": value})
-    number = text[len('{"x":'):-1]
+    number = text[len('{"x":') : -1]
     assert "e" not in number.lower()
     assert Decimal(number) == value
     assert Decimal(json.loads(text, parse_float=Decimal, parse_int=Decimal)["x"]) == value
@@ -598,9 +602,17 @@ def test_control_unmatched_fact_fails_the_batch_but_leaves_firings_pending():
 
 
 EXTRA_DATE = [  # a correctly billed full kit, weeks before the firing date
-    {"line": 4, "hcpcs": "J9330", "modifiers": ["JZ"], "units": 25, "service_date": "2025-12-01",
-     "ndc": "00008117901", "dx_pointers": [1], "dose_mg": "25",
-     "documentation": {"lot": "X1", "expiration": "2027-01-31", "route": "IV"}},
+    {
+        "line": 4,
+        "hcpcs": "J9330",
+        "modifiers": ["JZ"],
+        "units": 25,
+        "service_date": "2025-12-01",
+        "ndc": "00008117901",
+        "dx_pointers": [1],
+        "dose_mg": "25",
+        "documentation": {"lot": "X1", "expiration": "2027-01-31", "route": "IV"},
+    },
     {"line": 5, "hcpcs": "96413", "units": 1, "service_date": "2025-12-01", "dx_pointers": [1]},
 ]
 
@@ -795,8 +807,13 @@ def test_remedy_engine_failure_is_raised_and_the_next_claim_is_clean(fresh_edito
 
 
 def test_remedy_check_many_isolates_the_failing_claim(fresh_editor, monkeypatch):
-    claims = [firing_claim("A"), make_claim(claim_id="B"), firing_claim("C"),
-              make_claim(claim_id="D"), firing_claim("E")]
+    claims = [
+        firing_claim("A"),
+        make_claim(claim_id="B"),
+        firing_claim("C"),
+        make_claim(claim_id="D"),
+        firing_claim("E"),
+    ]
     expected = [finding_keys(fresh_editor.check(claim)) for claim in claims]
     real = durable_rules_engine.start_action_for_state
     calls = {"n": 0}
@@ -823,7 +840,7 @@ def test_remedy_a_firing_of_an_unknown_rule_is_an_engine_failure(fresh_editor, m
     def rename(handle, state):
         started = real(handle, state)
         if started:
-            (_name, matched), = json.loads(started[1]).items()
+            ((_name, matched),) = json.loads(started[1]).items()
             started = (started[0], json.dumps({"not_ours": matched}))
         return started
 
@@ -889,10 +906,13 @@ class FakeLibc:
         return 1
 
 
-@pytest.mark.parametrize("environment, expected", [
-    ({}, [(-3, 32 << 20), (-1, 64 << 20)]),  # M_MMAP_THRESHOLD, then M_TRIM_THRESHOLD
-    ({"MALLOC_TRIM_THRESHOLD_": "131072"}, []),  # the user tuned malloc: left alone
-])
+@pytest.mark.parametrize(
+    "environment, expected",
+    [
+        ({}, [(-3, 32 << 20), (-1, 64 << 20)]),  # M_MMAP_THRESHOLD, then M_TRIM_THRESHOLD
+        ({"MALLOC_TRIM_THRESHOLD_": "131072"}, []),  # the user tuned malloc: left alone
+    ],
+)
 def test_remedy_malloc_thresholds_are_raised_once_unless_the_user_set_them(monkeypatch, environment, expected):
     libc = FakeLibc()
     monkeypatch.setattr(engine_module, "_MALLOC_TUNED", False)

@@ -56,8 +56,13 @@ def test_installed_plugin_rules_fire_with_no_change_to_the_host(installed):
     big = make_claim(payer="acme_health")
     big["lines"][0].update(units=60, dose_mg="60")
     big["lines"][1].update(units=15)
-    done = subprocess.run([sys.executable, "-c", CHECK, str(installed / "acme_fee_schedule.csv")],
-                          input=json.dumps([clean, big]), capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-c", CHECK, str(installed / "acme_fee_schedule.csv")],
+        input=json.dumps([clean, big]),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stderr
     out = json.loads(done.stdout)
     assert "acme_health" in out["payers"] and "medicare" in out["payers"]

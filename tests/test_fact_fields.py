@@ -9,22 +9,31 @@ from j9330_rules.fact_fields import FIELDS
 from j9330_rules.structure import structure_claim
 from tests.conftest import make_claim
 
-line_changes = st.fixed_dictionaries({}, optional={
-    "units": st.sampled_from([0, 5, 20, 25, "2.5"]),
-    "modifiers": st.lists(st.sampled_from(["JW", "JZ", "JG", "TB", "GA"]), max_size=3, unique=True),
-    "ndc": st.sampled_from([None, "00008117901", "12345678901", "bad"]),
-    "ndc_unit": st.sampled_from(["UN", "ML"]),
-    "dose_mg": st.sampled_from([None, "20", "12.5"]),
-    "documentation": st.sampled_from([None, {"lot": "A", "expiration": "2020-01-01", "route": "IM"}]),
-    "service_date": st.sampled_from(["2026-03-02", "2026-03-05", "2023-08-01"]),
-})
+line_changes = st.fixed_dictionaries(
+    {},
+    optional={
+        "units": st.sampled_from([0, 5, 20, 25, "2.5"]),
+        "modifiers": st.lists(st.sampled_from(["JW", "JZ", "JG", "TB", "GA"]), max_size=3, unique=True),
+        "ndc": st.sampled_from([None, "00008117901", "12345678901", "bad"]),
+        "ndc_unit": st.sampled_from(["UN", "ML"]),
+        "dose_mg": st.sampled_from([None, "20", "12.5"]),
+        "documentation": st.sampled_from([None, {"lot": "A", "expiration": "2020-01-01", "route": "IM"}]),
+        "service_date": st.sampled_from(["2026-03-02", "2026-03-05", "2023-08-01"]),
+    },
+)
 
 
 @settings(suppress_health_check=[HealthCheck.function_scoped_fixture], deadline=None, max_examples=60)
-@given(st.lists(line_changes, min_size=1, max_size=3), st.sampled_from(["medicare", "aetna", "bcbs", "cigna", "uhc"]),
-       st.booleans(), st.sampled_from([None, "1990-01-01", "2015-06-01"]))
+@given(
+    st.lists(line_changes, min_size=1, max_size=3),
+    st.sampled_from(["medicare", "aetna", "bcbs", "cigna", "uhc"]),
+    st.booleans(),
+    st.sampled_from([None, "1990-01-01", "2015-06-01"]),
+)
 def test_facts_carry_only_vocabulary_parameters_and_code_set_fields(editor, changes, payer, is_340b, birth):
-    claim = make_claim(payer=payer, provider={"is_340b": is_340b, "hospital_type": "dsh"}, patient={"birth_date": birth})
+    claim = make_claim(
+        payer=payer, provider={"is_340b": is_340b, "hospital_type": "dsh"}, patient={"birth_date": birth}
+    )
     for line, change in zip(claim["lines"], changes):
         line.update(change)
     model = structure_claim(claim)

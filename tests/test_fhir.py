@@ -100,7 +100,11 @@ def test_institutional_340b_claim_checks_like_examples_04(editor):
     (claim,) = read("claim-institutional.json")
     want = example("04-clean-hospital-outpatient-340b.json", claim_id="FHIR-INST-340B")
     result = assert_same(editor, claim, want)
-    assert claim["type_of_bill"] == "0131" and claim["provider"] == {"npi": "1234567893", "is_340b": True, "hospital_type": "dsh"}
+    assert claim["type_of_bill"] == "0131" and claim["provider"] == {
+        "npi": "1234567893",
+        "is_340b": True,
+        "hospital_type": "dsh",
+    }
     assert result.error is None
 
 
@@ -118,7 +122,9 @@ def test_r5_claim_forced_to_r4b_names_what_r4b_lacks():
 
 def test_version_is_chosen_from_profile_then_shape():
     assert fhir._version_of({"resourceType": "Claim", "meta": {"profile": ["http://x/Claim|5.0.0"]}}) == "R5"
-    assert fhir._version_of({"resourceType": "Claim", "meta": {"profile": ["http://x/Claim|4.0.1"]}, "event": []}) == "R4B"
+    assert (
+        fhir._version_of({"resourceType": "Claim", "meta": {"profile": ["http://x/Claim|4.0.1"]}, "event": []}) == "R4B"
+    )
     assert fhir._version_of({"resourceType": "Claim", "item": [{"sequence": 1, "tax": {}}]}) == "R5"
     assert fhir._version_of({"resourceType": "Claim", "item": [{"sequence": 1}]}) is None  # → R4B
     with pytest.raises(ValueError):
@@ -188,12 +194,25 @@ def test_no_payer_is_the_converters_error(editor):
 
 
 def test_diagnoses_follow_sequence_and_pointers_become_positions():
-    claim = resource(diagnosis=[
-        {"sequence": 7, "diagnosisCodeableConcept": {"coding": [{"system": "http://hl7.org/fhir/sid/icd-10-cm", "code": "C79.9"}]}},
-        {"sequence": 3, "diagnosisCodeableConcept": {"coding": [
-            {"system": "http://snomed.info/sct", "code": "702391001"},
-            {"system": "http://hl7.org/fhir/sid/icd-10-cm", "code": "C64.1"}]}},
-    ])
+    claim = resource(
+        diagnosis=[
+            {
+                "sequence": 7,
+                "diagnosisCodeableConcept": {
+                    "coding": [{"system": "http://hl7.org/fhir/sid/icd-10-cm", "code": "C79.9"}]
+                },
+            },
+            {
+                "sequence": 3,
+                "diagnosisCodeableConcept": {
+                    "coding": [
+                        {"system": "http://snomed.info/sct", "code": "702391001"},
+                        {"system": "http://hl7.org/fhir/sid/icd-10-cm", "code": "C64.1"},
+                    ]
+                },
+            },
+        ]
+    )
     claim["item"][0]["diagnosisSequence"] = [7, 3]
     claim["item"][1]["diagnosisSequence"] = [3]
     del claim["item"][2]["diagnosisSequence"]
@@ -232,7 +251,9 @@ def test_dose_extension_in_another_unit_is_refused():
 
 
 def test_a_claim_of_another_type_is_the_converters_error(editor):
-    claim = resource(type={"coding": [{"system": "http://terminology.hl7.org/CodeSystem/claim-type", "code": "pharmacy"}]})
+    claim = resource(
+        type={"coding": [{"system": "http://terminology.hl7.org/CodeSystem/claim-type", "code": "pharmacy"}]}
+    )
     (result,) = check(editor, fhir_claims(claim))
     assert result.claim_id == "FHIR-CLM-0001"
     assert result.error == "$.form: expected 'professional' or 'institutional'"
@@ -267,9 +288,15 @@ def test_malformed_bundle_gives_one_error_per_bad_claim(editor):
     assert good == check(editor, [make_claim(claim_id="FHIR-MIX-GOOD")])[0]
     assert all(r.error is not None and r.claim_id is None for r in bad)
     missing_patient, bad_patient, bad_pointer, no_type = (r.error for r in bad)
-    assert "Bundle.entry[3]: Claim is not valid FHIR R4B" in missing_patient and "Claim.patient: required element missing" in missing_patient
+    assert (
+        "Bundle.entry[3]: Claim is not valid FHIR R4B" in missing_patient
+        and "Claim.patient: required element missing" in missing_patient
+    )
     assert "Claim.item[0].quantity.value" in missing_patient
-    assert "Bundle.entry[4]: the Claim refers to Bundle.entry[0], a Patient that is not valid FHIR R4B: Patient.birthDate" in bad_patient
+    assert (
+        "Bundle.entry[4]: the Claim refers to Bundle.entry[0], a Patient that is not valid FHIR R4B: Patient.birthDate"
+        in bad_patient
+    )
     assert "Bundle.entry[5]: Claim.item[2].diagnosisSequence[0]: names no diagnosis of the claim" in bad_pointer
     assert "Bundle.entry[6]: not a FHIR resource" in no_type
     for result in bad:
@@ -280,10 +307,19 @@ def test_malformed_bundle_gives_one_error_per_bad_claim(editor):
     ("text", "expected"),
     [
         ("{not json", "not valid JSON"),
-        (json.dumps({"resourceType": "Patient", "id": "p", "name": [{"family": "Quaxworth"}]}), "holds no FHIR Claim or Bundle"),
+        (
+            json.dumps({"resourceType": "Patient", "id": "p", "name": [{"family": "Quaxworth"}]}),
+            "holds no FHIR Claim or Bundle",
+        ),
         (json.dumps([{"id": "Zebulon Quaxworth"}]), "resource 1: not a FHIR resource"),
-        (json.dumps({"resourceType": "Bundle", "entry": [{"resource": resource()}]}), "the Bundle is not valid FHIR R4B: Bundle.type: required element missing"),
-        (json.dumps({"resourceType": "Bundle", "type": "collection", "entry": "Zebulon Quaxworth"}), "Bundle.entry: wrong type of value"),
+        (
+            json.dumps({"resourceType": "Bundle", "entry": [{"resource": resource()}]}),
+            "the Bundle is not valid FHIR R4B: Bundle.type: required element missing",
+        ),
+        (
+            json.dumps({"resourceType": "Bundle", "type": "collection", "entry": "Zebulon Quaxworth"}),
+            "Bundle.entry: wrong type of value",
+        ),
         (json.dumps(resource(id="Zebulon Quaxworth")), "Claim.id: not in the FHIR format for this element"),
         (json.dumps(resource(resourceType="Claim", status=["Zebulon"])), "Claim.status: wrong type of value"),
         (json.dumps({**resource(), "zebulon": "Quaxworth"}), "Claim.zebulon: not an element of this resource"),
@@ -361,8 +397,12 @@ def test_without_fhir_resources_the_package_imports_and_says_what_to_install():
         "print(detect(text[:4096]))\n"
         "print(list(read_stream(io.StringIO(text), 'f.json'))[0].message)\n"
     )
-    out = subprocess.run([sys.executable, "-c", code, str(FIXTURES / "claim-professional.json")],
-                         capture_output=True, text=True, check=True).stdout.splitlines()
+    out = subprocess.run(
+        [sys.executable, "-c", code, str(FIXTURES / "claim-professional.json")],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.splitlines()
     assert out[0] == "fhir"
     assert out[1] == "f.json: reading FHIR needs the fhir.resources package (pip install 'j9330-rules[fhir]')"
 

@@ -22,7 +22,6 @@ except ImportError:  # the optional extra is missing: only the tests of that cas
 needs_pandas = pytest.mark.skipif(pd is None, reason="pandas is not installed: pip install -e '.[test]'")
 
 
-
 @pytest.fixture(scope="module")
 def example_claims() -> list[dict]:
     claims = list(read_paths([str(EXAMPLES)]))
@@ -69,7 +68,9 @@ def test_typed_columns_read_as_the_json_does(editor, example_claims):
     extra = pd.DataFrame([{"claim_id": "EXTRA", "payer": "medicare", "line": 1.0, "hcpcs": "96413"}])
     frame = pd.concat([frame.astype({"provider_is_340b": object}), extra], ignore_index=True)
     assert frame["line"].dtype == float and frame["units"].isna().any()  # as pandas makes gappy int columns
-    expected = editor.check_all([*claims, {"claim_id": "EXTRA", "payer": "medicare", "lines": [{"line": 1, "hcpcs": "96413"}]}])
+    expected = editor.check_all(
+        [*claims, {"claim_id": "EXTRA", "payer": "medicare", "lines": [{"line": 1, "hcpcs": "96413"}]}]
+    )
     pd.testing.assert_frame_equal(check_frame(frame, editor), expected.to_pandas())
 
 

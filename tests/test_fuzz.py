@@ -159,8 +159,7 @@ def check_results(inputs: list[Any], results: list[Any], phi: tuple[str, ...] = 
         assert isinstance(result, Result)
         if result.error is not None:
             assert not result.error.startswith("internal error"), (
-                f"BUG: check_many hit an internal error on input {position} "
-                f"({type(data).__name__}): {result.error}"
+                f"BUG: check_many hit an internal error on input {position} ({type(data).__name__}): {result.error}"
             )
             assert result.error.startswith("$"), f"an error must name a path: {result.error[:300]!r}"
             assert not result.findings
@@ -184,23 +183,77 @@ def check_claims(editor, claims: list[Any], phi: tuple[str, ...] = ()) -> None:
 ISA = "ISA*00*          *00*          *ZZ*J9330TESTSUB   *ZZ*J9330TESTRCV   *260303*1200*^*00501*000000101*0*T*:~"
 #: A fuzzing dictionary: tokens that steer random text into each reader's deeper paths.
 TOKENS = [
-    "{", "}", "[", "]", '"', ":", ",", "\n", "\r\n", " ", "\ufeff", "\x00", "null", "true", "1e400", "-0", "NaN",
-    '"resourceType"', '"Claim"', '"Bundle"', '"Patient"', '"entry"', '"resource"', '"item"', '"id"', '"contained"',
-    '"meta": {"profile": ["x|5.0.0"]}', '"claim_id"', '"lines"', '"payer": "medicare"', '"hcpcs": "J9330"',
-    '{"resourceType": "Claim", ', '{"resourceType": "Bundle", "type": "collection", "entry": [',
-    ISA, "GS*HC*S*R*20260303*1200*1*X*005010X222A1~", "ST*837*0001*005010X222A1~", "HL*1**20*1~", "HL*2*1*22*0~",
-    "NM1*IL*1*", "CLM*", "SV1*HC:J9330*", "LX*1~", "DTP*472*D8*20260302~", "SE*5*0001~", "GE*1*1~", "IEA*1*000000101~",
-    "*", "~", "^", "claim_id,hcpcs,units,service_date,payer\n", "claim_id,claim_id\n", "claim_id", "hcpcs", ',"', '""',
+    "{",
+    "}",
+    "[",
+    "]",
+    '"',
+    ":",
+    ",",
+    "\n",
+    "\r\n",
+    " ",
+    "\ufeff",
+    "\x00",
+    "null",
+    "true",
+    "1e400",
+    "-0",
+    "NaN",
+    '"resourceType"',
+    '"Claim"',
+    '"Bundle"',
+    '"Patient"',
+    '"entry"',
+    '"resource"',
+    '"item"',
+    '"id"',
+    '"contained"',
+    '"meta": {"profile": ["x|5.0.0"]}',
+    '"claim_id"',
+    '"lines"',
+    '"payer": "medicare"',
+    '"hcpcs": "J9330"',
+    '{"resourceType": "Claim", ',
+    '{"resourceType": "Bundle", "type": "collection", "entry": [',
+    ISA,
+    "GS*HC*S*R*20260303*1200*1*X*005010X222A1~",
+    "ST*837*0001*005010X222A1~",
+    "HL*1**20*1~",
+    "HL*2*1*22*0~",
+    "NM1*IL*1*",
+    "CLM*",
+    "SV1*HC:J9330*",
+    "LX*1~",
+    "DTP*472*D8*20260302~",
+    "SE*5*0001~",
+    "GE*1*1~",
+    "IEA*1*000000101~",
+    "*",
+    "~",
+    "^",
+    "claim_id,hcpcs,units,service_date,payer\n",
+    "claim_id,claim_id\n",
+    "claim_id",
+    "hcpcs",
+    ',"',
+    '""',
     "9" * 4400,  # a number longer than int() converts by default
     "[" * 1500,  # nesting deeper than the recursion limit
-    "{\"a\":" * 1200,
-    MARKER, f'"{MARKER}"', f'"{MARKER}": 1', f"*{MARKER}*", f",{MARKER},",
+    '{"a":' * 1200,
+    MARKER,
+    f'"{MARKER}"',
+    f'"{MARKER}": 1',
+    f"*{MARKER}*",
+    f",{MARKER},",
 ]
 
 pieces = st.one_of(st.text(max_size=40), st.sampled_from(TOKENS), st.just(MARKER))
 fuzz_text = st.lists(pieces, max_size=25).map("".join)
 fuzz_bytes = st.lists(
-    st.one_of(st.binary(max_size=40), st.sampled_from(TOKENS).map(lambda t: t.encode("utf-8")), st.just(MARKER.encode())),
+    st.one_of(
+        st.binary(max_size=40), st.sampled_from(TOKENS).map(lambda t: t.encode("utf-8")), st.just(MARKER.encode())
+    ),
     max_size=25,
 ).map(b"".join)
 decodings = st.sampled_from(["utf-8-replace", "latin-1"])
@@ -257,10 +310,33 @@ def test_read_paths_on_arbitrary_bytes(editor, data):
 
 # --------------------------------------------------------------------------- 2. check_many on garbage
 
-TOP_KEYS = ["claim_id", "payer", "form", "type_of_bill", "place_of_service", "diagnoses", "patient", "provider",
-            "prior_authorization", "lines"]
-LINE_KEYS = ["line", "hcpcs", "modifiers", "units", "service_date", "charge", "ndc", "ndc_unit", "ndc_quantity",
-             "revenue_code", "dx_pointers", "dose_mg", "documentation"]
+TOP_KEYS = [
+    "claim_id",
+    "payer",
+    "form",
+    "type_of_bill",
+    "place_of_service",
+    "diagnoses",
+    "patient",
+    "provider",
+    "prior_authorization",
+    "lines",
+]
+LINE_KEYS = [
+    "line",
+    "hcpcs",
+    "modifiers",
+    "units",
+    "service_date",
+    "charge",
+    "ndc",
+    "ndc_unit",
+    "ndc_quantity",
+    "revenue_code",
+    "dx_pointers",
+    "dose_mg",
+    "documentation",
+]
 PATIENT_KEYS = ["birth_date", "sex", "member_id"]
 PROVIDER_KEYS = ["npi", "is_340b", "hospital_type"]
 DOCUMENTATION_KEYS = ["lot", "expiration", "route"]
@@ -269,18 +345,93 @@ CONTRACT_KEYS = TOP_KEYS + LINE_KEYS + PATIENT_KEYS + PROVIDER_KEYS + DOCUMENTAT
 HUGE_INTS = [2**63, -(2**63) - 1, 10**30, -(10**30), 10**100, 10**4301 + 7]  # the last: str() refuses it
 ODD_FLOATS = [math.nan, math.inf, -math.inf, 1e308, 5e-324, -0.0, 0.1, 1e-7]
 PLAUSIBLE = [
-    "", " ", "0", "00", "-1", "1e400", "1E+2", "NaN", "Infinity", "-0", "0.001", "1.005", "20", "2026-03-02",
-    "20260302", "2026-02-30", "26-03-02", "9999-12-31", "0001-01-01", "J9330", "j9330", " J9330 ", "J933",
-    "96413", "JW", "JZ", "JG", "TB", "ZZ", "0636", "636", "013", "0131", "11", "21", "C64.1", "C83.1", "Z00.00",
-    "00008117901", "0008-1179-01", "UN", "ML", "professional", "institutional", "dental", "medicare", "Medicare",
-    "unknown-payer", "IV", "1234567893", "\x00", "\u202e", "\ud800", 0, 1, -1, 20, 25, 999, 1000, 10**8, True, False,
+    "",
+    " ",
+    "0",
+    "00",
+    "-1",
+    "1e400",
+    "1E+2",
+    "NaN",
+    "Infinity",
+    "-0",
+    "0.001",
+    "1.005",
+    "20",
+    "2026-03-02",
+    "20260302",
+    "2026-02-30",
+    "26-03-02",
+    "9999-12-31",
+    "0001-01-01",
+    "J9330",
+    "j9330",
+    " J9330 ",
+    "J933",
+    "96413",
+    "JW",
+    "JZ",
+    "JG",
+    "TB",
+    "ZZ",
+    "0636",
+    "636",
+    "013",
+    "0131",
+    "11",
+    "21",
+    "C64.1",
+    "C83.1",
+    "Z00.00",
+    "00008117901",
+    "0008-1179-01",
+    "UN",
+    "ML",
+    "professional",
+    "institutional",
+    "dental",
+    "medicare",
+    "Medicare",
+    "unknown-payer",
+    "IV",
+    "1234567893",
+    "\x00",
+    "\u202e",
+    "\ud800",
+    0,
+    1,
+    -1,
+    20,
+    25,
+    999,
+    1000,
+    10**8,
+    True,
+    False,
     # FHIR: resource types, references, code systems, extensions
-    "Claim", "Bundle", "Patient", "Coverage", "Organization", "Condition", "#pat", "Patient/pat", "Patient/good",
-    "urn:uuid:0", "http://hl7.org/fhir/sid/ndc", "http://hl7.org/fhir/sid/icd-10-cm", "http://hl7.org/fhir/sid/us-npi",
-    "https://bluebutton.cms.gov/resources/codesystem/hcpcs", "urn:j9330-rules:fhir:payer", "urn:j9330-rules:fhir:dose-mg",
-    "http://hl7.org/fhir/StructureDefinition/Claim|5.0.0", "mg", "mL", "[iU]", "{unit}", "2026-03-02T10:00:00Z",
+    "Claim",
+    "Bundle",
+    "Patient",
+    "Coverage",
+    "Organization",
+    "Condition",
+    "#pat",
+    "Patient/pat",
+    "Patient/good",
+    "urn:uuid:0",
+    "http://hl7.org/fhir/sid/ndc",
+    "http://hl7.org/fhir/sid/icd-10-cm",
+    "http://hl7.org/fhir/sid/us-npi",
+    "https://bluebutton.cms.gov/resources/codesystem/hcpcs",
+    "urn:j9330-rules:fhir:payer",
+    "urn:j9330-rules:fhir:dose-mg",
+    "http://hl7.org/fhir/StructureDefinition/Claim|5.0.0",
+    "mg",
+    "mL",
+    "[iU]",
+    "{unit}",
+    "2026-03-02T10:00:00Z",
 ]
-
 
 
 def pick(values: list[Any]) -> st.SearchStrategy:
@@ -344,12 +495,15 @@ valid_bits = {
 }
 documentation_dicts = shaped(DOCUMENTATION_KEYS, valid_bits)
 line_dicts = shaped(LINE_KEYS, {**valid_bits, "documentation": documentation_dicts})
-claim_dicts = shaped(TOP_KEYS, {
-    **valid_bits,
-    "patient": shaped(PATIENT_KEYS, valid_bits),
-    "provider": shaped(PROVIDER_KEYS, valid_bits),
-    "lines": st.lists(line_dicts, max_size=4),
-})
+claim_dicts = shaped(
+    TOP_KEYS,
+    {
+        **valid_bits,
+        "patient": shaped(PATIENT_KEYS, valid_bits),
+        "provider": shaped(PROVIDER_KEYS, valid_bits),
+        "lines": st.lists(line_dicts, max_size=4),
+    },
+)
 
 
 def paths_in(value: Any, prefix: tuple = ()) -> Iterator[tuple]:
@@ -471,7 +625,10 @@ def test_check_many_batch_in_a_subprocess():
     chosen = random.randrange(2**32)
     done = subprocess.run(
         [sys.executable, "-c", SUBPROCESS, "60", str(chosen)],
-        cwd=ROOT, capture_output=True, text=True, timeout=300,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
         env={**os.environ, "PYTHONFAULTHANDLER": "1"},
     )
     assert done.returncode == 0, f"seed {chosen}: exit {done.returncode}\n{done.stderr[-3000:]}"
@@ -520,19 +677,22 @@ def mutated_fixtures(draw) -> tuple[Path, bytes]:
         if draw(st.booleans()):
             data = data.replace(phi.encode(), MARKER.encode())
     for _ in range(draw(st.integers(1, 4))):
-        action = draw(st.sampled_from(["truncate", "flip", "insert", "delete", "duplicate", "drop", "swap",
-                                       "delimiter", "marker"]))
+        action = draw(
+            st.sampled_from(
+                ["truncate", "flip", "insert", "delete", "duplicate", "drop", "swap", "delimiter", "marker"]
+            )
+        )
         if not data:
             break
         at = draw(st.integers(0, len(data) - 1))
         if action == "truncate":
             data = data[:at]
         elif action == "flip":
-            data = data[:at] + bytes([data[at] ^ draw(st.integers(1, 255))]) + data[at + 1:]
+            data = data[:at] + bytes([data[at] ^ draw(st.integers(1, 255))]) + data[at + 1 :]
         elif action == "insert":
             data = data[:at] + draw(st.binary(min_size=1, max_size=8)) + data[at:]
         elif action == "delete":
-            data = data[:at] + data[at + draw(st.integers(1, 16)):]
+            data = data[:at] + data[at + draw(st.integers(1, 16)) :]
         elif action == "marker":
             data = data[:at] + MARKER.encode() + data[at:]
         elif action == "delimiter":

@@ -77,7 +77,9 @@ def test_two_dates_on_one_claim_need_no_history():
 
 
 def test_units_over_a_payer_limit_in_the_window(history_editor):
-    assert "UNITS_OVER_POLICY_LIMIT" not in codes(history_editor.check(claim_on("2026-03-02", "A", payer="fixture_limit")))
+    assert "UNITS_OVER_POLICY_LIMIT" not in codes(
+        history_editor.check(claim_on("2026-03-02", "A", payer="fixture_limit"))
+    )
     later = history_editor.check(claim_on("2026-03-09", "B", payer="fixture_limit"))  # a new 7-day window
     assert "UNITS_OVER_POLICY_LIMIT" not in codes(later)
     close = history_editor.check(claim_on("2026-03-12", "C", payer="fixture_limit"))  # 25 + 25 in 7 days

@@ -106,7 +106,11 @@ def test_jwjz_parameter_and_override_carry_the_cited_dates():
     assert (period["value"], period["effective_from"]) == (True, "2023-07-01")
     assert "JZ" in period["source"] and "2023-07-01" in period["source"]
     (override,) = [o for o in MEDICARE["severity_overrides"] if o["code"] == "JWJZ_MISSING"]
-    assert (override["severity"], override["effective_from"], override["effective_to"]) == ("warn", "2023-07-01", "2023-09-30")
+    assert (override["severity"], override["effective_from"], override["effective_to"]) == (
+        "warn",
+        "2023-07-01",
+        "2023-09-30",
+    )
     assert "2023-10-01" in override["source"]
 
 
@@ -116,7 +120,9 @@ def test_jwjz_parameter_and_override_carry_the_cited_dates():
 def hospital_claim(day: dt.date, hospital_type: str | None, flag: str | None, *, is_340b: bool = True) -> dict:
     """A hospital outpatient claim (TOB 0131, revenue 0636): 20 mg + JW 5, each line flagged ``flag``."""
     claim = make_claim(
-        form="institutional", type_of_bill="0131", place_of_service=None,
+        form="institutional",
+        type_of_bill="0131",
+        place_of_service=None,
         provider={"npi": "1234567893", "is_340b": is_340b, "hospital_type": hospital_type},
     )
     extra = [flag] if flag else []
@@ -137,7 +143,11 @@ def test_340b_flag_missing_is_a_reject_from_2024(editor, hospital_type):
     expected = "TB" if hospital_type in TB_TYPES else "JG"
     for finding in findings:
         assert (finding.code, finding.severity, finding.carc, finding.rule_id) == (
-            "MODIFIER_340B_MISSING", "reject", "4", "NAT-340B-MISSING")
+            "MODIFIER_340B_MISSING",
+            "reject",
+            "4",
+            "NAT-340B-MISSING",
+        )
         assert f"{expected} applies" in finding.message
         assert finding.source == NATIONAL_SOURCE["MODIFIER_340B_MISSING"]
 
@@ -151,7 +161,10 @@ def without_missing_asp_and_mue(result) -> tuple:
     aside (and must be there); every other finding is kept.
     """
     missing = [f for f in result.findings if f.code == "REFERENCE_DATA_MISSING"]
-    assert sorted((f.rule_id, f.severity) for f in missing) == [("MCR-ASP-MISSING", "info"), ("MCR-MUE-MISSING", "info")]
+    assert sorted((f.rule_id, f.severity) for f in missing) == [
+        ("MCR-ASP-MISSING", "info"),
+        ("MCR-MUE-MISSING", "info"),
+    ]
     return tuple(f for f in result.findings if f not in missing)
 
 
@@ -160,7 +173,9 @@ def test_the_right_340b_flag_is_clean(editor, hospital_type):
     flag = "TB" if hospital_type in TB_TYPES else "JG"
     result = editor.check(hospital_claim(dt.date(2024, 1, 1), hospital_type, flag))
     assert without_missing_asp_and_mue(result) == ()
-    assert editor.check(hospital_claim(dt.date(2026, 3, 2), hospital_type, flag)).findings == ()  # reference data loaded
+    assert (
+        editor.check(hospital_claim(dt.date(2026, 3, 2), hospital_type, flag)).findings == ()
+    )  # reference data loaded
 
 
 @pytest.mark.parametrize("hospital_type", TB_TYPES + JG_TYPES)
@@ -171,21 +186,29 @@ def test_the_wrong_340b_flag_is_a_warning_from_2024(editor, hospital_type):
     assert sorted(f.line for f in findings) == [1, 2]
     for finding in findings:
         assert (finding.code, finding.severity, finding.carc, finding.rule_id) == (
-            "MODIFIER_340B_WRONG", "warn", "4", "NAT-340B-WRONG")
+            "MODIFIER_340B_WRONG",
+            "warn",
+            "4",
+            "NAT-340B-WRONG",
+        )
         assert f"{wrong} billed" in finding.message and f"{right} applies" in finding.message
         assert finding.source == NATIONAL_SOURCE["MODIFIER_340B_WRONG"]
 
 
 def test_critical_access_takes_tb_and_dsh_takes_jg(editor):
     day = dt.date(2024, 3, 1)
-    assert [f.code for f in findings_340b(editor, hospital_claim(day, "critical_access", "JG"))] == ["MODIFIER_340B_WRONG"] * 2
+    assert [f.code for f in findings_340b(editor, hospital_claim(day, "critical_access", "JG"))] == [
+        "MODIFIER_340B_WRONG"
+    ] * 2
     assert findings_340b(editor, hospital_claim(day, "critical_access", "TB")) == []
     assert [f.code for f in findings_340b(editor, hospital_claim(day, "dsh", "TB"))] == ["MODIFIER_340B_WRONG"] * 2
     assert findings_340b(editor, hospital_claim(day, "dsh", "JG")) == []
 
 
 @pytest.mark.parametrize("day", [dt.date(2018, 1, 1), dt.date(2023, 6, 30), dt.date(2023, 12, 31)])
-@pytest.mark.parametrize(("hospital_type", "flag"), [("critical_access", None), ("dsh", None), ("critical_access", "JG"), ("dsh", "TB")])
+@pytest.mark.parametrize(
+    ("hospital_type", "flag"), [("critical_access", None), ("dsh", None), ("critical_access", "JG"), ("dsh", "TB")]
+)
 def test_no_340b_edits_before_2024(editor, day, hospital_type, flag):
     assert findings_340b(editor, hospital_claim(day, hospital_type, flag)) == []
 
@@ -212,7 +235,12 @@ def test_a_diagnosis_outside_rcc_is_not_covered(editor, diagnosis):
     findings = [f for f in result.findings if f.code == "DX_NOT_COVERED"]
     assert sorted(f.line for f in findings) == [1, 2]  # both J9330 lines; not the 96413 line
     for finding in findings:
-        assert (finding.severity, finding.carc, finding.rarc, finding.rule_id) == ("deny", "11", None, "NAT-DX-NOT-COVERED")
+        assert (finding.severity, finding.carc, finding.rarc, finding.rule_id) == (
+            "deny",
+            "11",
+            None,
+            "NAT-DX-NOT-COVERED",
+        )
         assert finding.source == NATIONAL_SOURCE["DX_NOT_COVERED"]
 
 
@@ -349,7 +377,12 @@ def test_without_an_asp_file_no_benchmark_and_a_note_says_so(bare_editor):
 
 @pytest.mark.parametrize(
     ("day", "covered"),
-    [(dt.date(2025, 12, 31), False), (dt.date(2026, 1, 1), True), (dt.date(2026, 3, 31), True), (dt.date(2026, 4, 1), False)],
+    [
+        (dt.date(2025, 12, 31), False),
+        (dt.date(2026, 1, 1), True),
+        (dt.date(2026, 3, 31), True),
+        (dt.date(2026, 4, 1), False),
+    ],
 )
 def test_the_asp_file_covers_its_quarter_only(editor, day, covered):
     # The fixture ASP file is effective 2026-01-01 through 2026-03-31.

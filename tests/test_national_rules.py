@@ -188,7 +188,9 @@ def iso(day: dt.date) -> str:
     return day.isoformat()
 
 
-def build(day: dt.date, payer: str, *, lines: dict[int, dict] | None = None, drop: tuple[int, ...] = (), **top: Any) -> dict:
+def build(
+    day: dt.date, payer: str, *, lines: dict[int, dict] | None = None, drop: tuple[int, ...] = (), **top: Any
+) -> dict:
     """The contract's clean claim on ``day`` for ``payer``, with changes.
 
     ``lines`` maps a line index to field changes (``DELETE`` removes a key);
@@ -237,11 +239,20 @@ def with_doses(claim: dict, day: dt.date, doses: dict[int, int]) -> dict:
     for days_before, units in doses.items():
         date = iso(day - days_before * DAY)
         number += 1
-        claim["lines"].append({
-            "line": number, "hcpcs": "J9330", "modifiers": ["JZ"], "units": units, "dose_mg": str(units),
-            "service_date": date, "ndc": "00008117901", "ndc_unit": "UN", "ndc_quantity": str(units // 25),
-            "dx_pointers": [1],
-        })
+        claim["lines"].append(
+            {
+                "line": number,
+                "hcpcs": "J9330",
+                "modifiers": ["JZ"],
+                "units": units,
+                "dose_mg": str(units),
+                "service_date": date,
+                "ndc": "00008117901",
+                "ndc_unit": "UN",
+                "ndc_quantity": str(units // 25),
+                "dx_pointers": [1],
+            }
+        )
         number += 1
         claim["lines"].append({"line": number, "hcpcs": "96413", "units": 1, "service_date": date, "dx_pointers": [1]})
     return claim
@@ -287,6 +298,8 @@ class Clean:
     editor: str = FULL
 
 
+# One case per line, so that the table reads as its source's list.
+# fmt: off
 FIRES: list[Fires] = [
     # UNITS_INVALID: units missing, zero, negative, or not a whole number.
     Fires("NAT-UNITS-INVALID", "UNITS_INVALID", (1,), "zero units", lambda d, p: build(d, p, lines={0: {"units": 0}})),
@@ -451,9 +464,29 @@ FIRES: list[Fires] = [
     Fires("NAT-FEE-SCHEDULE-MISSING", "REFERENCE_DATA_MISSING", (1,), "no fee schedule loaded",
           lambda d, p: build(d, p), (FIXTURE,), editor=NO_FEES),
 ]
+# fmt: on
 
-ACCEPTED_DRUG_MODIFIERS = ["JW", "JZ", "JG", "TB", "GA", "GY", "GZ", "KX", "59", "XE", "XS", "XP", "XU", "CR", "Q0", "Q1"]
+ACCEPTED_DRUG_MODIFIERS = [
+    "JW",
+    "JZ",
+    "JG",
+    "TB",
+    "GA",
+    "GY",
+    "GZ",
+    "KX",
+    "59",
+    "XE",
+    "XS",
+    "XP",
+    "XU",
+    "CR",
+    "Q0",
+    "Q1",
+]
 
+# One case per line, so that the table reads as its source's list.
+# fmt: off
 CLEAN: list[Clean] = [
     Clean("NAT-UNITS-INVALID", "UNITS_INVALID", "contract example", lambda d, p: build(d, p)),
     Clean("NAT-UNITS-INVALID", "UNITS_INVALID", "units as '20.0'", lambda d, p: build(d, p, lines={0: {"units": "20.0"}})),
@@ -590,6 +623,7 @@ CLEAN: list[Clean] = [
     Clean("NAT-FEE-SCHEDULE-MISSING", "REFERENCE_DATA_MISSING", "Medicare is priced from the ASP file",
           lambda d, p: build(d, p), ("medicare",), editor=NO_FEES),
 ]
+# fmt: on
 
 
 def _params(cases, payers_of=lambda case: case.payers):
@@ -719,7 +753,9 @@ def test_jz_rules_do_not_fire_in_2022_even_where_the_payer_requires_jw_jz(rules_
     for claim in (bare, jz_partial, conflict):
         found = set(codes(rules_editor.check(claim)))
         assert not found & {"JWJZ_MISSING", "JZ_WITH_WASTE", "JWJZ_CONFLICT"}, found
-    assert "JWJZ_MISSING" in codes(rules_editor.check(build(day + DAY, FIXTURE, lines={0: {"units": 25, "dose_mg": "25"}}, drop=(1,))))
+    assert "JWJZ_MISSING" in codes(
+        rules_editor.check(build(day + DAY, FIXTURE, lines={0: {"units": 25, "dose_mg": "25"}}, drop=(1,)))
+    )
 
 
 # --- a few behaviours the table above does not show ----------------------------------

@@ -22,7 +22,9 @@ def test_valid_forms(text, expected):
     assert ndc.normalise(text) == expected
 
 
-@pytest.mark.parametrize("text", ["0008117901", "123456789012", "12345678911", "1234-567-89", "abcde-fghi-jk", "", "0008-1179-001"])
+@pytest.mark.parametrize(
+    "text", ["0008117901", "123456789012", "12345678911", "1234-567-89", "abcde-fghi-jk", "", "0008-1179-001"]
+)
 def test_invalid_forms(text):
     assert ndc.normalise(text) is None
 

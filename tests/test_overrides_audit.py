@@ -35,12 +35,18 @@ def test_a_suppressed_finding_is_recorded_with_its_entry():
     assert suppression.finding.code == "DOC_INCOMPLETE" and suppression.finding.rule_id == "NAT-DOC-NOT-IV"
 
 
-@pytest.mark.parametrize(("selector", "applies"), [
-    ({"payer": "medicare"}, True), ({"payer": "aetna"}, False),
-    ({"npi": "1234567893"}, True), ({"npi": "9999999999"}, False),
-    ({"claim_id": "CLM-0001"}, True), ({"claim_id": "OTHER"}, False),
-    ({"payer": "medicare", "npi": "9999999999"}, False),
-])
+@pytest.mark.parametrize(
+    ("selector", "applies"),
+    [
+        ({"payer": "medicare"}, True),
+        ({"payer": "aetna"}, False),
+        ({"npi": "1234567893"}, True),
+        ({"npi": "9999999999"}, False),
+        ({"claim_id": "CLM-0001"}, True),
+        ({"claim_id": "OTHER"}, False),
+        ({"payer": "medicare", "npi": "9999999999"}, False),
+    ],
+)
 def test_overrides_apply_per_payer_npi_and_claim(selector, applies):
     editor = editor_with({"suppress": [{"code": "DOC_INCOMPLETE", "reason": "r", **selector}]})
     result = editor.check(doc_claim())
@@ -55,14 +61,17 @@ def test_a_severity_override_keeps_the_original():
     assert finding.blocking
 
 
-@pytest.mark.parametrize("bad", [
-    {"suppress": [{"code": "NOT_A_CODE", "reason": "r"}]},
-    {"suppress": [{"code": "DOC_INCOMPLETE"}]},
-    {"severity": [{"code": "DOC_INCOMPLETE", "reason": "r"}]},
-    {"severity": [{"code": "DOC_INCOMPLETE", "severity": "fatal", "reason": "r"}]},
-    {"suppress": [{"code": "DOC_INCOMPLETE", "reason": "r", "provider": "x"}]},
-    {"bypass": []},
-])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"suppress": [{"code": "NOT_A_CODE", "reason": "r"}]},
+        {"suppress": [{"code": "DOC_INCOMPLETE"}]},
+        {"severity": [{"code": "DOC_INCOMPLETE", "reason": "r"}]},
+        {"severity": [{"code": "DOC_INCOMPLETE", "severity": "fatal", "reason": "r"}]},
+        {"suppress": [{"code": "DOC_INCOMPLETE", "reason": "r", "provider": "x"}]},
+        {"bypass": []},
+    ],
+)
 def test_bad_override_entries_fail_at_load(bad):
     with pytest.raises(SpecError):
         parse_overrides(bad)
@@ -91,7 +100,9 @@ def test_as_of_chooses_rules_by_processing_date(editor):
         line["service_date"] = "2023-08-01"
     by_service_date = next(f for f in editor.check(claim).findings if f.code == "JWJZ_MISSING")
     assert by_service_date.severity == "warn"  # Medicare: warn until 2023-09-30
-    by_processing = next(f for f in editor.check(claim, as_of=dt.date(2023, 10, 2)).findings if f.code == "JWJZ_MISSING")
+    by_processing = next(
+        f for f in editor.check(claim, as_of=dt.date(2023, 10, 2)).findings if f.code == "JWJZ_MISSING"
+    )
     assert by_processing.severity == "reject"
     assert editor.check(claim, as_of=dt.date(2023, 6, 1)).audit.as_of == dt.date(2023, 6, 1)
     assert "JWJZ_MISSING" not in codes(editor.check(claim, as_of=dt.date(2023, 6, 1)))
@@ -101,10 +112,16 @@ def finding(severity, line):
     return Finding(code="DOC_INCOMPLETE", severity=severity, line=line, message="m")
 
 
-@pytest.mark.parametrize(("severities", "claim_level"), [
-    ([], "accept"), (["info", "warn"], "accept"), (["review", "warn"], "review"),
-    (["deny", "review"], "deny_lines"), (["reject", "deny"], "return_to_provider"),
-])
+@pytest.mark.parametrize(
+    ("severities", "claim_level"),
+    [
+        ([], "accept"),
+        (["info", "warn"], "accept"),
+        (["review", "warn"], "review"),
+        (["deny", "review"], "deny_lines"),
+        (["reject", "deny"], "return_to_provider"),
+    ],
+)
 def test_claim_disposition_follows_the_worst_severity(severities, claim_level):
     assert claim_disposition([finding(s, 1) for s in severities]) == claim_level
 
@@ -128,8 +145,9 @@ def test_cli_overrides_as_of_and_json_output(tmp_path):
     overrides.write_text('[[suppress]]\ncode = "DOC_INCOMPLETE"\npayer = "medicare"\nreason = "tested elsewhere"\n')
     path = tmp_path / "claim.json"
     path.write_text(json.dumps(doc_claim()))
-    out = CliRunner().invoke(main, ["check", "--format", "json", "--overrides", str(overrides),
-                                    "--as-of", "2026-03-02", str(path)])
+    out = CliRunner().invoke(
+        main, ["check", "--format", "json", "--overrides", str(overrides), "--as-of", "2026-03-02", str(path)]
+    )
     assert out.exit_code == 0, out.output
     (result,) = json.loads(out.output)
     assert result["suppressed"][0]["entry"] == "suppress[0]"

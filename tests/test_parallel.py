@@ -247,8 +247,11 @@ def _claims_with(ids: dict[int, str], count: int) -> list[Any]:
 def test_a_worker_killed_mid_batch_loses_and_duplicates_nothing(editor, tmp_path, how):
     claims = _claims_with({37: "KILL-ONCE-A", 201: "KILL-ONCE-B"}, 300)
     expected = dicts(editor.check_many(claims))  # the same Editor arguments, without the saboteur
-    sabotaged = Editor(asp_file=FIXTURE_ASP, mue_file=FIXTURE_MUE,
-                       plugins=[Saboteur(tmp_path, once={"KILL-ONCE-A", "KILL-ONCE-B"}, how=how)])
+    sabotaged = Editor(
+        asp_file=FIXTURE_ASP,
+        mue_file=FIXTURE_MUE,
+        plugins=[Saboteur(tmp_path, once={"KILL-ONCE-A", "KILL-ONCE-B"}, how=how)],
+    )
     results = dicts(sabotaged.check_many(iter(claims), workers=2))
     assert sorted(path.name for path in tmp_path.iterdir()) == ["KILL-ONCE-A.died", "KILL-ONCE-B.died"]  # both died
     assert len(results) == len(claims)
@@ -259,8 +262,11 @@ def test_a_worker_killed_mid_batch_loses_and_duplicates_nothing(editor, tmp_path
 def test_a_claim_that_always_kills_its_worker_gets_an_error_result(editor, tmp_path):
     claims = _claims_with({5: "KILL-ALWAYS", 90: "KILL-ONCE"}, 160)
     expected = dicts(editor.check_many(claims))
-    sabotaged = Editor(asp_file=FIXTURE_ASP, mue_file=FIXTURE_MUE,
-                       plugins=[Saboteur(tmp_path, always={"KILL-ALWAYS"}, once={"KILL-ONCE"})])
+    sabotaged = Editor(
+        asp_file=FIXTURE_ASP,
+        mue_file=FIXTURE_MUE,
+        plugins=[Saboteur(tmp_path, always={"KILL-ALWAYS"}, once={"KILL-ONCE"})],
+    )
     results = list(sabotaged.check_many(claims, workers=2))
     assert len(results) == len(claims)
     killer = results[5]
@@ -337,7 +343,9 @@ class BreaksInWorkers:
 
 def test_a_worker_that_cannot_build_its_editor_raises_clearly():
     editor = Editor(plugins=[BreaksInWorkers()])
-    with pytest.raises(WorkerStartupError, match=r"could not build its Editor.*RuntimeError: this plugin cannot be rebuilt"):
+    with pytest.raises(
+        WorkerStartupError, match=r"could not build its Editor.*RuntimeError: this plugin cannot be rebuilt"
+    ):
         list(editor.check_many([make_claim()], workers=2))
     assert worker_processes() == []
 

@@ -186,7 +186,11 @@ def test_two_plugin_objects_of_one_class_get_distinct_names(tmp_path):
     first.write_text(FIXTURE_SPEC)
     second = tmp_path / "b.yaml"
     second.write_text(FIXTURE_SPEC.replace("fixture_payer", "fixture_two"))
-    editor = Editor(plugins=[SpecPayerPlugin(Payer("fixture_payer", "One", policy_sourced=True), first),
-                             SpecPayerPlugin(Payer("fixture_two", "Two", policy_sourced=True), second)])
+    editor = Editor(
+        plugins=[
+            SpecPayerPlugin(Payer("fixture_payer", "One", policy_sourced=True), first),
+            SpecPayerPlugin(Payer("fixture_two", "Two", policy_sourced=True), second),
+        ]
+    )
     assert {"fixture_payer", "fixture_two"} <= set(editor.payers)
     assert editor.registry.payer_plugins["fixture_two"] == "SpecPayerPlugin#2"

@@ -131,26 +131,61 @@ def test_every_parameter_code_set_override_and_rule_of_every_spec_is_in_the_repo
             where, label = (national, "national") if ALL_PAYERS in spec.applies_to else (section, name)
             for parameter, periods in spec.parameters.items():
                 for period in periods:
-                    assert_row(where, f"`{parameter}`", period.source, *value_tokens(period.value),
-                               *date_tokens(period.effective), what=f"{label} parameter {parameter}")
+                    assert_row(
+                        where,
+                        f"`{parameter}`",
+                        period.source,
+                        *value_tokens(period.value),
+                        *date_tokens(period.effective),
+                        what=f"{label} parameter {parameter}",
+                    )
             for set_name, code_set in spec.code_sets.items():
-                assert_row(where, f"`{set_name}`", code_set.source, *(f"`{c}`" for c in code_set.codes),
-                           what=f"{label} code set {set_name}")
+                assert_row(
+                    where,
+                    f"`{set_name}`",
+                    code_set.source,
+                    *(f"`{c}`" for c in code_set.codes),
+                    what=f"{label} code set {set_name}",
+                )
             for override in spec.severity_overrides:
-                assert_row(where, f"`{override.code}`", override.severity, override.source,
-                           *date_tokens(override.effective), what=f"{label} severity override {override.code}")
+                assert_row(
+                    where,
+                    f"`{override.code}`",
+                    override.severity,
+                    override.source,
+                    *date_tokens(override.effective),
+                    what=f"{label} severity override {override.code}",
+                )
             for rule in spec.rules:
-                assert_row(where, f"`{rule.id}`", f"`{rule.code}`", rule.severity, rule.source,
-                           *date_tokens(rule.effective), what=f"{label} rule {rule.id}")
+                assert_row(
+                    where,
+                    f"`{rule.id}`",
+                    f"`{rule.code}`",
+                    rule.severity,
+                    rule.source,
+                    *date_tokens(rule.effective),
+                    what=f"{label} rule {rule.id}",
+                )
         # What the payer's claims are checked against, national defaults included, sits in its own section.
         for parameter in TOPIC_PARAMETERS:
             for period in policy.parameters.get(parameter, ()):
-                assert_row(section, f"`{parameter}`", period.source, *value_tokens(period.value),
-                           *date_tokens(period.effective), what=f"{name} {parameter}")
+                assert_row(
+                    section,
+                    f"`{parameter}`",
+                    period.source,
+                    *value_tokens(period.value),
+                    *date_tokens(period.effective),
+                    what=f"{name} {parameter}",
+                )
         covered = policy.code_sets.get("covered_diagnoses")
         if covered is not None:
-            assert_row(section, "`covered_diagnoses`", covered.source, *(f"`{c}`" for c in covered.codes),
-                       what=f"{name} covered indications")
+            assert_row(
+                section,
+                "`covered_diagnoses`",
+                covered.source,
+                *(f"`{c}`" for c in covered.codes),
+                what=f"{name} covered indications",
+            )
 
 
 def test_every_rule_id_of_every_spec_appears(bare_editor, markdown):
@@ -165,8 +200,16 @@ def test_payers_are_sorted_by_name_and_each_has_the_sections(bare_editor, markdo
     assert positions == sorted(positions)
     for name in bare_editor.payers:
         section = payer_section(markdown, name)
-        for heading in ("Covered indications", "Authorization", "Modifier requirements", "Unit limits",
-                        "Age criteria", "Reimbursement basis", "Payer-specific rules", "Not provided"):
+        for heading in (
+            "Covered indications",
+            "Authorization",
+            "Modifier requirements",
+            "Unit limits",
+            "Age criteria",
+            "Reimbursement basis",
+            "Payer-specific rules",
+            "Not provided",
+        ):
             assert f"\n### {heading}\n" in section, f"{name}: no {heading}"
 
 
@@ -215,7 +258,7 @@ rules:
 """,
         encoding="utf-8",
     )
-    hostile = "Acme <b>Health</b> & Co | \"Test\""
+    hostile = 'Acme <b>Health</b> & Co | "Test"'
     plugin = SpecPayerPlugin(Payer(name="acme", display_name=hostile, policy_sourced=True), spec)
     editor = Editor(plugins=[plugin])
     report = summarise(editor, AS_OF)
@@ -226,7 +269,9 @@ rules:
     assert_row(section, "`units_limit`", "`100`", "section 3 (test citation)", what="unit limit")
     assert_row(section, "`units_limit_days`", "`28`", "section 3b (test citation)", what="unit limit window")
     assert_row(section, "`ndc_required`", "`true`", "2025-01-01", "section 2 (test citation)", what="other parameter")
-    assert_row(section, "`ACME-UNITS-CAP`", "`UNITS_OVER_POLICY_LIMIT`", "deny", "section 4 (test citation)", what="rule")
+    assert_row(
+        section, "`ACME-UNITS-CAP`", "`UNITS_OVER_POLICY_LIMIT`", "deny", "section 4 (test citation)", what="rule"
+    )
     # Markdown: the display name cannot open a tag or a table cell.
     assert "<b>" not in raw
     _tables_are_rectangular(raw)
@@ -270,7 +315,7 @@ def test_unsourced_payers_are_reported_as_not_provided(bare_editor, markdown, na
     section = payer_section(markdown, name)
     assert f"- Policy: not provided: {payer.note}" in section
     assert "Not restricted by a sourced policy" in section
-    not_provided = section[section.index("### Not provided"):]
+    not_provided = section[section.index("### Not provided") :]
     assert "- Sourced payer policy: not provided" in not_provided
     summary = next(p for p in summarise(bare_editor, AS_OF).payers if p.name == name)
     assert summary.covered is None and summary.rules == ()
@@ -287,11 +332,11 @@ def test_sourced_payers_are_not_reported_as_unsourced(bare_editor, markdown):
 
 def test_files_not_loaded_are_listed(bare_editor, markdown):
     medicare = payer_section(markdown, "medicare")
-    not_provided = medicare[medicare.index("### Not provided"):]
+    not_provided = medicare[medicare.index("### Not provided") :]
     assert "CMS ASP payment limit file" in not_provided and "--asp-file" in not_provided
     assert "--mue-file" in not_provided
     aetna = payer_section(markdown, "aetna")
-    assert "--fee-schedule" in aetna[aetna.index("### Not provided"):]
+    assert "--fee-schedule" in aetna[aetna.index("### Not provided") :]
 
 
 # --- (3) the benchmark and the HTML page -------------------------------------------------------
@@ -313,7 +358,7 @@ def test_html_renders_with_one_bar_per_priced_payer(priced_editor):
     parsed = parse_html(page)
     assert parsed.tags.count("svg") == 1
     assert sorted(bar["data-payer"] for bar in parsed.bars) == sorted(EXPECTED)
-    svg = page[page.index("<svg"):page.index("</svg>")]
+    svg = page[page.index("<svg") : page.index("</svg>")]
     for amount in EXPECTED.values():
         assert str(amount) in svg
     for name in ("cigna", "uhc"):
@@ -360,8 +405,19 @@ def test_cli_writes_markdown(run, tmp_path: Path):
 
 def test_cli_writes_html_with_the_benchmark(run, tmp_path: Path):
     out = tmp_path / "report.html"
-    result = run("report", "--format", "html", "--out", out, "--as-of", AS_OF,
-                 "--asp-file", FIXTURE_ASP, "--fee-schedule", FIXTURE_FEES)
+    result = run(
+        "report",
+        "--format",
+        "html",
+        "--out",
+        out,
+        "--as-of",
+        AS_OF,
+        "--asp-file",
+        FIXTURE_ASP,
+        "--fee-schedule",
+        FIXTURE_FEES,
+    )
     assert result.exit_code == 0, result.output
     page = out.read_text(encoding="utf-8")
     assert page.startswith("<!DOCTYPE html>")

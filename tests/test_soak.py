@@ -41,9 +41,17 @@ def templates() -> list[dict]:
 
     two_dates = copy.deepcopy(firing)
     two_dates["lines"] += [
-        {"line": 4, "hcpcs": "J9330", "modifiers": ["JZ"], "units": 25, "service_date": "2026-02-23",
-         "ndc": "00008117901", "dx_pointers": [1], "dose_mg": "25",
-         "documentation": {"lot": "X1", "expiration": "2027-01-31", "route": "IV"}},
+        {
+            "line": 4,
+            "hcpcs": "J9330",
+            "modifiers": ["JZ"],
+            "units": 25,
+            "service_date": "2026-02-23",
+            "ndc": "00008117901",
+            "dx_pointers": [1],
+            "dose_mg": "25",
+            "documentation": {"lot": "X1", "expiration": "2027-01-31", "route": "IV"},
+        },
         {"line": 5, "hcpcs": "96413", "units": 1, "service_date": "2026-02-23", "dx_pointers": [1]},
     ]
 
@@ -93,6 +101,7 @@ def test_soak_claims_share_no_state_and_memory_levels_off(engine):
     # Expected once per template, each checked alone by a fresh editor.
     alone = Editor(engine=engine)
     expected = [outcome(next(alone.check_many([template]))) for template in bases]
+
     def fired(findings) -> bool:  # a rule fired (host findings such as PAYER_POLICY_NOT_PROVIDED aside)
         return any(not (f.rule_id or "").startswith("HOST-") for f in findings)
 

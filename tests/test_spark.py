@@ -51,6 +51,7 @@ def _spark_missing() -> str | None:
 SKIP_REASON = _spark_missing()
 requires_spark = pytest.mark.skipif(SKIP_REASON is not None, reason=f"Spark tests skipped: {SKIP_REASON}")
 
+
 @pytest.fixture(scope="module")
 def editor() -> Editor:
     """The adapter is under test here, not the engines: the default engine only."""
@@ -117,10 +118,18 @@ def expected_rows(editor: Editor, claims: list[dict]) -> list[tuple]:
         if result.error is not None or not result.findings:
             rows.append(tuple(base.values()))
         for finding in result.findings:
-            row = {**base, "line": finding.line, "code": finding.code, "severity": finding.severity,
-                   "carc": finding.carc, "rarc": finding.rarc, "message": finding.message,
-                   "rule_id": finding.rule_id, "source": finding.source,
-                   "line_disposition": result.line_dispositions.get(finding.line)}
+            row = {
+                **base,
+                "line": finding.line,
+                "code": finding.code,
+                "severity": finding.severity,
+                "carc": finding.carc,
+                "rarc": finding.rarc,
+                "message": finding.message,
+                "rule_id": finding.rule_id,
+                "source": finding.source,
+                "line_disposition": result.line_dispositions.get(finding.line),
+            }
             rows.append(tuple(row[column] for column in FINDING_COLUMNS))
     return sorted(rows, key=repr)
 
@@ -201,26 +210,53 @@ def typed_schema():
     import pyarrow as pa
 
     text, number = pa.string(), pa.float64()
-    return pa.schema([
-        ("claim_id", text), ("payer", text), ("form", text), ("type_of_bill", text), ("place_of_service", text),
-        ("diagnoses", pa.list_(text)), ("provider_npi", text), ("provider_is_340b", pa.bool_()),
-        ("line", pa.int32()), ("hcpcs", text), ("modifiers", pa.list_(text)), ("units", number),
-        ("service_date", pa.date32()), ("charge", pa.decimal128(12, 2)), ("ndc", text), ("ndc_unit", text),
-        ("ndc_quantity", number), ("revenue_code", text), ("dx_pointers", pa.list_(pa.int32())), ("dose_mg", number),
-    ])
+    return pa.schema(
+        [
+            ("claim_id", text),
+            ("payer", text),
+            ("form", text),
+            ("type_of_bill", text),
+            ("place_of_service", text),
+            ("diagnoses", pa.list_(text)),
+            ("provider_npi", text),
+            ("provider_is_340b", pa.bool_()),
+            ("line", pa.int32()),
+            ("hcpcs", text),
+            ("modifiers", pa.list_(text)),
+            ("units", number),
+            ("service_date", pa.date32()),
+            ("charge", pa.decimal128(12, 2)),
+            ("ndc", text),
+            ("ndc_unit", text),
+            ("ndc_quantity", number),
+            ("revenue_code", text),
+            ("dx_pointers", pa.list_(pa.int32())),
+            ("dose_mg", number),
+        ]
+    )
 
 
 def _typed_row(claim: dict, line: dict) -> dict:
     return {
-        "claim_id": claim["claim_id"], "payer": claim["payer"], "form": claim["form"],
-        "type_of_bill": claim["type_of_bill"], "place_of_service": claim["place_of_service"],
-        "diagnoses": claim["diagnoses"], "provider_npi": claim["provider"]["npi"],
-        "provider_is_340b": claim["provider"]["is_340b"], "line": line["line"], "hcpcs": line["hcpcs"],
-        "modifiers": line["modifiers"], "units": float(line["units"]),
-        "service_date": dt.date.fromisoformat(line["service_date"]), "charge": Decimal(line["charge"]),
-        "ndc": line.get("ndc"), "ndc_unit": line.get("ndc_unit"),
+        "claim_id": claim["claim_id"],
+        "payer": claim["payer"],
+        "form": claim["form"],
+        "type_of_bill": claim["type_of_bill"],
+        "place_of_service": claim["place_of_service"],
+        "diagnoses": claim["diagnoses"],
+        "provider_npi": claim["provider"]["npi"],
+        "provider_is_340b": claim["provider"]["is_340b"],
+        "line": line["line"],
+        "hcpcs": line["hcpcs"],
+        "modifiers": line["modifiers"],
+        "units": float(line["units"]),
+        "service_date": dt.date.fromisoformat(line["service_date"]),
+        "charge": Decimal(line["charge"]),
+        "ndc": line.get("ndc"),
+        "ndc_unit": line.get("ndc_unit"),
         "ndc_quantity": None if line.get("ndc_quantity") is None else float(line["ndc_quantity"]),
-        "revenue_code": line.get("revenue_code"), "dx_pointers": line["dx_pointers"],
+        "revenue_code": line.get("revenue_code"),
+        "dx_pointers": line["dx_pointers"],
         "dose_mg": None if line.get("dose_mg") is None else float(line["dose_mg"]),
     }
 

@@ -9,7 +9,9 @@ from j9330_rules.catalogue import catalogue
 from j9330_rules.specs import load_spec
 
 SPECS = resources.files("j9330_specs")
-SHIPPED = sorted(p.name for p in SPECS.iterdir() if p.name.endswith(".yaml") and p.name not in ("catalogue.yaml", "reference.yaml"))
+SHIPPED = sorted(
+    p.name for p in SPECS.iterdir() if p.name.endswith(".yaml") and p.name not in ("catalogue.yaml", "reference.yaml")
+)
 
 VALID = """
 ruleset: example
@@ -54,7 +56,10 @@ def test_valid_spec_loads(tmp_path):
         (("code: UNITS_INVALID", "code: NOT_A_CODE"), r"rule EX-1: code NOT_A_CODE is not in the edit catalogue"),
         (("severity: reject", "severity: fatal"), r"rule EX-1 at severity"),
         (('    source: "Example citation"\n', ""), r"rule EX-1: 'source' is a required property"),
-        (('effective_from: "2020-01-01"', 'effective_from: "2020-01-01"\n    effective_to: "2019-01-01"'), r"EX-1: effective_to is before"),
+        (
+            ('effective_from: "2020-01-01"', 'effective_from: "2020-01-01"\n    effective_to: "2019-01-01"'),
+            r"EX-1: effective_to is before",
+        ),
         (("{units_valid: false}", "{units_valid: {$python: 1}}"), r"rule EX-1 at when"),
         (("{units_valid: false}", "{$mt: {ndc: x}}"), r"rule EX-1 at when"),
         (("fact: line", "fact: claim"), r"rule EX-1 at fact"),
@@ -84,27 +89,33 @@ def test_json_specs_load_too(tmp_path):
 
 
 def test_duplicate_rule_ids_are_refused(tmp_path):
-    text = VALID + VALID[VALID.index("  - id: EX-1"):]
+    text = VALID + VALID[VALID.index("  - id: EX-1") :]
     with pytest.raises(SpecError, match="EX-1: the id is used twice"):
         load_spec(write(tmp_path, text))
 
 
 def test_overlapping_parameter_periods_are_refused(tmp_path):
-    text = VALID.replace("rules:", """parameters:
+    text = VALID.replace(
+        "rules:",
+        """parameters:
   jwjz_required:
     - {value: true, effective_from: "2023-07-01", source: "Example citation"}
     - {value: false, effective_to: "2023-08-01", source: "Example citation"}
-rules:""")
+rules:""",
+    )
     with pytest.raises(SpecError, match="parameter jwjz_required: two periods overlap"):
         load_spec(write(tmp_path, text))
 
 
 @pytest.mark.parametrize("number", [".inf", "-.inf", ".nan"])
 def test_non_finite_parameters_are_refused(tmp_path, number):
-    text = VALID.replace("rules:", f"""parameters:
+    text = VALID.replace(
+        "rules:",
+        f"""parameters:
   units_limit:
     - {{value: {number}, source: "Example citation"}}
-rules:""")
+rules:""",
+    )
     with pytest.raises(SpecError, match="units_limit: numbers must be finite"):
         load_spec(write(tmp_path, text))
 
@@ -140,9 +151,12 @@ def test_a_date_field_is_not_a_line_field(tmp_path):
 
 
 def test_a_parameter_may_not_shadow_a_fact_field(tmp_path):
-    text = VALID.replace("rules:", """parameters:
+    text = VALID.replace(
+        "rules:",
+        """parameters:
   form:
     - {value: institutional, source: "Example citation"}
-rules:""")
+rules:""",
+    )
     with pytest.raises(SpecError, match="parameter form: the name is a built-in fact field"):
         _editor_with(tmp_path, text)

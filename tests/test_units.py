@@ -43,7 +43,15 @@ def test_jz_exactly_when_nothing_is_discarded(dose):
 
 @pytest.mark.parametrize(
     ("dose", "administered", "discarded", "kits"),
-    [("15", 15, 10, 1), ("25", 25, 0, 1), ("20", 20, 5, 1), ("12.5", 13, 12, 1), ("24.5", 25, 0, 1), ("50", 50, 0, 2), ("26", 26, 24, 2)],
+    [
+        ("15", 15, 10, 1),
+        ("25", 25, 0, 1),
+        ("20", 20, 5, 1),
+        ("12.5", 13, 12, 1),
+        ("24.5", 25, 0, 1),
+        ("50", 50, 0, 2),
+        ("26", 26, 24, 2),
+    ],
 )
 def test_label_examples(dose, administered, discarded, kits):
     billing = units.bill_dose(Decimal(dose))
@@ -67,8 +75,14 @@ def test_whole_units_only_for_positive_integers(value):
 def _line(number, units_, *modifiers, dose=None):
     import datetime as dt
 
-    return ClaimLine(line=number, hcpcs="J9330", service_date=dt.date(2026, 3, 2), modifiers=modifiers,
-                     units=Decimal(units_), dose_mg=None if dose is None else Decimal(dose))
+    return ClaimLine(
+        line=number,
+        hcpcs="J9330",
+        service_date=dt.date(2026, 3, 2),
+        modifiers=modifiers,
+        units=Decimal(units_),
+        dose_mg=None if dose is None else Decimal(dose),
+    )
 
 
 @given(doses.filter(lambda d: d <= 200))

@@ -63,7 +63,9 @@ def written(writer, results) -> str:
 
 def test_the_known_claim_is_what_the_tests_assume(results):
     known, clean, error = results
-    assert [(str(f.line or ""), f.code, f.severity, f.carc or "", f.rarc or "", f.rule_id) for f in known.findings] == KNOWN
+    assert [
+        (str(f.line or ""), f.code, f.severity, f.carc or "", f.rarc or "", f.rule_id) for f in known.findings
+    ] == KNOWN
     assert clean.findings == () and clean.error is None
     assert error.error == UNKNOWN_PAYER
 
@@ -71,7 +73,9 @@ def test_the_known_claim_is_what_the_tests_assume(results):
 def test_json_is_one_list_of_result_dicts(results):
     text = written(write_json, results)
     assert json.loads(text) == json.loads(json.dumps([result_to_dict(r) for r in results]))
-    assert text == json.dumps([result_to_dict(r) for r in results], indent=2) + "\n"  # what check --format json always wrote
+    assert (
+        text == json.dumps([result_to_dict(r) for r in results], indent=2) + "\n"
+    )  # what check --format json always wrote
 
 
 def test_ndjson_is_one_result_dict_per_line(results):
@@ -79,7 +83,10 @@ def test_ndjson_is_one_result_dict_per_line(results):
     assert [json.loads(line) for line in lines] == [json.loads(json.dumps(result_to_dict(r))) for r in results]
     first = json.loads(lines[0])
     assert first["claim_id"] == "CLM-W" and first["disposition"] == "return_to_provider"
-    assert [(f["code"], f["carc"]) for f in first["findings"]][:2] == [("PAYER_POLICY_NOT_PROVIDED", None), ("JWJZ_CONFLICT", "4")]
+    assert [(f["code"], f["carc"]) for f in first["findings"]][:2] == [
+        ("PAYER_POLICY_NOT_PROVIDED", None),
+        ("JWJZ_CONFLICT", "4"),
+    ]
 
 
 def test_csv_one_row_per_finding_then_clean_and_error_rows(results):
@@ -87,15 +94,45 @@ def test_csv_one_row_per_finding_then_clean_and_error_rows(results):
     assert tuple(rows[0]) == CSV_COLUMNS
     known = results[0]
     expected = [
-        {"claim_id": "CLM-W", "payer": "cigna", "line": line, "code": code, "severity": severity, "carc": carc,
-         "rarc": rarc, "message": finding.message, "rule_id": rule_id, "source": finding.source or ""}
+        {
+            "claim_id": "CLM-W",
+            "payer": "cigna",
+            "line": line,
+            "code": code,
+            "severity": severity,
+            "carc": carc,
+            "rarc": rarc,
+            "message": finding.message,
+            "rule_id": rule_id,
+            "source": finding.source or "",
+        }
         for (line, code, severity, carc, rarc, rule_id), finding in zip(KNOWN, known.findings)
     ]
     expected += [
-        {"claim_id": "CLM-0001", "payer": "medicare", "line": "", "code": "CLEAN", "severity": "", "carc": "",
-         "rarc": "", "message": "", "rule_id": "", "source": ""},
-        {"claim_id": "CLM-E", "payer": "nosuch", "line": "", "code": "ERROR", "severity": "error", "carc": "",
-         "rarc": "", "message": UNKNOWN_PAYER, "rule_id": "", "source": ""},
+        {
+            "claim_id": "CLM-0001",
+            "payer": "medicare",
+            "line": "",
+            "code": "CLEAN",
+            "severity": "",
+            "carc": "",
+            "rarc": "",
+            "message": "",
+            "rule_id": "",
+            "source": "",
+        },
+        {
+            "claim_id": "CLM-E",
+            "payer": "nosuch",
+            "line": "",
+            "code": "ERROR",
+            "severity": "error",
+            "carc": "",
+            "rarc": "",
+            "message": UNKNOWN_PAYER,
+            "rule_id": "",
+            "source": "",
+        },
     ]
     assert rows == expected
     assert rows[0]["message"] == "No sourced Cigna policy for J9330 is loaded; only the national rules were applied."
@@ -105,7 +142,9 @@ def test_csv_carries_the_rarc(editor):
     claim = make_claim(claim_id="CLM-R")
     claim["lines"][0]["units"] = 0
     rows = list(csv.DictReader(io.StringIO(written(write_csv, [editor.check(claim)]))))
-    assert [(r["line"], r["code"], r["severity"], r["carc"], r["rarc"]) for r in rows] == [("1", "UNITS_INVALID", "reject", "16", "M53")]
+    assert [(r["line"], r["code"], r["severity"], r["carc"], r["rarc"]) for r in rows] == [
+        ("1", "UNITS_INVALID", "reject", "16", "M53")
+    ]
 
 
 def test_x12_summary_one_row_per_line_with_findings_plus_claim_level(results):
@@ -113,16 +152,41 @@ def test_x12_summary_one_row_per_line_with_findings_plus_claim_level(results):
     assert tuple(rows[0]) == X12_COLUMNS
     assert rows == [
         # Claim level first (loop 2100): an info note adjusts nothing.
-        {"claim_id": "CLM-W", "payer": "cigna", "level": "claim", "line": "", "disposition": "return_to_provider",
-         "adjustments": "", "remarks": "", "edits": "PAYER_POLICY_NOT_PROVIDED", "error": ""},
+        {
+            "claim_id": "CLM-W",
+            "payer": "cigna",
+            "level": "claim",
+            "line": "",
+            "disposition": "return_to_provider",
+            "adjustments": "",
+            "remarks": "",
+            "edits": "PAYER_POLICY_NOT_PROVIDED",
+            "error": "",
+        },
         # CO-4 (reject), CO-16 once for both denies, OA-151 (review); DOSE_ABOVE_LABEL has no CARC.
-        {"claim_id": "CLM-W", "payer": "cigna", "level": "line", "line": "1", "disposition": "return_to_provider",
-         "adjustments": "CO-4;CO-16;OA-151", "remarks": "",
-         "edits": "JWJZ_CONFLICT;UNITS_DOSE_MISMATCH;WASTE_ARITHMETIC;DOSE_ABOVE_LABEL;DOSE_ABOVE_MAX;REFERENCE_DATA_MISSING",
-         "error": ""},
+        {
+            "claim_id": "CLM-W",
+            "payer": "cigna",
+            "level": "line",
+            "line": "1",
+            "disposition": "return_to_provider",
+            "adjustments": "CO-4;CO-16;OA-151",
+            "remarks": "",
+            "edits": "JWJZ_CONFLICT;UNITS_DOSE_MISMATCH;WASTE_ARITHMETIC;DOSE_ABOVE_LABEL;DOSE_ABOVE_MAX;REFERENCE_DATA_MISSING",
+            "error": "",
+        },
         # The clean claim has no rows; the unchecked claim one.
-        {"claim_id": "CLM-E", "payer": "nosuch", "level": "claim", "line": "", "disposition": "not_checked",
-         "adjustments": "", "remarks": "", "edits": "ERROR", "error": UNKNOWN_PAYER},
+        {
+            "claim_id": "CLM-E",
+            "payer": "nosuch",
+            "level": "claim",
+            "line": "",
+            "disposition": "not_checked",
+            "adjustments": "",
+            "remarks": "",
+            "edits": "ERROR",
+            "error": UNKNOWN_PAYER,
+        },
     ]
 
 

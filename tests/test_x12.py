@@ -31,8 +31,25 @@ PAIRS = [
     ("837i_outpatient.x12", "837i_outpatient.ndjson"),
 ]
 # What the fixtures' segments hold that is (made-up) patient data: no error text may show it.
-PHI = ("TESTPATIENT", "TESTSUBSCRIBER", "TESTSPOUSE", "ALPHA", "BETA", "TESTMBR", "19560402", "19600115",
-       "1956-04-02", "SYNTHETIC ST", "CLM-0001", "EX-0", "X12-P-", "PA12345", "TEN*", "*TEN", "twenty")
+PHI = (
+    "TESTPATIENT",
+    "TESTSUBSCRIBER",
+    "TESTSPOUSE",
+    "ALPHA",
+    "BETA",
+    "TESTMBR",
+    "19560402",
+    "19600115",
+    "1956-04-02",
+    "SYNTHETIC ST",
+    "CLM-0001",
+    "EX-0",
+    "X12-P-",
+    "PA12345",
+    "TEN*",
+    "*TEN",
+    "twenty",
+)
 MALFORMED = {
     # file: the position of each item (claim or Unreadable) that is unreadable, and how many items there are
     "malformed_element.x12": ([1], 6),
@@ -113,8 +130,17 @@ def test_professional_mapping():
     assert claim["provider"] == {"npi": "1234567893"}
     first, discarded, admin = claim["lines"]
     assert first == {
-        "line": 1, "hcpcs": "J9330", "modifiers": [], "units": "20", "charge": "2400", "service_date": "2026-03-02",
-        "revenue_code": None, "dx_pointers": [1], "ndc": "00008117901", "ndc_quantity": "1", "ndc_unit": "UN",
+        "line": 1,
+        "hcpcs": "J9330",
+        "modifiers": [],
+        "units": "20",
+        "charge": "2400",
+        "service_date": "2026-03-02",
+        "revenue_code": None,
+        "dx_pointers": [1],
+        "ndc": "00008117901",
+        "ndc_quantity": "1",
+        "ndc_unit": "UN",
     }
     assert discarded["modifiers"] == ["JW"]
     assert "ndc" not in admin
@@ -123,8 +149,10 @@ def test_professional_mapping():
 def test_four_modifiers_pointers_and_line_prior_authorization():
     text = (X12 / "837p_clean.x12").read_text()
     text = text.replace("SV1*HC:J9330:JW*600*UN*5***1~", "SV1*HC:J9330:JW:JG:59:XU*600*UN*5***1:1~")
-    text = text.replace("LX*3~\nSV1*HC:96413*350*UN*1***1~\nDTP*472*D8*20260302~",
-                        "LX*3~\nSV1*HC:96413*350*UN*1***1~\nDTP*472*D8*20260302~\nREF*G1*LINEAUTH9~")
+    text = text.replace(
+        "LX*3~\nSV1*HC:96413*350*UN*1***1~\nDTP*472*D8*20260302~",
+        "LX*3~\nSV1*HC:96413*350*UN*1***1~\nDTP*472*D8*20260302~\nREF*G1*LINEAUTH9~",
+    )
     text = text.replace("SE*33*0001~", "SE*34*0001~")
     (claim,) = read_x12(io.StringIO(text), "modifiers")
     assert claim["lines"][1]["modifiers"] == ["JW", "JG", "59", "XU"]
@@ -160,8 +188,12 @@ def test_dependent_patient_and_claim_prior_authorization():
 
 def test_several_transaction_sets_and_claims_come_in_file_order():
     assert [c["claim_id"] for c in read("837p_batch.x12")] == [
-        "EX-02-FULL-KIT-JZ", "EX-04-WASTE-ARITHMETIC",  # ST 0001
-        "EX-05-NDC", "EX-07-JW-JZ-CONFLICT", "X12-P-DEPENDENT", "X12-P-UNKNOWN-PAYER",  # ST 0002
+        "EX-02-FULL-KIT-JZ",
+        "EX-04-WASTE-ARITHMETIC",  # ST 0001
+        "EX-05-NDC",
+        "EX-07-JW-JZ-CONFLICT",
+        "X12-P-DEPENDENT",
+        "X12-P-UNKNOWN-PAYER",  # ST 0002
     ]
 
 
@@ -173,7 +205,9 @@ def test_several_interchanges_and_groups():
     text = "\n".join([*clean.splitlines()[:-1], institutional_group, "IEA*2*000000101~"])
     claims = list(read_x12(io.StringIO(text), "groups"))
     assert [(c["claim_id"], c["form"]) for c in claims] == [
-        ("CLM-0001", "professional"), ("X12-I-OUTPATIENT", "institutional"), ("X12-I-340B-JG", "institutional"),
+        ("CLM-0001", "professional"),
+        ("X12-I-OUTPATIENT", "institutional"),
+        ("X12-I-340B-JG", "institutional"),
     ]
 
 
@@ -229,7 +263,10 @@ def test_the_messages_say_what_is_wrong():
 
     (element,) = messages("malformed_element.x12")
     assert "claim 2 (CLM at segment 30)" in element
-    assert "segment 38 (SV1, position 36 in its transaction set): element SV104 (Service Unit Count) has an invalid character" in element
+    assert (
+        "segment 38 (SV1, position 36 in its transaction set): element SV104 (Service Unit Count) has an invalid character"
+        in element
+    )
     (missing,) = messages("malformed_missing_segment.x12")
     assert "required segment DTP (Date - Service Date) is missing before it" in missing
     assert all("segment 45 (SE): SE01 does not match" in m for m in messages("malformed_se_count.x12"))
@@ -244,15 +281,30 @@ def test_the_messages_say_what_is_wrong():
     assert "segment 1 is not a complete ISA header" in header
 
 
-@pytest.mark.parametrize(("change", "expected"), [
-    (("DMG*D8*19560402*F", "DMG*D8*19561302*F"),
-     "segment 18 (DMG, position 16 in its transaction set): element DMG02 (Subscriber Birth Date) has an invalid date"),
-    (("HL*2*1*22*0", "HL*2*7*22*0"), "segment 13 (HL, position 11 in its transaction set): HL02 names no open parent level"),
-    (("LX*2~", "LX*5~"), "segment 27 (LX, position 25 in its transaction set): LX01 is out of sequence"),
-    (("N3*100 TEST AVE~", "N3*100 TEST AVE*~"), "segment 10 (N3, position 8 in its transaction set): segment ends with empty elements"),
-    (("SE*33*0001~\n", ""), "segment 35: required segment SE (Transaction Set Trailer) is missing before it"),
-    (("SV1*HC:J9330*2400", "SV1*ZZ:J9330:TESTPATIENT*2400"), "segment 23 (SV1, position 21 in its transaction set)"),
-], ids=["date", "hl-parent", "lx-sequence", "trailing-separator", "no-se", "bad-composite"])
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        (
+            ("DMG*D8*19560402*F", "DMG*D8*19561302*F"),
+            "segment 18 (DMG, position 16 in its transaction set): element DMG02 (Subscriber Birth Date) has an invalid date",
+        ),
+        (
+            ("HL*2*1*22*0", "HL*2*7*22*0"),
+            "segment 13 (HL, position 11 in its transaction set): HL02 names no open parent level",
+        ),
+        (("LX*2~", "LX*5~"), "segment 27 (LX, position 25 in its transaction set): LX01 is out of sequence"),
+        (
+            ("N3*100 TEST AVE~", "N3*100 TEST AVE*~"),
+            "segment 10 (N3, position 8 in its transaction set): segment ends with empty elements",
+        ),
+        (("SE*33*0001~\n", ""), "segment 35: required segment SE (Transaction Set Trailer) is missing before it"),
+        (
+            ("SV1*HC:J9330*2400", "SV1*ZZ:J9330:TESTPATIENT*2400"),
+            "segment 23 (SV1, position 21 in its transaction set)",
+        ),
+    ],
+    ids=["date", "hl-parent", "lx-sequence", "trailing-separator", "no-se", "bad-composite"],
+)
 def test_errors_outside_and_inside_the_claim_loop(change, expected):
     text = (X12 / "837p_clean.x12").read_text().replace(*change)
     (item,) = read_x12(io.StringIO(text), "changed")
@@ -267,7 +319,11 @@ def test_a_bad_claim_leaves_the_others_of_its_batch_readable(editor):
     items = read("malformed_element.x12")
     good = [item for item in items if isinstance(item, dict)]
     assert [c["claim_id"] for c in good] == [
-        "EX-02-FULL-KIT-JZ", "EX-05-NDC", "EX-07-JW-JZ-CONFLICT", "X12-P-DEPENDENT", "X12-P-UNKNOWN-PAYER",
+        "EX-02-FULL-KIT-JZ",
+        "EX-05-NDC",
+        "EX-07-JW-JZ-CONFLICT",
+        "X12-P-DEPENDENT",
+        "X12-P-UNKNOWN-PAYER",
     ]
     assert outcome(editor, good[0]) == outcome(editor, equivalents("837p_batch.ndjson")[0])
 

@@ -61,7 +61,9 @@ def read_csv(stream: TextIO, label: str) -> Iterator[Any]:
             # The csv module cannot go on past a broken record, and the broken record may be a
             # line of the claim being gathered: that claim and the rest of the file are one error.
             start = group[0][0] if group else last + 1
-            yield Unreadable(f"{label} row {last + 1}: not valid CSV ({_reason(exc)}); nothing from row {start} on was read")
+            yield Unreadable(
+                f"{label} row {last + 1}: not valid CSV ({_reason(exc)}); nothing from row {start} on was read"
+            )
             return
         last = number
         claim_id = cells[position] if position < len(cells) else None

@@ -108,22 +108,26 @@ EXT_HOSPITAL_TYPE = EXTENSION + "hospital-type"
 EXT_DOSE = EXTENSION + "dose-mg"
 EXT_DOCUMENTATION = EXTENSION + "documentation"
 
-HCPCS_SYSTEMS = frozenset({
-    "https://bluebutton.cms.gov/resources/codesystem/hcpcs",
-    "http://www.cms.gov/Medicare/Coding/HCPCSReleaseCodeSets",
-    "https://www.cms.gov/Medicare/Coding/HCPCSReleaseCodeSets",
-    "http://terminology.hl7.org/CodeSystem/HCPCS",
-    "urn:oid:2.16.840.1.113883.6.285",
-    "http://www.ama-assn.org/go/cpt",
-    "urn:oid:2.16.840.1.113883.6.12",
-})
+HCPCS_SYSTEMS = frozenset(
+    {
+        "https://bluebutton.cms.gov/resources/codesystem/hcpcs",
+        "http://www.cms.gov/Medicare/Coding/HCPCSReleaseCodeSets",
+        "https://www.cms.gov/Medicare/Coding/HCPCSReleaseCodeSets",
+        "http://terminology.hl7.org/CodeSystem/HCPCS",
+        "urn:oid:2.16.840.1.113883.6.285",
+        "http://www.ama-assn.org/go/cpt",
+        "urn:oid:2.16.840.1.113883.6.12",
+    }
+)
 ICD10CM_SYSTEMS = frozenset({"http://hl7.org/fhir/sid/icd-10-cm", "urn:oid:2.16.840.1.113883.6.90"})
 NDC_SYSTEMS = frozenset({"http://hl7.org/fhir/sid/ndc", "urn:oid:2.16.840.1.113883.6.69"})
 NPI_SYSTEMS = frozenset({"http://hl7.org/fhir/sid/us-npi", "urn:oid:2.16.840.1.113883.4.6"})
-POS_SYSTEMS = frozenset({
-    "https://www.cms.gov/Medicare/Coding/place-of-service-codes/Place_of_Service_Code_Set",
-    "http://www.cms.gov/Medicare/Coding/place-of-service-codes/Place_of_Service_Code_Set",
-})
+POS_SYSTEMS = frozenset(
+    {
+        "https://www.cms.gov/Medicare/Coding/place-of-service-codes/Place_of_Service_Code_Set",
+        "http://www.cms.gov/Medicare/Coding/place-of-service-codes/Place_of_Service_Code_Set",
+    }
+)
 CLAIM_TYPE_SYSTEM = "http://terminology.hl7.org/CodeSystem/claim-type"
 
 _R5_CLAIM_ONLY = frozenset({"traceNumber", "encounter", "event", "diagnosisRelatedGroup", "patientPaid"})
@@ -225,8 +229,6 @@ def _read_ndjson(text: str, label: str, payers, version) -> Iterator[Any]:
     yield from _File(label, payers, version).claims(top)
 
 
-
-
 class _Broken:
     def __init__(self, message: str):
         self.message = message
@@ -281,7 +283,9 @@ class _File:
             ]
         problems = _validate(VERSIONS[version]("Bundle"), shell, "Bundle")
         if problems:
-            return [(where, Unreadable(f"{self._where(where)}: the Bundle is not valid FHIR {version}: {problems}"), None)]
+            return [
+                (where, Unreadable(f"{self._where(where)}: the Bundle is not valid FHIR {version}: {problems}"), None)
+            ]
         found: list[tuple[str, Any, str | None]] = []
         for position, entry in enumerate(entries if isinstance(entries, list) else ()):
             place = f"{prefix}Bundle.entry[{position}]"
@@ -354,7 +358,9 @@ class _File:
                         f"the Claim refers to {where}, a {kind} that is not valid FHIR {version}: {_describe(exc, kind)}"
                     )
                 except Exception as exc:
-                    self._valid[key] = _Problem(f"the Claim refers to {where}, a {kind} that is not valid FHIR {version} ({type(exc).__name__})")
+                    self._valid[key] = _Problem(
+                        f"the Claim refers to {where}, a {kind} that is not valid FHIR {version} ({type(exc).__name__})"
+                    )
         value = self._valid[key]
         if isinstance(value, _Problem):
             raise _Problem(str(value))
@@ -465,8 +471,19 @@ def _extension(owner: Any, url: str) -> Any:
     return None
 
 
-_VALUE_KINDS = ("valueString", "valueCode", "valueBoolean", "valueDecimal", "valueInteger", "valueDate",
-                "valueQuantity", "valueCoding", "valueCodeableConcept", "valuePositiveInt", "valueId")
+_VALUE_KINDS = (
+    "valueString",
+    "valueCode",
+    "valueBoolean",
+    "valueDecimal",
+    "valueInteger",
+    "valueDate",
+    "valueQuantity",
+    "valueCoding",
+    "valueCodeableConcept",
+    "valuePositiveInt",
+    "valueId",
+)
 
 
 def _value(extension: Any) -> Any:
@@ -527,8 +544,12 @@ class _Mapper:
             return None
         organisation = self.resolve(insurer)
         identifier = insurer.identifier.value if insurer.identifier is not None else None
-        candidates = [identifier, *(i.value for i in _identifiers(organisation)), insurer.display,
-                      getattr(organisation, "name", None)]
+        candidates = [
+            identifier,
+            *(i.value for i in _identifiers(organisation)),
+            insurer.display,
+            getattr(organisation, "name", None),
+        ]
         candidates = [c for c in candidates if isinstance(c, str) and c.strip()]
         for candidate in candidates:
             mapped = self.file.payers.get(candidate.strip().lower())
@@ -543,7 +564,9 @@ class _Mapper:
         return None
 
     def _diagnoses(self) -> tuple[list[str], dict[int, int]]:
-        entries = sorted(enumerate(self.claim.diagnosis or ()), key=lambda pair: (pair[1].sequence is None, pair[1].sequence or 0))
+        entries = sorted(
+            enumerate(self.claim.diagnosis or ()), key=lambda pair: (pair[1].sequence is None, pair[1].sequence or 0)
+        )
         codes, positions = [], {}
         for index, diagnosis in entries:
             concept = diagnosis.diagnosisCodeableConcept
@@ -551,7 +574,9 @@ class _Mapper:
                 concept = getattr(self.resolve(diagnosis.diagnosisReference), "code", None)
             code = _code(concept, ICD10CM_SYSTEMS)
             if code is None:
-                raise _Problem(f"Claim.diagnosis[{index}]: no diagnosis code (an ICD-10-CM coding, or a Condition in the file)")
+                raise _Problem(
+                    f"Claim.diagnosis[{index}]: no diagnosis code (an ICD-10-CM coding, or a Condition in the file)"
+                )
             codes.append(code)
             positions.setdefault(diagnosis.sequence, len(codes))
         return codes, positions

@@ -159,7 +159,9 @@ def read_x12(
     try:
         reader = pyx12.x12context.X12ContextReader(pyx12.params.params(), errors, io.StringIO(text))
     except pyx12.errors.X12Error:
-        yield Unreadable(f"{label}: not an X12 interchange: segment 1 is not a complete ISA header of a 00401 or 00501 interchange")
+        yield Unreadable(
+            f"{label}: not an X12 interchange: segment 1 is not a complete ISA header of a 00401 or 00501 interchange"
+        )
         return
     except Exception as exc:
         yield Unreadable(f"{label}: the X12 reader failed on segment 1 ({type(exc).__name__})")
@@ -257,8 +259,10 @@ class _Errors:
     def add_ele(self, map_node: Any) -> None:
         refdes = getattr(map_node, "refdes", None)
         name = getattr(map_node, "name", None)
-        self._element = (refdes if isinstance(refdes, str) and _REFDES.match(refdes) else None,
-                         name if isinstance(name, str) else None)
+        self._element = (
+            refdes if isinstance(refdes, str) and _REFDES.match(refdes) else None,
+            name if isinstance(name, str) else None,
+        )
 
     def handle_errors(self, err_list: list[tuple[Any, ...]]) -> None:
         for err_type, code, _text, _value, src_line in err_list:
@@ -404,9 +408,17 @@ class _Reading:
             ctx.form = FORMS.get(node.get_value("GS08") or "")
             if ctx.form is None:
                 line = self._line(node)
-                self.errors.unsupported("group", line, f"segment {line} (GS): GS08 names an implementation guide this reader does not read; it reads {_SUPPORTED}")
+                self.errors.unsupported(
+                    "group",
+                    line,
+                    f"segment {line} (GS): GS08 names an implementation guide this reader does not read; it reads {_SUPPORTED}",
+                )
         elif seg_id == "ST" and node.get_value("ST01") != "837":
-            self.errors.unsupported("transaction", self._line(node), f"segment {self._line(node)} (ST): the transaction set is not an 837 claim")
+            self.errors.unsupported(
+                "transaction",
+                self._line(node),
+                f"segment {self._line(node)} (ST): the transaction set is not an 837 claim",
+            )
         elif seg_id == "HL":
             level = node.get_value("HL03")
             if level == "20":
@@ -431,7 +443,9 @@ class _Reading:
         try:
             claim = _claim(node, self.context)
         except Exception as exc:
-            self.errors.unsupported("segment", first, f"segment {first} (CLM): the claim could not be mapped ({type(exc).__name__})")
+            self.errors.unsupported(
+                "segment", first, f"segment {first} (CLM): the claim could not be mapped ({type(exc).__name__})"
+            )
             claim = {}
         payer = self.payer(self.context.payer_id)
         if payer is not None:
@@ -540,7 +554,9 @@ def _claim(node: Any, ctx: _Context) -> dict[str, Any]:
     return claim
 
 
-def _service_line(loop: Any, position: int, institutional: bool, diagnoses: list[str], claim_date: str | None) -> dict[str, Any] | None:
+def _service_line(
+    loop: Any, position: int, institutional: bool, diagnoses: list[str], claim_date: str | None
+) -> dict[str, Any] | None:
     if institutional:
         service, charge, units = "SV202", loop.get_value("SV203"), loop.get_value("SV205")
         revenue = loop.get_value("SV201")
