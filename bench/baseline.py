@@ -19,8 +19,8 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from j9330_rules.engine import Firing
-from j9330_rules.specs import Rule
+from j9330_rules.engines.durable import Firing
+from j9330_rules.rules.specs import Rule
 
 Fact = dict[str, Any]
 ALWAYS = 20080101

@@ -20,7 +20,7 @@ import random
 from decimal import Decimal
 from typing import Any
 
-from j9330_rules import units
+from j9330_rules.facts import units
 
 PAYERS = ["medicare"] * 8 + ["aetna", "bcbs", "cigna", "uhc"] * 3
 COVERED = {

@@ -33,8 +33,8 @@ from baseline import BY_ID, HandWritten  # noqa: E402
 from claims import generate, stream  # noqa: E402
 
 from j9330_rules import ClaimError, Editor  # noqa: E402
-from j9330_rules.facts import day_number  # noqa: E402
-from j9330_rules.structure import structure_claim  # noqa: E402
+from j9330_rules.facts.builder import day_number  # noqa: E402
+from j9330_rules.model.structure import structure_claim  # noqa: E402
 
 CMS = ROOT / "tests" / "fixtures" / "cms"
 # Made-up numbers in the published CMS layouts (see each file's header); the same as the tests'.

@@ -1,10 +1,10 @@
-"""Spark scaling: claims/s of j9330_rules.spark.check_dataframe on local[1] vs local[2].
+"""Spark scaling: claims/s of j9330_rules.batch.spark.check_dataframe on local[1] vs local[2].
 
     python bench/spark_scaling.py [--claims 20000] [--partitions 8] [--rounds 2] [--masters local[1],local[2]]
 
 Needs the spark extra (``pip install -e '.[spark]'``) and Java 17+. The claims are the
 benchmark mix of bench/claims.py (seed 9330), flattened to CSV-like string rows (one per
-claim line) with j9330_rules.flat.claim_to_rows. For each master the script starts a
+claim line) with j9330_rules.readers.flat.claim_to_rows. For each master the script starts a
 session in a child process of its own (a fresh JVM), caches the input, warms up (starts
 the Python workers, each building its Editor once), then times ``--rounds`` full checks
 (the best counts), each written to Spark's ``noop`` sink (every finding row is produced,
@@ -31,8 +31,8 @@ sys.path[:0] = [str(HERE), str(ROOT)]
 
 from claims import generate  # noqa: E402
 
-from j9330_rules.flat import COLUMNS, claim_to_rows  # noqa: E402
-from j9330_rules.spark import check_dataframe  # noqa: E402
+from j9330_rules.batch.spark import check_dataframe  # noqa: E402
+from j9330_rules.readers.flat import COLUMNS, claim_to_rows  # noqa: E402
 
 CMS = ROOT / "tests" / "fixtures" / "cms"
 OPTIONS = {

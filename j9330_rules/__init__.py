@@ -8,13 +8,13 @@ The public API, held stable for claim editors and notebooks::
 
 from importlib import metadata
 
+from j9330_rules.batch.frames import check_frame
 from j9330_rules.editor import Editor
 from j9330_rules.errors import ClaimError, EngineFailure, EngineUnavailable, SpecError
-from j9330_rules.frames import check_frame
-from j9330_rules.hookspecs import hookimpl
 from j9330_rules.model import Claim, ClaimLine, Finding, Payment, Result
-from j9330_rules.payers import Payer
-from j9330_rules.results import Results
+from j9330_rules.model.results import Results
+from j9330_rules.plugins.hookspecs import hookimpl
+from j9330_rules.plugins.payer import Payer
 
 __version__ = metadata.version("j9330-rules")
 

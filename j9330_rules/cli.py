@@ -18,14 +18,14 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from j9330_rules.cms import ReferenceFileError
 from j9330_rules.editor import Editor
 from j9330_rules.errors import EngineUnavailable, SpecError
 from j9330_rules.history import HistoryError
 from j9330_rules.model import Claim, Result
 from j9330_rules.readers import INPUT_FORMATS, Unreadable, read_paths
-from j9330_rules.render import results_table
-from j9330_rules.writers import WRITERS
+from j9330_rules.refdata.cms import ReferenceFileError
+from j9330_rules.writers.formats import WRITERS
+from j9330_rules.writers.table import results_table
 
 EXIT_CLEAN, EXIT_BLOCKING, EXIT_USAGE = 0, 1, 2
 FAIL_LEVELS = ("reject", "deny", "review", "warn")  # most severe first
@@ -261,7 +261,7 @@ def refdata() -> None:
 @reference_options
 def refdata_show(**options) -> None:
     """Show the bundled reference data and the J9330 rows of the given files."""
-    from j9330_rules.refdata_view import reference_tables
+    from j9330_rules.refdata.view import reference_tables
 
     console = _console()
     for table in reference_tables(_editor(**options).reference):
@@ -286,7 +286,7 @@ def report(fmt, out, as_of, **options) -> None:
     """The national overview of J9330 across payers, from the loaded plugins, with sources."""
     import datetime as dt
 
-    from j9330_rules.report import render, summarise
+    from j9330_rules.report.overview import render, summarise
 
     day = as_of.date() if as_of is not None else dt.date.today()
     text = render(summarise(_editor(**options), day), fmt)
@@ -306,7 +306,7 @@ def explain(code) -> None:
     """What the edit CODE means, its default severity and CARC/RARC, and which payers' rules raise it."""
     from rich.markup import escape
 
-    from j9330_rules.catalogue import catalogue
+    from j9330_rules.rules.catalogue import catalogue
 
     codes = catalogue()
     entry = codes.get(code.strip().upper())
@@ -379,7 +379,7 @@ def _dose(ctx, param, value: str):
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
 def units(dose, kits, fmt) -> None:
     """How a dose of J9330 is billed: administered and discarded (JW) units, kits, and the lines."""
-    from j9330_rules import units as billing
+    from j9330_rules.facts import units as billing
 
     bill = billing.bill_dose(dose)
     kit_mg = billing.LABELED_KIT_MG

@@ -16,22 +16,22 @@ from pathlib import Path
 from string import Template
 from typing import TYPE_CHECKING, Any
 
-from j9330_rules.catalogue import catalogue
-from j9330_rules.compiled import ENGINES, resolve_engine
-from j9330_rules.engine import Firing
+from j9330_rules.engines.compiled import ENGINES, resolve_engine
+from j9330_rules.engines.durable import Firing
 from j9330_rules.errors import ClaimError, EngineFailure
-from j9330_rules.facts import FactBuilder
+from j9330_rules.facts.builder import FactBuilder
 from j9330_rules.history import ClaimHistory
 from j9330_rules.model import SEVERITIES, Audit, Claim, Evidence, Finding, Payment, Result
-from j9330_rules.overrides import Override, apply_overrides, load_overrides
-from j9330_rules.payers import Payer
-from j9330_rules.plugins import PluginFailure, Registry, call_each, collect, plugin_manager
-from j9330_rules.policy import PayerPolicy, merge
-from j9330_rules.refdata import ReferenceData
-from j9330_rules.structure import safe_claim_id, structure_claim
+from j9330_rules.model.structure import safe_claim_id, structure_claim
+from j9330_rules.plugins.manager import PluginFailure, Registry, call_each, collect, plugin_manager
+from j9330_rules.plugins.payer import Payer
+from j9330_rules.refdata.reference import ReferenceData
+from j9330_rules.rules.catalogue import catalogue
+from j9330_rules.rules.overrides import Override, apply_overrides, load_overrides
+from j9330_rules.rules.policy import PayerPolicy, merge
 
 if TYPE_CHECKING:
-    from j9330_rules.results import Results
+    from j9330_rules.model.results import Results
 
 log = logging.getLogger(__name__)
 _RANK = {severity: rank for rank, severity in enumerate(SEVERITIES)}
@@ -182,18 +182,18 @@ class Editor:
         bounded memory, and a crashed worker is restarted without losing a claim. Plugin
         objects given as ``plugins=`` must pickle (else ``TypeError``; install them as
         entry-point plugins). With ``history=`` every worker reads and records the same
-        SQLite file itself (WAL). See :mod:`j9330_rules.parallel`.
+        SQLite file itself (WAL). See :mod:`j9330_rules.batch.processes`.
         """
         if workers != 1:
-            from j9330_rules.parallel import check_parallel
+            from j9330_rules.batch.processes import check_parallel
 
             return check_parallel(self, claims, as_of=as_of, workers=workers)
         return self._check_serial(claims, as_of)
 
     def check_all(self, claims: Iterable[Any], *, as_of: dt.date | None = None) -> Results:
-        """``check_many`` collected into :class:`~j9330_rules.results.Results`: a table in
+        """``check_many`` collected into :class:`~j9330_rules.model.results.Results`: a table in
         Jupyter, ``to_pandas()`` for a DataFrame of the findings."""
-        from j9330_rules.results import Results
+        from j9330_rules.model.results import Results
 
         return Results(self.check_many(claims, as_of=as_of))
 

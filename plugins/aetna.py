@@ -3,7 +3,7 @@
 from importlib import resources
 
 from j9330_rules import Payer
-from j9330_rules.payer_plugin import SpecPayerPlugin
+from j9330_rules.plugins.payer_plugin import SpecPayerPlugin
 
 plugin = SpecPayerPlugin(
     Payer(name="aetna", display_name="Aetna", policy_sourced=True),

@@ -7,7 +7,7 @@ sourced (Tennessee). A plan with a different policy is a different plugin.
 from importlib import resources
 
 from j9330_rules import Payer
-from j9330_rules.payer_plugin import SpecPayerPlugin
+from j9330_rules.plugins.payer_plugin import SpecPayerPlugin
 
 plugin = SpecPayerPlugin(
     Payer(name="bcbs", display_name="Blue Cross Blue Shield (BCBS of Tennessee policy)", policy_sourced=True),

@@ -5,7 +5,7 @@ Results say so with PAYER_POLICY_NOT_PROVIDED. Add a cited spec under
 """
 
 from j9330_rules import Payer
-from j9330_rules.payer_plugin import SpecPayerPlugin
+from j9330_rules.plugins.payer_plugin import SpecPayerPlugin
 
 plugin = SpecPayerPlugin(
     Payer(

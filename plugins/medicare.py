@@ -10,8 +10,8 @@ from importlib import resources
 import attrs
 
 from j9330_rules import Payer, hookimpl
-from j9330_rules.benchmark import benchmark
-from j9330_rules.payer_plugin import SpecPayerPlugin
+from j9330_rules.plugins.payer_plugin import SpecPayerPlugin
+from j9330_rules.plugins.pricing import benchmark
 
 ASP_BASIS = "units x CMS ASP payment limit (106% of ASP) for the quarter of the date of service"
 

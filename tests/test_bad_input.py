@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 from j9330_rules import Claim, ClaimError, ClaimLine, Result
-from j9330_rules.facts import FactBuilder
+from j9330_rules.facts.builder import FactBuilder
 from tests.conftest import CLEAN_CLAIM, make_claim
 
 # --- building bad claims ---------------------------------------------------------

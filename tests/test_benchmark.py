@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 
 from j9330_rules import Editor
-from j9330_rules.benchmark import line_allowed
+from j9330_rules.plugins.pricing import line_allowed
 from tests.conftest import FIXTURE_ASP, FIXTURES, make_claim
 
 FEES = FIXTURES / "fees" / "contract_fee_schedule_fixture.csv"

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from j9330_rules import units
+from j9330_rules.facts import units
 from tests.conftest import make_claim
 
 ARITHMETIC_AND_MODIFIER_CODES = {

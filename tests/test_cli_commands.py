@@ -9,8 +9,8 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from j9330_rules.catalogue import catalogue
 from j9330_rules.cli import main
+from j9330_rules.rules.catalogue import catalogue
 from tests.conftest import FIXTURE_ASP, FIXTURE_MUE, make_claim
 
 REFERENCE = ["--asp-file", str(FIXTURE_ASP), *(arg for path in FIXTURE_MUE for arg in ("--mue-file", str(path)))]

@@ -18,8 +18,8 @@ from pathlib import Path
 import attrs
 import pytest
 
-from j9330_rules import cms
-from j9330_rules.cms import ReferenceFileError
+from j9330_rules.refdata import cms
+from j9330_rules.refdata.cms import ReferenceFileError
 
 FIXTURES = Path(__file__).parent / "fixtures" / "cms"
 ASP = FIXTURES / "asp_payment_limit_fixture_january_2026.csv"

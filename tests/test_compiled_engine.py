@@ -21,12 +21,12 @@ from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import j9330_rules.engine as engine_module
+import j9330_rules.engines.durable as engine_module
 from j9330_rules import Editor, EngineUnavailable, SpecError
 from j9330_rules.cli import main
-from j9330_rules.compiled import CompiledPredicates, resolve_engine
-from j9330_rules.engine import CompiledRuleset, EngineFailure
-from j9330_rules.specs import Effective, Rule
+from j9330_rules.engines.compiled import CompiledPredicates, resolve_engine
+from j9330_rules.engines.durable import DurableRuleset, EngineFailure
+from j9330_rules.rules.specs import Effective, Rule
 from tests.conftest import EXAMPLES, FIXTURE_ASP, FIXTURE_MUE, ROOT, make_claim
 
 pytest.importorskip("durable_rules_engine")
@@ -57,7 +57,7 @@ def firings(engine, facts) -> Counter:
 
 
 def both(rules, facts) -> tuple[Counter, Counter]:
-    return firings(CompiledRuleset(rules, "t"), facts), firings(CompiledPredicates(rules, "t"), facts)
+    return firings(DurableRuleset(rules, "t"), facts), firings(CompiledPredicates(rules, "t"), facts)
 
 
 def line_fact(**fields) -> dict:
@@ -133,7 +133,7 @@ def matrix_engines():
     rules.append(rule({"$ex": {"x": 1}}, rule_id="MEX"))
     rules.append(rule({"$nex": {"x": 1}}, rule_id="MNEX"))
     keys += [("$ex", ""), ("$nex", "")]
-    return CompiledRuleset(rules, "matrix"), CompiledPredicates(rules, "matrix"), rules, keys
+    return DurableRuleset(rules, "matrix"), CompiledPredicates(rules, "matrix"), rules, keys
 
 
 @pytest.mark.parametrize("through_encode", [False, True], ids=["plain", "through-encode"])
@@ -157,7 +157,7 @@ def test_operator_matrix_matches_the_core(matrix_engines, value_name, through_en
 
 def test_memo_tells_types_apart_and_survives_being_cleared(matrix_engines, monkeypatch):
     """The compiled engine remembers outcomes per field values and types: True, 1, 1.0, "1"."""
-    import j9330_rules.compiled as compiled_module
+    import j9330_rules.engines.compiled as compiled_module
 
     durable, _compiled, rules, _keys = matrix_engines
     for limit in (1, 3, 4096):
@@ -254,7 +254,7 @@ def test_claims_the_core_fails_fail_in_both(facts):
     # Not here: an Infinity in the *first* fact, which segfaults the core (start_action_for_state
     # on a state where nothing was asserted). The claim fact always comes first from FactBuilder.
     rules = [rule({"$ex": {"x": 1}})]
-    for engine in (CompiledRuleset(rules, "t"), CompiledPredicates(rules, "t")):
+    for engine in (DurableRuleset(rules, "t"), CompiledPredicates(rules, "t")):
         with pytest.raises(EngineFailure):
             engine.evaluate(facts)
 
@@ -280,12 +280,12 @@ def test_firings_carry_the_claims_own_facts_in_both_engines():
     """The fact objects given, whole: the durable adapter maps a firing back by the fact's id."""
     facts = [CLAIM_FACT, line_fact(x=1, other="kept"), {**line_fact(x=1), "id": "line-2", "note": '{"id":"line-1"}'}]
     rules = [rule({"x": 1}), rule({"$ex": {"x": 1}})]
-    for engine in (CompiledRuleset(rules, "t"), CompiledPredicates(rules, "t")):
+    for engine in (DurableRuleset(rules, "t"), CompiledPredicates(rules, "t")):
         fired = engine.evaluate(facts)
         assert sorted(f.fact["id"] for f in fired) == ["line-1", "line-1", "line-2", "line-2"]
         assert all(f.fact is facts[1] for f in fired if f.fact["id"] == "line-1")
     # the durable adapter parses a message it cannot read quickly (here: a fact holding "{")
-    assert all(f.fact == facts[2] for f in CompiledRuleset(rules, "t").evaluate(facts) if f.fact["id"] == "line-2")
+    assert all(f.fact == facts[2] for f in DurableRuleset(rules, "t").evaluate(facts) if f.fact["id"] == "line-2")
 
 
 def test_fields_no_rule_reads_are_not_sent():
@@ -301,7 +301,7 @@ def test_fields_no_rule_reads_are_not_sent():
     durable, compiled = both(rules, facts)
     assert durable == compiled
     assert Counter(rule_id for rule_id, _, _ in durable.elements()) == {"X": 3, "Y": 1}
-    sent = json.loads(CompiledRuleset(rules, "t").projection.payload(facts))
+    sent = json.loads(DurableRuleset(rules, "t").projection.payload(facts))
     assert [sorted(item) for item in sent] == [
         ["id", "kind", "sid"],
         ["id", "kind", "sid", "x"],

@@ -1,4 +1,4 @@
-"""CSV input: the flat claim-line layout (j9330_rules.flat) read from text.
+"""CSV input: the flat claim-line layout (j9330_rules.readers.flat) read from text.
 
 The examples expressed as CSV (tests/fixtures/csv/examples.csv, written from examples/ with
 flat.claim_to_rows plus an unknown ``batch`` column) must check exactly as the JSON examples do;
@@ -19,11 +19,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from j9330_rules.cli import main
-from j9330_rules.flat import CLAIM_COLUMNS, COLUMNS, LINE_COLUMNS, claim_to_rows, claims_from_rows
 from j9330_rules.model import Result
+from j9330_rules.model.structure import structure_claim
 from j9330_rules.readers import Unreadable, detect, read_paths
 from j9330_rules.readers.csv_lines import looks_like_csv, read_csv
-from j9330_rules.structure import structure_claim
+from j9330_rules.readers.flat import CLAIM_COLUMNS, COLUMNS, LINE_COLUMNS, claim_to_rows, claims_from_rows
 from tests.conftest import EXAMPLES, ROOT, make_claim
 
 FIXTURES = ROOT / "tests" / "fixtures" / "csv"

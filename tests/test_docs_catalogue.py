@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from j9330_rules.catalogue import catalogue
-from j9330_rules.specs import load_spec
+from j9330_rules.rules.catalogue import catalogue
+from j9330_rules.rules.specs import load_spec
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "edit-catalogue.md"
 SPECS = resources.files("j9330_specs")

@@ -19,7 +19,7 @@ import pytest
 import yaml
 
 from j9330_rules import Editor
-from j9330_rules.plugins import ENTRY_POINT_GROUP
+from j9330_rules.plugins.manager import ENTRY_POINT_GROUP
 from tests.conftest import codes, make_claim
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "plugins.md"

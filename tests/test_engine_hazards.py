@@ -1,4 +1,4 @@
-"""One regression test per durable-rules 2.0.28 hazard (see j9330_rules/engine.py).
+"""One regression test per durable-rules 2.0.28 hazard (see j9330_rules/engines/durable.py).
 
 Each ``test_*_remedy*`` test would crash or fail without the adapter's remedy.
 Where the raw hazard reproduces deterministically on the bare C API
@@ -30,11 +30,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import j9330_rules.engine as engine_module
+import j9330_rules.engines.durable as engine_module
 from j9330_rules import Editor, Payer, hookimpl
-from j9330_rules.engine import SENTINEL, CompiledRuleset, EngineFailure, encode
-from j9330_rules.facts import SESSION, fact_number
-from j9330_rules.structure import structure_claim
+from j9330_rules.engines.durable import SENTINEL, DurableRuleset, EngineFailure, encode
+from j9330_rules.facts.builder import SESSION, fact_number
+from j9330_rules.model.structure import structure_claim
 from tests.conftest import FIXTURE_ASP, FIXTURE_MUE, ROOT, codes, make_claim
 
 durable_rules_engine = pytest.importorskip("durable_rules_engine")
@@ -164,8 +164,8 @@ OUR_DEFINITION_DELETE_STATE = DIRTY_HEAP + textwrap.dedent(
     import json, sys
     import durable_rules_engine as e
     from j9330_rules import Editor
-    from j9330_rules.engine import SENTINEL
-    from j9330_rules.structure import structure_claim
+    from j9330_rules.engines.durable import SENTINEL
+    from j9330_rules.model.structure import structure_claim
     from tests.conftest import make_claim
 
     variant = sys.argv[1]
@@ -213,8 +213,8 @@ def test_remedy_claims_no_rule_matches_do_not_crash():
     code = DIRTY_HEAP + textwrap.dedent(
         """
         from j9330_rules import Editor
-        from j9330_rules.engine import CompiledRuleset
-        from j9330_rules.structure import structure_claim
+        from j9330_rules.engines.durable import DurableRuleset
+        from j9330_rules.model.structure import structure_claim
         from tests.conftest import make_claim
         editor = Editor(engine="durable")
         checked = 0
@@ -228,7 +228,7 @@ def test_remedy_claims_no_rule_matches_do_not_crash():
                 assert all((f.rule_id or "").startswith("HOST-") for f in result.findings), result
                 checked += 1
         # 2. A full claim's facts against a ruleset of no rules: again only the sentinel fires.
-        sentinel_only = CompiledRuleset((), "sentinel_only")
+        sentinel_only = DurableRuleset((), "sentinel_only")
         facts = editor._builders["medicare"].build(structure_claim(make_claim()))
         assert len(facts) > 1
         for i in range(300):
@@ -714,7 +714,7 @@ def test_remedy_many_rulesets_from_the_same_rules_get_unique_names(editor, monke
     facts = editor._builders["medicare"].build(structure_claim(firing_claim()))
     expected = sorted(f.rule.id for f in editor._engines["medicare"].evaluate(facts))
     assert expected
-    compiled = [CompiledRuleset(policy.rules, "medicare") for _ in range(40)]
+    compiled = [DurableRuleset(policy.rules, "medicare") for _ in range(40)]
     assert len(names) == 40 and len(set(names)) == 40
     assert len({c._definition for c in compiled}) == 1
     for ruleset in compiled:
@@ -922,8 +922,8 @@ def test_remedy_malloc_thresholds_are_raised_once_unless_the_user_set_them(monke
         monkeypatch.delenv(name, raising=False)
     for name, value in environment.items():
         monkeypatch.setenv(name, value)
-    CompiledRuleset([], "malloc")
-    CompiledRuleset([], "malloc")  # once per process
+    DurableRuleset([], "malloc")
+    DurableRuleset([], "malloc")  # once per process
     assert libc.calls == expected
 
 
@@ -932,5 +932,5 @@ def test_remedy_malloc_is_left_alone_outside_glibc(monkeypatch):
     monkeypatch.setattr(engine_module, "_MALLOC_TUNED", False)
     monkeypatch.setattr(engine_module.ctypes, "CDLL", lambda name: libc)
     monkeypatch.setattr(engine_module.os, "confstr", lambda name: (_ for _ in ()).throw(ValueError("unrecognized")))
-    CompiledRuleset([], "malloc")
+    DurableRuleset([], "malloc")
     assert libc.calls == []

@@ -5,8 +5,8 @@ from decimal import Decimal
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from j9330_rules.fact_fields import FIELDS
-from j9330_rules.structure import structure_claim
+from j9330_rules.facts.fields import FIELDS
+from j9330_rules.model.structure import structure_claim
 from tests.conftest import make_claim
 
 line_changes = st.fixed_dictionaries(

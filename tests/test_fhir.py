@@ -20,6 +20,7 @@ pytest.importorskip("fhir.resources")
 
 from j9330_rules.cli import main
 from j9330_rules.model import Result
+from j9330_rules.model.structure import structure_claim
 from j9330_rules.readers import (
     Unreadable,
     detect,
@@ -28,7 +29,6 @@ from j9330_rules.readers import (
     read_stream,
 )
 from j9330_rules.readers.fhir import fhir_claims, read_fhir, resource_type
-from j9330_rules.structure import structure_claim
 from tests.conftest import EXAMPLES, ROOT, codes, make_claim
 
 FIXTURES = ROOT / "tests" / "fixtures" / "fhir"

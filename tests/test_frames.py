@@ -9,9 +9,9 @@ import sys
 import pytest
 
 from j9330_rules import Result, Results, check_frame
-from j9330_rules.flat import claim_to_rows
+from j9330_rules.model.results import FINDING_COLUMNS
 from j9330_rules.readers import read_paths
-from j9330_rules.results import FINDING_COLUMNS
+from j9330_rules.readers.flat import claim_to_rows
 from tests.conftest import EXAMPLES, make_claim
 
 try:

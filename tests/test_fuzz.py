@@ -50,8 +50,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from j9330_rules import Result
+from j9330_rules.model.structure import safe_claim_id
 from j9330_rules.readers import FORMATS, Unreadable, detect, read_paths, read_stream
-from j9330_rules.structure import safe_claim_id
 from tests.conftest import ROOT, make_claim
 
 FIXTURES = ROOT / "tests" / "fixtures"

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from j9330_rules import Editor, Payer
-from j9330_rules.payer_plugin import SpecPayerPlugin
+from j9330_rules.plugins.payer_plugin import SpecPayerPlugin
 from tests.conftest import FIXTURE_ASP, FIXTURE_MUE, codes, make_claim
 
 LIMIT_SPEC = """

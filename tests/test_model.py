@@ -7,7 +7,7 @@ import attrs
 import pytest
 
 from j9330_rules import Claim, ClaimError, Finding
-from j9330_rules.structure import structure_claim
+from j9330_rules.model.structure import structure_claim
 from tests.conftest import make_claim
 
 

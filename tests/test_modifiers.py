@@ -6,7 +6,7 @@ from decimal import Decimal
 from hypothesis import given
 from hypothesis import strategies as st
 
-from j9330_rules import modifiers
+from j9330_rules.facts import modifiers
 from j9330_rules.model import ClaimLine, Provider
 
 CODES = ["JW", "JZ", "JG", "TB", "GA", "59"]

@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from j9330_rules import ndc
+from j9330_rules.facts import ndc
 
 
 @pytest.mark.parametrize(

@@ -8,9 +8,9 @@ from click.testing import CliRunner
 
 from j9330_rules import Editor, SpecError, __version__
 from j9330_rules.cli import main
-from j9330_rules.disposition import claim_disposition, line_dispositions
 from j9330_rules.model import Finding
-from j9330_rules.overrides import parse_overrides
+from j9330_rules.model.disposition import claim_disposition, line_dispositions
+from j9330_rules.rules.overrides import parse_overrides
 from tests.conftest import FIXTURE_ASP, FIXTURE_MUE, codes, make_claim
 
 DOC_WARNING = {"lot": "AB123", "expiration": "2027-01-31", "route": "IM"}  # DOC_INCOMPLETE (warn)

@@ -16,8 +16,8 @@ from typing import Any
 import pytest
 
 from j9330_rules import Editor, hookimpl
-from j9330_rules.parallel import CRASHED, WorkerStartupError, check_parallel, default_window
-from j9330_rules.serialise import result_to_dict
+from j9330_rules.batch.processes import CRASHED, WorkerStartupError, check_parallel, default_window
+from j9330_rules.writers.serialise import result_to_dict
 from tests.conftest import FIXTURE_ASP, FIXTURE_MUE, make_claim
 from tests.test_bad_input import BAD
 

@@ -7,7 +7,7 @@ import pluggy
 import pytest
 
 from j9330_rules import Editor, Payer, Payment, SpecError, hookimpl
-from j9330_rules.plugins import ENTRY_POINT_GROUP, LOAD_PLUGINS_ENV
+from j9330_rules.plugins.manager import ENTRY_POINT_GROUP, LOAD_PLUGINS_ENV
 from tests.conftest import codes, make_claim
 
 FIXTURE_SPEC = """
@@ -180,7 +180,7 @@ def test_a_plugin_that_raises_leaves_nothing_registered():
 
 
 def test_two_plugin_objects_of_one_class_get_distinct_names(tmp_path):
-    from j9330_rules.payer_plugin import SpecPayerPlugin
+    from j9330_rules.plugins.payer_plugin import SpecPayerPlugin
 
     first = tmp_path / "a.yaml"
     first.write_text(FIXTURE_SPEC)

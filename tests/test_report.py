@@ -15,9 +15,9 @@ from markdown_it import MarkdownIt
 
 from j9330_rules import Editor, Payer
 from j9330_rules.cli import main
-from j9330_rules.payer_plugin import SpecPayerPlugin
-from j9330_rules.report import TOPIC_PARAMETERS, render_html, render_markdown, summarise
-from j9330_rules.specs import ALL_PAYERS
+from j9330_rules.plugins.payer_plugin import SpecPayerPlugin
+from j9330_rules.report.overview import TOPIC_PARAMETERS, render_html, render_markdown, summarise
+from j9330_rules.rules.specs import ALL_PAYERS
 from tests.conftest import FIXTURE_ASP, FIXTURES
 
 FIXTURE_FEES = FIXTURES / "fees" / "contract_fee_schedule_fixture.csv"

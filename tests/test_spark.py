@@ -1,4 +1,4 @@
-"""j9330_rules.spark: a Spark DataFrame of flat claim lines → a DataFrame of findings.
+"""j9330_rules.batch.spark: a Spark DataFrame of flat claim lines → a DataFrame of findings.
 
 The Spark tests share one local[2] session (start-up is most of their time) and are
 skipped when pyspark, pyarrow or Java is missing. Install them with
@@ -21,9 +21,9 @@ from typing import Any
 import pytest
 
 from j9330_rules import Editor
-from j9330_rules import spark as j9330_spark
-from j9330_rules.flat import COLUMNS, claim_to_rows
-from j9330_rules.spark import FINDING_COLUMNS, check_dataframe
+from j9330_rules.batch import spark as j9330_spark
+from j9330_rules.batch.spark import FINDING_COLUMNS, check_dataframe
+from j9330_rules.readers.flat import COLUMNS, claim_to_rows
 
 from .conftest import CLEAN_CLAIM, FIXTURE_ASP, FIXTURE_MUE, make_claim
 
@@ -311,7 +311,7 @@ def test_each_worker_builds_its_editor_once(spark):
     def probe(batches):
         import os
 
-        from j9330_rules import spark as module
+        from j9330_rules.batch import spark as module
 
         for _ in batches:
             pass
@@ -349,7 +349,7 @@ def test_rejects_a_dataframe_without_claim_id_and_unknown_options(spark):
 def test_module_imports_without_pyspark_and_says_which_extra_to_install():
     code = (
         "import sys; sys.modules['pyspark'] = None; sys.modules['pyarrow'] = None\n"
-        "import j9330_rules.spark as s\n"
+        "import j9330_rules.batch.spark as s\n"
         "try:\n    s.check_dataframe(object())\n"
         "except ImportError as e:\n    print(e)\n"
     )

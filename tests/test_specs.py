@@ -5,8 +5,8 @@ from importlib import resources
 import pytest
 
 from j9330_rules import SpecError
-from j9330_rules.catalogue import catalogue
-from j9330_rules.specs import load_spec
+from j9330_rules.rules.catalogue import catalogue
+from j9330_rules.rules.specs import load_spec
 
 SPECS = resources.files("j9330_specs")
 SHIPPED = sorted(
@@ -129,7 +129,7 @@ def test_a_condition_holds_one_key(tmp_path):
 
 def _editor_with(tmp_path, spec_text):
     from j9330_rules import Editor, Payer
-    from j9330_rules.payer_plugin import SpecPayerPlugin
+    from j9330_rules.plugins.payer_plugin import SpecPayerPlugin
 
     path = write(tmp_path, spec_text)
     return Editor(plugins=[SpecPayerPlugin(Payer("example", "Example (test)", policy_sourced=True), path)])

@@ -15,7 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from j9330_rules import Editor, hookimpl
-from j9330_rules.serialise import result_to_dict
+from j9330_rules.writers.serialise import result_to_dict
 from tests.conftest import FIXTURE_ASP, FIXTURE_MUE, make_claim
 from tests.test_parallel import mixed_claim
 
@@ -114,7 +114,7 @@ def test_threads_sharing_a_claim_history_equal_serial(tmp_path, fast_switching):
 
 
 def test_the_editor_lock_is_reentrant_and_separate_from_the_engine_lock(editor):
-    from j9330_rules import engine
+    from j9330_rules.engines import durable as engine
 
     with editor._lock:  # a plugin calling back into check() from inside a check must not deadlock
         assert editor.check(make_claim()).error is None

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from j9330_rules import units
+from j9330_rules.facts import units
 from j9330_rules.model import ClaimLine
 
 doses = st.decimals(min_value=Decimal("0.001"), max_value=Decimal("500"), places=3)

@@ -1,4 +1,4 @@
-"""j9330_rules.writers: each output format, parsed back, for a known claim."""
+"""j9330_rules.writers.formats: each output format, parsed back, for a known claim."""
 
 from __future__ import annotations
 
@@ -9,8 +9,7 @@ import json
 import pytest
 
 from j9330_rules.model import SEVERITIES, Finding, Result
-from j9330_rules.serialise import result_to_dict
-from j9330_rules.writers import (
+from j9330_rules.writers.formats import (
     CSV_COLUMNS,
     SEVERITY_GROUP,
     WRITERS,
@@ -22,6 +21,7 @@ from j9330_rules.writers import (
     write_ndjson,
     write_x12_summary,
 )
+from j9330_rules.writers.serialise import result_to_dict
 from tests.conftest import make_claim
 
 

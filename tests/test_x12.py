@@ -19,9 +19,9 @@ pytest.importorskip("pyx12")
 
 from j9330_rules.cli import main
 from j9330_rules.errors import ClaimError
+from j9330_rules.model.structure import structure_claim
 from j9330_rules.readers import FORMATS, Unreadable, detect, read_stream
 from j9330_rules.readers.x12 import read_x12
-from j9330_rules.structure import structure_claim
 from tests.conftest import FIXTURE_ASP, FIXTURE_MUE
 
 X12 = Path(__file__).parent / "fixtures" / "x12"

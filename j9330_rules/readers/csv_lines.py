@@ -1,8 +1,8 @@
-"""CSV claims: one row per claim line, in the flat layout of :mod:`j9330_rules.flat`.
+"""CSV claims: one row per claim line, in the flat layout of :mod:`j9330_rules.readers.flat`.
 
 The first row is the header; it must name a ``claim_id`` column. Rows with
 the same ``claim_id`` that follow one another are one claim (the layout's
-rule, applied by :func:`j9330_rules.flat.claims_from_rows`). Columns the
+rule, applied by :func:`j9330_rules.readers.flat.claims_from_rows`). Columns the
 layout does not know are kept on the claim, as unknown JSON keys are. Cells
 are text; the converter reads numbers, dates and codes from them and reports
 a bad value with the claim's JSON path, so a row with a bad value still
@@ -25,8 +25,8 @@ import io
 from collections.abc import Iterator
 from typing import Any, TextIO
 
-from j9330_rules.flat import claims_from_rows
 from j9330_rules.readers.base import Unreadable
+from j9330_rules.readers.flat import claims_from_rows
 
 CLAIM_ID = "claim_id"
 

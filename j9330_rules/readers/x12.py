@@ -660,6 +660,6 @@ class _PayerResolver:
 @functools.cache
 def _registered_payers() -> frozenset[str]:
     """The payer names the installed plugins register (read once per process)."""
-    from j9330_rules.plugins import collect, plugin_manager
+    from j9330_rules.plugins.manager import collect, plugin_manager
 
     return frozenset(collect(*plugin_manager()).payers)

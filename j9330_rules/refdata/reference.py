@@ -18,9 +18,9 @@ from typing import Any
 
 from attrs import define, field
 
-from j9330_rules import cms
-from j9330_rules.fee_schedule import FeeRate, load_fee_schedule
-from j9330_rules.units import LABELED_KIT_MG
+from j9330_rules.facts.units import LABELED_KIT_MG
+from j9330_rules.refdata import cms
+from j9330_rules.refdata.fee_schedule import FeeRate, load_fee_schedule
 
 Paths = str | Path | Iterable[str | Path] | None
 MUE_KIND_BY_FORM = {"professional": "practitioner", "institutional": "outpatient_hospital"}

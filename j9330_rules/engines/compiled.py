@@ -1,8 +1,8 @@
 """The compiled engine: each rule's durable-rules pattern as a plain-Python predicate.
 
-:class:`CompiledPredicates` has the interface of :class:`~j9330_rules.engine.CompiledRuleset`
+:class:`CompiledPredicates` has the interface of :class:`~j9330_rules.engines.durable.DurableRuleset`
 (``evaluate(facts) -> list[Firing]``) and returns the same firings, without the C core. A
-rule's full pattern, :func:`j9330_rules.engine.condition` (fact kind, effective dates and
+rule's full pattern, :func:`j9330_rules.engines.durable.condition` (fact kind, effective dates and
 ``when``), is turned once into nested closures; nothing in a spec is ever ``eval``'d.
 
 The semantics are durable-rules 2.0.28's, measured on the engine and read in its C source
@@ -33,8 +33,8 @@ held equal by tests/test_compiled_engine.py:
   float (:func:`engine.float_text`), so the core reads the same numbers whichever encoder sent
   the claim. ``NaN`` is ``null`` to the core. An infinite float (``Infinity``) cannot be parsed:
   the core silently drops its fact and every fact after it. Firings carry the claim's own fact
-  objects, as CompiledRuleset's do.
-* As CompiledRuleset sees it: a fact whose ``id`` repeats an earlier one's is ignored (already
+  objects, as DurableRuleset's do.
+* As DurableRuleset sees it: a fact whose ``id`` repeats an earlier one's is ignored (already
   observed), and the claim fails (:class:`EngineFailure`) when no remaining fact is the
   ``claim`` fact its sentinel rule fires on, or when a fact names another session (``sid``).
 
@@ -47,7 +47,7 @@ flags and codes: one dictionary lookup per fact (MEMO_LIMIT bounds the memory). 
 Where the compiled engine differs from the C core, on purpose: a string constant holding ``"`` is
 refused when the rules are compiled (the core would compare it against whatever JSON follows the
 fact's field); and the core's limit of 64 alpha nodes pending at once (error 303, which
-``CompiledRuleset`` turns into ``EngineFailure``) does not exist here.
+``DurableRuleset`` turns into ``EngineFailure``) does not exist here.
 """
 
 from __future__ import annotations
@@ -60,10 +60,18 @@ from decimal import Decimal
 from itertools import repeat
 from typing import Any
 
-from j9330_rules.engine import CompiledRuleset, Firing, Projection, condition, fields_of, float_text, require_engine
+from j9330_rules.engines.durable import (
+    DurableRuleset,
+    Firing,
+    Projection,
+    condition,
+    fields_of,
+    float_text,
+    require_engine,
+)
 from j9330_rules.errors import EngineFailure, SpecError
-from j9330_rules.facts import SESSION, Fact, plain_number
-from j9330_rules.specs import Rule
+from j9330_rules.facts.builder import SESSION, Fact, plain_number
+from j9330_rules.rules.specs import Rule
 
 __all__ = ["ENGINES", "CompiledPredicates", "resolve_engine"]
 
@@ -400,7 +408,7 @@ def _always(fact: Fact) -> bool:
     return True
 
 
-_FAILED = "the rules engine failed on this claim ({})"  # CompiledRuleset's words
+_FAILED = "the rules engine failed on this claim ({})"  # DurableRuleset's words
 
 
 _INFINITY, _MINUS_INFINITY = math.inf, -math.inf
@@ -495,7 +503,7 @@ class _Kind:
 
 
 class CompiledPredicates:
-    """One payer's rules as compiled Python predicates; the interface of ``CompiledRuleset``."""
+    """One payer's rules as compiled Python predicates; the interface of ``DurableRuleset``."""
 
     def __init__(self, rules: Sequence[Rule], label: str):
         self.rules = tuple(rules)
@@ -532,7 +540,7 @@ class CompiledPredicates:
     def evaluate(self, facts: Sequence[Fact]) -> list[Firing]:
         """Every firing for one claim's facts, in fact order then rule order.
 
-        As CompiledRuleset: a fact whose ``id`` repeats an earlier fact's is ignored (the core
+        As DurableRuleset: a fact whose ``id`` repeats an earlier fact's is ignored (the core
         has already observed it), and the claim fails (EngineFailure) when no fact is the
         ``claim`` fact its sentinel rule needs, or a fact names another engine session.
         """
@@ -580,8 +588,8 @@ def resolve_engine(name: str) -> str:
     return name
 
 
-#: The sentinel rule's pattern, which CompiledRuleset needs to fire on every claim.
+#: The sentinel rule's pattern, which DurableRuleset needs to fire on every claim.
 _IS_CLAIM = _leaf("eq", "kind", _Constant("claim", None))
 
 #: The engines an Editor can run, by name; each takes (rules, label) and has ``evaluate``.
-ENGINES: dict[str, type] = {"durable": CompiledRuleset, "compiled": CompiledPredicates}
+ENGINES: dict[str, type] = {"durable": DurableRuleset, "compiled": CompiledPredicates}

@@ -16,8 +16,8 @@ from typing import Any
 from attrs import define, field
 
 from j9330_rules.errors import SpecError
-from j9330_rules.fact_fields import CODE_SET_FIELDS, DATE_FIELDS, FIELDS, LINE_FIELDS, PAYER_FIELDS
-from j9330_rules.specs import ALL_PAYERS, CodeSet, Period, Rule, SeverityOverride, Spec
+from j9330_rules.facts.fields import CODE_SET_FIELDS, DATE_FIELDS, FIELDS, LINE_FIELDS, PAYER_FIELDS
+from j9330_rules.rules.specs import ALL_PAYERS, CodeSet, Period, Rule, SeverityOverride, Spec
 
 
 @define(frozen=True)

@@ -20,9 +20,9 @@ import pluggy
 
 if TYPE_CHECKING:
     from j9330_rules.model import Claim, Payment
-    from j9330_rules.payers import Payer
-    from j9330_rules.policy import PayerPolicy
-    from j9330_rules.refdata import ReferenceData
+    from j9330_rules.plugins.payer import Payer
+    from j9330_rules.refdata.reference import ReferenceData
+    from j9330_rules.rules.policy import PayerPolicy
 
 PROJECT = "j9330_rules"
 hookspec = pluggy.HookspecMarker(PROJECT)

@@ -18,16 +18,16 @@ from typing import Any
 import pluggy
 from attrs import define, field
 
-from j9330_rules import hookspecs
 from j9330_rules.errors import SpecError
-from j9330_rules.payers import Payer
-from j9330_rules.refdata import ReferenceItem
-from j9330_rules.specs import Spec, load_spec
+from j9330_rules.plugins import hookspecs
+from j9330_rules.plugins.payer import Payer
+from j9330_rules.refdata.reference import ReferenceItem
+from j9330_rules.rules.specs import Spec, load_spec
 
 log = logging.getLogger(__name__)
 
 ENTRY_POINT_GROUP = hookspecs.PROJECT
-DEFAULT_PLUGINS = ("j9330_rules.national",)
+DEFAULT_PLUGINS = ("j9330_rules.plugins.national",)
 # Comma-separated entry-point names to load; unset loads all (as datasette's DATASETTE_LOAD_PLUGINS).
 LOAD_PLUGINS_ENV = "J9330_RULES_LOAD_PLUGINS"
 LOADING = "loading"

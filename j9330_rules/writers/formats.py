@@ -1,7 +1,7 @@
 """Writers: a stream of Results → JSON, NDJSON, CSV or an X12-friendly summary.
 
 Every machine-readable output of ``j9330-rules check`` goes through here, so
-a result is serialised in one place (:func:`j9330_rules.serialise.result_to_dict`
+a result is serialised in one place (:func:`j9330_rules.writers.serialise.result_to_dict`
 for the JSON forms). Each writer takes an iterable of results and a text
 stream and returns the number of results written. NDJSON, CSV and the X12
 summary write each result as it arrives (a result reaches the output before
@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import TextIO
 
 from j9330_rules.model import Finding, Result
-from j9330_rules.serialise import result_to_dict
+from j9330_rules.writers.serialise import result_to_dict
 
 #: The CARC group code each severity takes in the X12 summary.
 #:
@@ -204,6 +204,6 @@ def _joined(values: Iterable[str | None]) -> str:
 
 def _line_disposition(result: Result, line: int) -> str:
     """A finding on a line the result does not list (not expected): judge it alone."""
-    from j9330_rules.disposition import line_dispositions
+    from j9330_rules.model.disposition import line_dispositions
 
     return line_dispositions(result.findings, [line])[line]

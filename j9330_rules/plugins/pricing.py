@@ -12,8 +12,8 @@ import datetime as dt
 from collections.abc import Callable
 from decimal import ROUND_HALF_UP, Decimal
 
+from j9330_rules.facts.units import whole_units
 from j9330_rules.model import Claim, Payment, PaymentLine
-from j9330_rules.units import whole_units
 
 CENT = Decimal("0.01")
 

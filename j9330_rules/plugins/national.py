@@ -10,8 +10,8 @@ from importlib import resources
 
 import yaml
 
-from j9330_rules.benchmark import benchmark
-from j9330_rules.hookspecs import hookimpl
+from j9330_rules.plugins.hookspecs import hookimpl
+from j9330_rules.plugins.pricing import benchmark
 
 SPECS = resources.files("j9330_specs")
 

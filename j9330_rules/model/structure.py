@@ -20,8 +20,8 @@ import attrs
 import cattrs
 from cattrs.gen import make_dict_structure_fn
 
-from j9330_rules import ndc
 from j9330_rules.errors import ClaimError
+from j9330_rules.facts import ndc
 from j9330_rules.model import Claim, ClaimLine, Documentation, Patient, Provider
 
 # Bounds that no real J9330 claim approaches; past them a value is an input error.

@@ -24,8 +24,8 @@ import jsonschema
 import yaml
 from attrs import define
 
-from j9330_rules.catalogue import catalogue
 from j9330_rules.errors import SpecError
+from j9330_rules.rules.catalogue import catalogue
 
 ALL_PAYERS = "*"
 

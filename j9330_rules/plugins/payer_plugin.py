@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from j9330_rules.hookspecs import hookimpl
-from j9330_rules.payers import Payer
+from j9330_rules.plugins.hookspecs import hookimpl
+from j9330_rules.plugins.payer import Payer
 
 
 class SpecPayerPlugin:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from attrs import define
 
-from j9330_rules.cms import ReferenceFileError
+from j9330_rules.refdata.cms import ReferenceFileError
 
 COLUMNS = ("payer", "hcpcs", "rate_per_unit", "effective_from", "effective_to")
 

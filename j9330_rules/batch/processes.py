@@ -121,7 +121,7 @@ MAX_START_FAILURES = 3
 # forkserver forks each worker from a clean server process that has only imported the
 # package (workers start in ~30 ms instead of ~1 s); spawn where it is missing, or when a
 # plugin's class lives in __main__ (which spawn re-imports and the forkserver does not).
-_PRELOAD = ["j9330_rules.editor", "j9330_rules.parallel"]
+_PRELOAD = ["j9330_rules.editor", "j9330_rules.batch.processes"]
 _PICKLE = pickle.HIGHEST_PROTOCOL
 _HEADER = struct.Struct("!Q")  # the length of each task message on the task pipe
 _INSTALL_HINT = (
@@ -527,7 +527,7 @@ def _member_id(claim: Any) -> str | None:
 
 def _error(claim: Any, message: str) -> Result:
     from j9330_rules.editor import _payer_of
-    from j9330_rules.structure import safe_claim_id
+    from j9330_rules.model.structure import safe_claim_id
 
     return Result(safe_claim_id(claim), _payer_of(claim), error=message)
 

@@ -34,9 +34,9 @@ import attrs
 import yaml
 from attrs import define
 
-from j9330_rules.catalogue import catalogue
 from j9330_rules.errors import SpecError
 from j9330_rules.model import SEVERITIES, Claim, Finding, Suppression
+from j9330_rules.rules.catalogue import catalogue
 
 SELECTORS = ("payer", "npi", "claim_id")
 

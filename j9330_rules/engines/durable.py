@@ -40,8 +40,8 @@ from typing import Any
 from attrs import define
 
 from j9330_rules.errors import EngineFailure, EngineUnavailable
-from j9330_rules.facts import SESSION, Fact, day_number, plain_number
-from j9330_rules.specs import Rule
+from j9330_rules.facts.builder import SESSION, Fact, day_number, plain_number
+from j9330_rules.rules.specs import Rule
 
 try:
     import durable_rules_engine as _engine
@@ -281,7 +281,7 @@ class Firing:
     fact: Fact
 
 
-class CompiledRuleset:
+class DurableRuleset:
     """One payer's rules registered in the C core, with one fixed session."""
 
     def __init__(self, rules: Sequence[Rule], label: str):

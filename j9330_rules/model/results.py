@@ -12,7 +12,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, overload
 
 from j9330_rules.model import Result
-from j9330_rules.render import result_html
+from j9330_rules.writers.table import result_html
 
 if TYPE_CHECKING:
     import pandas

@@ -1,11 +1,11 @@
 """Spark: check the claim lines of a Spark DataFrame; the findings as a Spark DataFrame.
 
-The input holds one row per claim line in the flat layout of :mod:`j9330_rules.flat`
+The input holds one row per claim line in the flat layout of :mod:`j9330_rules.readers.flat`
 (``flat.COLUMNS``; absent columns are absent values, unknown columns ride along on
 the claim, as in a CSV file). Claim-level edits need every line of a claim, so the
 rows are hash-partitioned by ``claim_id``, sorted within each partition (by claim id,
 then input order) and fed to ``mapInArrow``: each Python worker reads whole claims
-from consecutive rows, rebuilds each with :func:`j9330_rules.flat.claims_from_rows`
+from consecutive rows, rebuilds each with :func:`j9330_rules.readers.flat.claims_from_rows`
 and checks them with one :class:`~j9330_rules.editor.Editor`, built once per worker
 process and kept in a module-level cache keyed by the editor options.
 
@@ -29,8 +29,8 @@ from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from j9330_rules import results
-from j9330_rules.flat import claims_from_rows
+from j9330_rules.model import results
+from j9330_rules.readers.flat import claims_from_rows
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame
@@ -70,7 +70,7 @@ def check_dataframe(
 ) -> DataFrame:
     """Check the claims whose lines are the rows of ``df``; the findings as a DataFrame.
 
-    ``df`` is a Spark DataFrame in the flat claim-line layout (``j9330_rules.flat.COLUMNS``):
+    ``df`` is a Spark DataFrame in the flat claim-line layout (``j9330_rules.readers.flat.COLUMNS``):
     it needs a ``claim_id`` column, other columns may be absent, and the rows of a claim are
     those with its ``claim_id`` wherever they are (a row with a null ``claim_id`` is a claim
     of its own, reported as not checked). Columns may be strings, as read from a CSV file,
@@ -103,7 +103,7 @@ def check_dataframe(
     if CLAIM_ID not in columns:
         raise ValueError(
             "check_dataframe needs a 'claim_id' column: the DataFrame must be in the flat claim-line "
-            "layout (j9330_rules.flat.COLUMNS, one row per claim line)"
+            "layout (j9330_rules.readers.flat.COLUMNS, one row per claim line)"
         )
     if ORDER_COLUMN in columns:
         raise ValueError(f"the column name {ORDER_COLUMN!r} is reserved for check_dataframe")
@@ -235,7 +235,7 @@ def _key_part(value: Any) -> Any:
 
 def _check(editor: Editor, groups: list[list[dict[str, Any]]], as_of: dt.date | None) -> Iterator[Result]:
     from j9330_rules.model import Result
-    from j9330_rules.structure import safe_claim_id
+    from j9330_rules.model.structure import safe_claim_id
 
     for rows in groups:
         try:

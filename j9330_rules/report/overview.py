@@ -22,12 +22,12 @@ from typing import Any
 
 from attrs import define
 
-from j9330_rules.catalogue import catalogue
 from j9330_rules.editor import Editor
 from j9330_rules.model import Result
-from j9330_rules.policy import PayerPolicy
-from j9330_rules.refdata import MUE_KIND_BY_FORM, OPTIONS, ReferenceData
-from j9330_rules.specs import ALL_PAYERS, Effective, Spec
+from j9330_rules.refdata.reference import MUE_KIND_BY_FORM, OPTIONS, ReferenceData
+from j9330_rules.rules.catalogue import catalogue
+from j9330_rules.rules.policy import PayerPolicy
+from j9330_rules.rules.specs import ALL_PAYERS, Effective, Spec
 
 # --- what the report is about (layout, not policy) ---------------------------------------------
 

@@ -16,11 +16,11 @@ from collections.abc import Iterable, Sequence
 from decimal import ROUND_CEILING, Decimal
 from typing import Any
 
-from j9330_rules import modifiers, ndc, units
+from j9330_rules.facts import modifiers, ndc, units
 from j9330_rules.model import Claim, ClaimLine
-from j9330_rules.policy import PayerPolicy
-from j9330_rules.refdata import ReferenceData
-from j9330_rules.specs import CodeSet
+from j9330_rules.refdata.reference import ReferenceData
+from j9330_rules.rules.policy import PayerPolicy
+from j9330_rules.rules.specs import CodeSet
 
 Fact = dict[str, Any]
 SESSION = "0"  # one live engine session per process; never a claim id

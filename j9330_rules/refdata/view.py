@@ -10,7 +10,7 @@ from collections.abc import Iterator
 
 from rich.table import Table
 
-from j9330_rules.refdata import OPTIONS, ReferenceData
+from j9330_rules.refdata.reference import OPTIONS, ReferenceData
 
 NOT_LOADED = "not loaded"
 

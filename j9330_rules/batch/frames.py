@@ -1,7 +1,7 @@
 """pandas: check the claim lines of a DataFrame, get the findings as a DataFrame.
 
 The DataFrame holds one row per claim line in the flat layout of
-:mod:`j9330_rules.flat` (``flat.COLUMNS``; missing columns are absent values,
+:mod:`j9330_rules.readers.flat` (``flat.COLUMNS``; missing columns are absent values,
 unknown columns ride along on the claim). Rows are grouped into claims by
 ``claim_id`` in order of first appearance, so a claim's rows need not be
 adjacent; within a claim, lines keep their row order. pandas is optional and imported only when :func:`check_frame` runs.
@@ -14,8 +14,8 @@ import functools
 from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
-from j9330_rules.flat import claims_from_rows
-from j9330_rules.results import Results, require_pandas
+from j9330_rules.model.results import Results, require_pandas
+from j9330_rules.readers.flat import claims_from_rows
 
 if TYPE_CHECKING:
     import pandas
@@ -30,7 +30,7 @@ def check_frame(
 ) -> pandas.DataFrame:
     """Check the claims whose lines are the rows of ``df``; the findings as a DataFrame.
 
-    ``df`` is in the flat claim-line layout (``j9330_rules.flat.COLUMNS``); the rows of a
+    ``df`` is in the flat claim-line layout (``j9330_rules.readers.flat.COLUMNS``); the rows of a
     claim are those with its ``claim_id``, wherever they are (kept in row order), and claims
     keep the order in which their ids first appear. A row without a ``claim_id`` is a claim of its own (and
     is reported as not checked). ``editor`` defaults to a plain ``Editor()``, built once
@@ -44,7 +44,7 @@ def check_frame(
     if CLAIM_ID not in df.columns:
         raise ValueError(
             "check_frame needs a 'claim_id' column: the DataFrame must be in the flat claim-line "
-            "layout (j9330_rules.flat.COLUMNS, one row per claim line)"
+            "layout (j9330_rules.readers.flat.COLUMNS, one row per claim line)"
         )
     if editor is None:
         editor = _default_editor()

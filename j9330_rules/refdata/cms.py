@@ -52,7 +52,7 @@ from typing import Any
 
 from attrs import define, field
 
-from j9330_rules import ndc as ndc_codes
+from j9330_rules.facts import ndc as ndc_codes
 
 __all__ = [
     "DEFAULT_CODES",

@@ -1,0 +1,1 @@
+"""Many claims at once: worker processes, pandas frames and Spark."""

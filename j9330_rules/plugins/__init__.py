@@ -1,0 +1,1 @@
+"""The pluggy host: hook specifications, the plugin manager, the payer-plugin base, pricing."""

@@ -1,0 +1,1 @@
+"""The national overview report built from the specs and the loaded reference data."""

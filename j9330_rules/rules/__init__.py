@@ -1,0 +1,1 @@
+"""The declarative rulesets: spec loading and checks, payer policy, the edit catalogue, overrides."""

@@ -1,0 +1,1 @@
+"""Results out: table, csv, json, x12 summary and the serialised result."""
