@@ -15,6 +15,7 @@ from pathlib import Path
 import attrs
 import click
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -22,8 +23,10 @@ from j9330_rules.editor import Editor
 from j9330_rules.errors import EngineUnavailable, SpecError
 from j9330_rules.history import HistoryError
 from j9330_rules.model import Claim, Result
+from j9330_rules.plugins.manager import collect, plugin_manager
 from j9330_rules.readers import INPUT_FORMATS, Unreadable, read_paths
 from j9330_rules.refdata.cms import ReferenceFileError
+from j9330_rules.rules.policy import merge
 from j9330_rules.writers.formats import WRITERS
 from j9330_rules.writers.table import results_table
 
@@ -235,21 +238,29 @@ def _summary(console: Console, results: list[Result]) -> None:
 
 @main.command()
 def plugins() -> None:
-    """List the loaded plugins and the payers they serve."""
-    editor = _editor()
+    """List the loaded plugins and the payers they serve; a plugin that fails is listed as failed."""
+    manager, registry = plugin_manager()
+    collect(manager, registry, strict=False)  # an invalid third-party spec is listed, not fatal
     console = _console()
-    table = Table("Plugin", "Version", "Hooks", title="Plugins")
-    for info in editor.registry.plugins():
-        table.add_row(info.name, info.version or "-", ", ".join(info.hooks) or "(failed to load)")
+    failed = {failure.plugin for failure in registry.failures}
+    table = Table("Plugin", "Version", "Hooks", "Status", title="Plugins")
+    for info in registry.plugins():
+        status = "[red]failed[/red]" if info.name in failed else "ok"
+        table.add_row(escape(info.name), info.version or "-", ", ".join(info.hooks) or "-", status)
     console.print(table)
     payers = Table("Payer", "Name", "Plugin", "Policy", "Rulesets", title="Payers")
-    for name, payer in sorted(editor.payers.items()):
-        specs = ", ".join(f"{s.name} {s.version}" for s in editor.policies[name].specs)
+    for name, payer in sorted(registry.payers.items()):
+        try:
+            specs = ", ".join(f"{s.name} {s.version}" for s in merge(name, registry.specs).specs)
+        except SpecError as exc:  # e.g. two plugins' specs define one rule id
+            specs = f"[red]invalid:[/red] {escape(str(exc))}"
         policy = "sourced" if payer.policy_sourced else "not provided"
-        payers.add_row(name, payer.display_name, editor.registry.payer_plugins[name], policy, specs)
+        payers.add_row(name, payer.display_name, registry.payer_plugins[name], policy, specs)
     console.print(payers)
-    for failure in editor.registry.failures:
-        console.print(f"[red]plugin {failure.plugin} failed while {failure.stage}: {failure.error}[/red]")
+    for failure in registry.failures:
+        console.print(
+            f"[red]plugin {escape(failure.plugin)} failed while {failure.stage}:[/red] {escape(failure.error)}"
+        )
 
 
 @main.group()

@@ -23,7 +23,7 @@ from j9330_rules.facts.builder import FactBuilder
 from j9330_rules.history import ClaimHistory
 from j9330_rules.model import SEVERITIES, Audit, Claim, Evidence, Finding, Payment, Result
 from j9330_rules.model.structure import safe_claim_id, structure_claim
-from j9330_rules.plugins.manager import PluginFailure, Registry, call_each, collect, plugin_manager
+from j9330_rules.plugins.manager import PluginFailure, Registry, collect, isolated, plugin_manager
 from j9330_rules.plugins.payer import Payer
 from j9330_rules.refdata.reference import ReferenceData
 from j9330_rules.rules.catalogue import catalogue
@@ -81,7 +81,7 @@ class Editor:
             name: merge(name, self.registry.specs) for name in self.registry.payers
         }
         self._builders = {name: FactBuilder(policy, self.reference) for name, policy in self.policies.items()}
-        # "compiled" (compiled.py, the default: the same findings as durable-rules, held equal by
+        # "compiled" (engines/compiled.py, the default: the same findings as durable-rules, held equal by
         # tests/test_compiled_engine.py, several times faster per bench/run.py) or "durable" (the
         # C core, the reference); durable falls back to compiled, with a warning, where the C
         # extension cannot be imported.
@@ -259,20 +259,18 @@ class Editor:
         )
 
     def _benchmark(self, claim: Claim, payer: Payer) -> tuple[Payment | None, list[Finding]]:
+        """The first plugin's payment (a firstresult hook); a plugin that raises is named in a
+        PLUGIN_FAILED finding, and the next one is asked."""
+        with isolated() as call:
+            payment = self.registry.manager.hook.j9330_benchmark(
+                claim=claim, payer=payer, policy=self.policies[payer.name], reference=self.reference
+            )
         failures = []
-        hook = self.registry.manager.hook.j9330_benchmark
-        arguments = dict(claim=claim, payer=payer, policy=self.policies[payer.name], reference=self.reference)
-        for plugin, payment, error in call_each(hook, **arguments):
-            if error is not None:
-                log.error("plugin %s failed in j9330_benchmark: %s", plugin, type(error).__name__)
-                failures.append(
-                    self._plugin_failed(
-                        PluginFailure(plugin, "computing the benchmark", type(error).__name__), payer.name
-                    )
-                )
-            elif payment is not None:
-                return payment, failures
-        return None, failures
+        for plugin, error in call.failed:
+            log.error("plugin %s failed in j9330_benchmark: %s", plugin, type(error).__name__)
+            failure = PluginFailure(plugin, "computing the benchmark", type(error).__name__)
+            failures.append(self._plugin_failed(failure, payer.name))
+        return payment, failures
 
 
 def _once_per_fact(firings: list[Firing]) -> list[Firing]:

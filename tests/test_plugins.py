@@ -194,3 +194,71 @@ def test_two_plugin_objects_of_one_class_get_distinct_names(tmp_path):
     )
     assert {"fixture_payer", "fixture_two"} <= set(editor.payers)
     assert editor.registry.payer_plugins["fixture_two"] == "SpecPayerPlugin#2"
+
+
+class DoublesThePayment:
+    """TEST FIXTURE: a pluggy new-style wrapper around the benchmark hook."""
+
+    def __init__(self):
+        self.seen = []
+
+    @hookimpl(wrapper=True)
+    def j9330_benchmark(self, claim, payer, policy, reference):
+        payment = yield  # the firstresult of the plain implementations
+        self.seen.append(payment)
+        if payment is None:
+            return None
+        return Payment(payment.allowed * 2, f"{payment.basis} x2 (TEST FIXTURE wrapper)", payment.source)
+
+
+def test_a_pluggy_wrapper_on_the_benchmark_hook_wraps_the_first_result():
+    wrapper = DoublesThePayment()
+    editor = Editor(plugins=[PricesEverything(), RaisesInBenchmark(), wrapper])
+    result = editor.check(make_claim())
+    assert wrapper.seen == [Payment(Decimal("27.75"), "TEST FIXTURE rate", "TEST FIXTURE")]
+    assert result.payment == Payment(Decimal("55.50"), "TEST FIXTURE rate x2 (TEST FIXTURE wrapper)", "TEST FIXTURE")
+    # the plugin that raised is still isolated and named, inside the wrapper's call
+    assert [f.message.split()[1] for f in result.findings if f.code == "PLUGIN_FAILED"] == ["RaisesInBenchmark"]
+
+
+def test_tryfirst_orders_the_benchmark_as_pluggy_documents():
+    class PricesFirst:
+        @hookimpl(tryfirst=True)
+        def j9330_benchmark(self, claim, payer, policy, reference):
+            return Payment(Decimal("1.00"), "TEST FIXTURE first", "TEST FIXTURE")
+
+    editor = Editor(plugins=[PricesFirst(), PricesEverything()])  # registered first, so called last but for tryfirst
+    assert editor.check(make_claim()).payment.basis == "TEST FIXTURE first"
+
+
+def test_plugins_lists_a_broken_third_party_spec_as_broken(tmp_path, monkeypatch):
+    from importlib import metadata
+
+    from click.testing import CliRunner
+
+    from j9330_rules.cli import main
+
+    bad = tmp_path / "broken_payer.yaml"
+    bad.write_text(FIXTURE_SPEC.replace("rules: []", "rules: [{id: BAD-1, code: NOPE}]"))
+    (tmp_path / "j9330_broken_fixture.py").write_text(
+        "# TEST FIXTURE: a third-party plugin whose spec does not validate.\n"
+        "from pathlib import Path\n"
+        "from j9330_rules import Payer, hookimpl\n"
+        "@hookimpl\n"
+        "def j9330_register_payers(register):\n"
+        "    register(Payer('fixture_payer', 'Fixture Payer (test)', policy_sourced=True))\n"
+        "@hookimpl\n"
+        f"def j9330_register_rulesets(register):\n    register(Path({str(bad)!r}))\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    installed = metadata.entry_points(group=ENTRY_POINT_GROUP)
+    broken = metadata.EntryPoint("zz_broken", "j9330_broken_fixture", ENTRY_POINT_GROUP)
+    monkeypatch.setattr(metadata, "entry_points", lambda group: [*installed, broken])
+    result = CliRunner().invoke(main, ["plugins"], terminal_width=200)
+    assert result.exit_code == 0, result.output
+    row = next(line for line in result.output.splitlines() if "zz_broken" in line and "│" in line)
+    assert "failed" in row
+    assert "medicare" in result.output and "aetna" in result.output  # the others still listed
+    assert "broken_payer.yaml" in result.output and "BAD-1" in result.output
+    with pytest.raises(SpecError, match="BAD-1"):  # an editor still refuses to half-run
+        Editor()

@@ -28,7 +28,7 @@ held equal by tests/test_compiled_engine.py:
   path through the alpha network): ``{$or: [{a: true}, {b: true}]}`` fires twice on a fact with
   both. Nested, the counts add under ``$or`` and multiply under ``$and``. This module returns the
   same number of firings.
-* Facts are read as engine.py sends them, projected on the fields the rules of their kind read
+* Facts are read as engines/durable.py sends them, projected on the fields the rules of their kind read
   (:class:`engine.Projection`): a float with an exponent goes in plain form, still a
   float (:func:`engine.float_text`), so the core reads the same numbers whichever encoder sent
   the claim. ``NaN`` is ``null`` to the core. An infinite float (``Infinity``) cannot be parsed:
@@ -115,7 +115,7 @@ def _strncmp(left: bytes, right: bytes, length: int) -> int:
 
 
 def _number_text(value: int | float) -> str:
-    """The JSON text of a fact's number as engine.py sends it (its length matters to the core)."""
+    """The JSON text of a fact's number as engines/durable.py sends it (its length matters to the core)."""
     return str(value) if type(value) is int else float_text(value)
 
 

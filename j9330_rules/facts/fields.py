@@ -3,7 +3,7 @@
 Besides these, facts carry the payer's parameters and one ``in_<name>``
 field per code set. Specs are checked against this vocabulary when a payer's
 policy is merged, so a misspelled field in a rule fails at load instead of
-silently never matching; a test keeps it in step with facts.py.
+silently never matching; a test keeps it in step with facts/builder.py.
 """
 
 SHARED_FIELDS = frozenset(

@@ -6,7 +6,8 @@ it returns. A plugin is a module or object with functions decorated by
 group (see docs/plugins.md). The built-in Medicare plugin is installed the
 same way.
 
-Each plugin's implementation is called on its own: if one raises, that
+Every hook is called through pluggy (ordering, ``firstresult`` and
+``wrapper=True`` as pluggy documents). If a plain implementation raises, that
 plugin's contribution is dropped, the claims it concerns get a
 ``PLUGIN_FAILED`` finding naming it, and the other plugins still run.
 """

@@ -2,16 +2,20 @@
 
 The built-in plugin (the national rules and bundled reference data) and the
 installed ones (entry-point group ``j9330_rules``, the built-in payers
-included) go through one plugin manager. Every hook implementation is called
-on its own so that one failing plugin is isolated and named.
+included) go through one plugin manager, and every hook is called through it.
+One mechanism, `isolated()`, keeps a plugin that raises from ending the call
+for the others and names it.
 """
 
 from __future__ import annotations
 
+import functools
 import importlib
 import logging
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from importlib import metadata
 from typing import Any
 
@@ -79,14 +83,91 @@ def plugin_manager(extra: Iterable[Any] = (), *, entry_points: bool = True) -> t
     manager.add_hookspecs(hookspecs)
     registry = Registry(manager)
     for module_name in DEFAULT_PLUGINS:
-        manager.register(importlib.import_module(module_name), name=module_name)
+        _register(manager, importlib.import_module(module_name), module_name)
         registry.versions[module_name] = metadata.version("j9330-rules")
     if entry_points:
         _load_entry_points(manager, registry)
     for plugin in extra:
-        manager.register(plugin, name=_unique_name(manager, plugin))
+        _register(manager, plugin, _unique_name(manager, plugin))
     manager.check_pending()  # a misspelled hook fails here, not silently
     return manager, registry
+
+
+# Isolation. Every hook is called through pluggy (so firstresult, tryfirst/trylast and wrapper=True
+# implementations behave as pluggy documents), and each plain implementation is registered wrapped
+# so that, inside an `isolated()` call, one that raises is recorded and returns None instead of
+# ending the call for every plugin. Wrappers are registered as they are: they wrap the others.
+_CALL: ContextVar[_Call | None] = ContextVar("j9330_hook_call", default=None)
+
+
+@define
+class _Call:
+    """One isolated hook call: who failed, and what each plugin registered before it returned."""
+
+    failed: list[tuple[str, BaseException]] = field(factory=list)
+    pending: dict[str, list[_Change]] = field(factory=dict)
+    plugin: str | None = None
+
+
+@contextmanager
+def isolated() -> Iterator[_Call]:
+    """Run hook calls in this block with each plugin's failure recorded rather than raised."""
+    call = _Call()
+    token = _CALL.set(call)
+    try:
+        yield call
+    finally:
+        _CALL.reset(token)
+
+
+def _register(manager: pluggy.PluginManager, plugin: Any, name: str) -> None:
+    shim = _Shim(plugin)
+    for attr in dir(plugin):
+        opts = manager.parse_hookimpl_opts(plugin, attr) if attr.startswith("j9330_") else None
+        if opts is None:
+            continue
+        function = getattr(plugin, attr)
+        wrapper = opts.get("wrapper") or opts.get("hookwrapper")
+        shim.__dict__[attr] = function if wrapper else _isolate(function, name)
+    manager.register(shim, name=name)
+
+
+class _Shim:
+    """What the manager holds for a plugin: its hook implementations (the plain ones wrapped by
+    `_isolate`, its wrappers as they are) in the instance dict, where pluggy looks; every other
+    attribute is the plugin's own."""
+
+    def __init__(self, plugin: Any) -> None:
+        self.__dict__["_plugin"] = plugin
+
+    def __getattr__(self, attr: str) -> Any:
+        return getattr(self.__dict__["_plugin"], attr)
+
+    def __dir__(self) -> list[str]:
+        return sorted(set(dir(self.__dict__["_plugin"])) | set(self.__dict__))
+
+
+def _isolate(function: Callable[..., Any], plugin: str) -> Callable[..., Any]:
+    @functools.wraps(function)  # keeps the signature pluggy reads and the hookimpl marker
+    def isolated_impl(*args: Any, **kwargs: Any) -> Any:
+        call = _CALL.get()
+        if call is None:
+            return function(*args, **kwargs)
+        outer, call.plugin = call.plugin, plugin
+        try:
+            return function(*args, **kwargs)
+        except SpecError:
+            raise  # an invalid spec is the caller's to handle: an editor must never half-run
+        except _Abandon:
+            return None  # already recorded
+        except Exception as exc:
+            call.failed.append((plugin, exc))
+            call.pending.pop(plugin, None)  # a plugin that raises half-way leaves nothing behind
+            return None
+        finally:
+            call.plugin = outer
+
+    return isolated_impl
 
 
 def _unique_name(manager: pluggy.PluginManager, plugin: Any) -> str:
@@ -115,70 +196,95 @@ def _load_entry_points(manager: pluggy.PluginManager, registry: Registry) -> Non
             log.error("plugin %s failed to import: %s", entry_point.name, type(exc).__name__)
             registry.failures.append(PluginFailure(entry_point.name, LOADING, type(exc).__name__))
             continue
-        manager.register(plugin, name=entry_point.name)
+        _register(manager, plugin, entry_point.name)
 
 
-def collect(manager: pluggy.PluginManager, registry: Registry) -> Registry:
-    """Call the registration hooks plugin by plugin, isolating failures.
+def collect(manager: pluggy.PluginManager, registry: Registry, *, strict: bool = True) -> Registry:
+    """Call the registration hooks through pluggy, isolating each plugin's failure.
 
-    A plugin's registrations are checked as it makes them and applied only
-    when its hook returns: a plugin that raises half-way leaves nothing behind.
+    A plugin's registrations are checked as it makes them and applied only when its hook
+    returns, in registration order (built-ins first). An invalid spec raises ``SpecError``
+    (an editor must never half-run); with ``strict=False``, as ``j9330-rules plugins`` lists
+    what is installed, it is recorded as that plugin's failure instead.
     """
-    _each(manager.hook.j9330_register_payers, "registering payers", _payer, registry)
-    _each(manager.hook.j9330_register_rulesets, "registering rulesets", _ruleset, registry)
-    _each(manager.hook.j9330_register_reference_data, "registering reference data", _reference, registry)
+    stages = (
+        ("j9330_register_payers", "registering payers", _payer),
+        ("j9330_register_rulesets", "registering rulesets", _ruleset),
+        ("j9330_register_reference_data", "registering reference data", _reference),
+    )
+    for hook_name, stage, prepare in stages:
+        caller = getattr(manager.hook, hook_name)
+        with isolated() as call:
+
+            def register(*args: Any, _prepare: Any = prepare, _call: _Call = call, **kwargs: Any) -> None:
+                plugin = _call.plugin or "?"
+                try:
+                    apply = _prepare(registry, plugin, *args, **kwargs)
+                except SpecError as invalid:
+                    if strict:
+                        raise
+                    _call.failed.append((plugin, invalid))
+                    _call.pending.pop(plugin, None)
+                    raise _Abandon from None
+                _call.pending.setdefault(plugin, []).append(apply)
+
+            caller(register=register)
+        failures = list(call.failed)
+        failed = {plugin for plugin, _error in failures}
+        for impl in caller.get_hookimpls():  # registration order: built-ins first
+            plugin = impl.plugin_name
+            if plugin in failed:
+                continue
+            changes = call.pending.get(plugin, [])
+            try:
+                for change in changes:
+                    change.check()  # e.g. a payer another plugin already registered
+            except Exception as error:
+                failures.append((plugin, error))
+                continue
+            for change in changes:
+                change.apply()
+        for plugin, error in failures:
+            served = frozenset(n for n, owner in registry.payer_plugins.items() if owner == plugin)
+            log.error("plugin %s failed while %s: %s", plugin, stage, type(error).__name__)
+            text = str(error) if isinstance(error, SpecError) else f"{type(error).__name__}: {error}"
+            registry.failures.append(PluginFailure(plugin, stage, text, served or None))
     return registry
 
 
-Apply = Callable[[], None]
+class _Abandon(Exception):
+    """Ends a plugin's registration after its invalid spec was recorded (``strict=False``)."""
 
 
-def _payer(registry: Registry, plugin: str, payer: Payer) -> Apply:
+@define(frozen=True)
+class _Change:
+    """One registration, applied once its plugin's hook has returned and ``check`` has passed."""
+
+    apply: Callable[[], None]
+    check: Callable[[], None] = lambda: None
+
+
+def _payer(registry: Registry, plugin: str, payer: Payer) -> _Change:
     if not isinstance(payer, Payer):
         raise TypeError("register() takes a j9330_rules.Payer")
-    owner = registry.payer_plugins.get(payer.name)
-    if owner is not None and owner != plugin:
-        raise ValueError(f"payer {payer.name} is already registered by plugin {owner}")
+
+    def check() -> None:
+        owner = registry.payer_plugins.get(payer.name)
+        if owner is not None and owner != plugin:
+            raise ValueError(f"payer {payer.name} is already registered by plugin {owner}")
 
     def apply() -> None:
         registry.payers[payer.name] = payer
         registry.payer_plugins[payer.name] = plugin
 
-    return apply
+    return _Change(apply, check)
 
 
-def _ruleset(registry: Registry, plugin: str, path: Any) -> Apply:
+def _ruleset(registry: Registry, plugin: str, path: Any) -> _Change:
     spec = load_spec(path)
-    return lambda: registry.specs.append(spec)
+    return _Change(lambda: registry.specs.append(spec))
 
 
-def _reference(registry: Registry, plugin: str, name: str, value: Any, *, source: str) -> Apply:
+def _reference(registry: Registry, plugin: str, name: str, value: Any, *, source: str) -> _Change:
     item = ReferenceItem(name, value, source, plugin)
-    return lambda: registry.reference.__setitem__(name, item)
-
-
-def _each(caller: Any, stage: str, prepare: Callable[..., Apply], registry: Registry) -> None:
-    # get_hookimpls() is in registration order: built-ins first, then installed plugins by name.
-    for impl in caller.get_hookimpls():
-        plugin = impl.plugin_name
-        pending: list[Apply] = []
-        try:
-            impl.function(lambda *args, **kwargs: pending.append(prepare(registry, plugin, *args, **kwargs)))  # noqa: B023 (called within this iteration)
-        except SpecError:
-            raise  # an invalid spec stops the editor: it must never half-run
-        except Exception as exc:
-            served = frozenset(n for n, owner in registry.payer_plugins.items() if owner == plugin)
-            log.error("plugin %s failed while %s: %s", plugin, stage, type(exc).__name__)
-            registry.failures.append(PluginFailure(plugin, stage, f"{type(exc).__name__}: {exc}", served or None))
-            continue
-        for apply in pending:
-            apply()
-
-
-def call_each(caller: Any, **kwargs: Any) -> Iterable[tuple[str, Any, BaseException | None]]:
-    """Call one hook's implementations one by one: (plugin, result, error) each."""
-    for impl in reversed(caller.get_hookimpls()):  # pluggy's own order: last registered first
-        try:
-            yield impl.plugin_name, impl.function(*(kwargs[name] for name in impl.argnames)), None
-        except Exception as exc:
-            yield impl.plugin_name, None, exc
+    return _Change(lambda: registry.reference.__setitem__(name, item))
