@@ -9,12 +9,17 @@ The public API, held stable for claim editors and notebooks::
 from importlib import metadata
 
 from j9330_rules.batch.frames import check_frame
+from j9330_rules.config import EditorConfig
 from j9330_rules.editor import Editor
 from j9330_rules.errors import ClaimError, EngineFailure, EngineUnavailable, SpecError
 from j9330_rules.model import Claim, ClaimLine, Finding, Payment, Result
 from j9330_rules.model.results import Results
 from j9330_rules.plugins.hookspecs import hookimpl
 from j9330_rules.plugins.payer import Payer
+from j9330_rules.plugins.payer_plugin import SpecPayerPlugin
+from j9330_rules.plugins.pricing import benchmark
+from j9330_rules.refdata.reference import ReferenceData
+from j9330_rules.rules.policy import PayerPolicy
 
 __version__ = metadata.version("j9330-rules")
 
@@ -23,15 +28,20 @@ __all__ = [
     "ClaimError",
     "ClaimLine",
     "Editor",
+    "EditorConfig",
     "EngineFailure",
     "EngineUnavailable",
     "Finding",
     "Payer",
+    "PayerPolicy",
     "Payment",
+    "ReferenceData",
     "Result",
     "Results",
     "SpecError",
+    "SpecPayerPlugin",
     "__version__",
+    "benchmark",
     "check_frame",
     "hookimpl",
 ]

@@ -16,13 +16,14 @@ from pathlib import Path
 from string import Template
 from typing import TYPE_CHECKING, Any
 
+from j9330_rules.config import EditorConfig
 from j9330_rules.engines.compiled import ENGINES, resolve_engine
 from j9330_rules.engines.durable import Firing
 from j9330_rules.errors import ClaimError, EngineFailure
 from j9330_rules.facts.builder import FactBuilder
 from j9330_rules.history import ClaimHistory
 from j9330_rules.model import SEVERITIES, Audit, Claim, Evidence, Finding, Payment, Result
-from j9330_rules.model.structure import safe_claim_id, structure_claim
+from j9330_rules.model.structure import error_result, structure_claim
 from j9330_rules.plugins.manager import PluginFailure, Registry, collect, isolated, plugin_manager
 from j9330_rules.plugins.payer import Payer
 from j9330_rules.refdata.reference import ReferenceData
@@ -40,59 +41,42 @@ _RANK = {severity: rank for rank, severity in enumerate(SEVERITIES)}
 class Editor:
     """Checks J9330 claims against the national rules and the claim's payer's rules.
 
-    ``asp_file``, ``crosswalk_file`` and ``mue_file`` are CMS reference files
-    in their published layouts, and ``fee_schedule`` a contract fee schedule
-    (docs/reference-data.md); each takes one path or a list (several quarters). ``plugins`` registers extra plugin objects
-    (as tests and notebooks do); ``entry_points=False`` skips installed ones. ``engine`` is
-    "compiled" (the default) or "durable", the durable-rules C core that the compiled engine
-    is tested against (docs/engine.md).
+    Built from an :class:`~j9330_rules.config.EditorConfig`, or from its keywords:
+    ``Editor(asp_file=..., mue_file=...)`` is ``Editor(EditorConfig(asp_file=..., mue_file=...))``.
     """
 
-    def __init__(
-        self,
-        *,
-        asp_file: str | Path | None = None,
-        crosswalk_file: str | Path | None = None,
-        mue_file: str | Path | None = None,
-        fee_schedule: str | Path | None = None,
-        history: str | Path | None = None,
-        overrides: str | Path | Iterable[Override] | None = None,
-        plugins: Iterable[Any] = (),
-        entry_points: bool = True,
-        engine: str = "compiled",
-    ):
-        # The constructor's arguments, so that worker processes (check_many(workers=N)) can
-        # build the same Editor: every keyword is captured, whatever is added above.
-        self._arguments: dict[str, Any] = {
-            k: v for k, v in dict(locals()).items() if k != "self" and not k.startswith("__")
-        }
-        plugins = self._arguments["plugins"] = tuple(plugins)  # an iterator is read only once
+    def __init__(self, config: EditorConfig | None = None, /, **options: Any):
+        if config is None:
+            config = EditorConfig(**options)
+        elif options:
+            raise TypeError("Editor takes an EditorConfig or keyword options, not both")
         self._lock = threading.RLock()  # one claim at a time per Editor (see check)
-        manager, registry = plugin_manager(plugins, entry_points=entry_points)
+        manager, registry = plugin_manager(config.plugins, entry_points=config.entry_points)
         self.registry: Registry = collect(manager, registry)
         self.reference = ReferenceData.load(
             self.registry.reference,
-            asp_file=asp_file,
-            crosswalk_file=crosswalk_file,
-            mue_file=mue_file,
-            fee_schedule=fee_schedule,
+            asp_file=config.asp_file,
+            crosswalk_file=config.crosswalk_file,
+            mue_file=config.mue_file,
+            fee_schedule=config.fee_schedule,
         )
         self.policies: dict[str, PayerPolicy] = {
             name: merge(name, self.registry.specs) for name in self.registry.payers
         }
         self._builders = {name: FactBuilder(policy, self.reference) for name, policy in self.policies.items()}
-        # "compiled" (engines/compiled.py, the default: the same findings as durable-rules, held equal by
-        # tests/test_compiled_engine.py, several times faster per bench/run.py) or "durable" (the
-        # C core, the reference); durable falls back to compiled, with a warning, where the C
-        # extension cannot be imported.
-        self.engine = resolve_engine(engine)
+        # "compiled" (the default: the same findings as durable-rules, held equal by
+        # tests/test_compiled_engine.py) or "durable" (the C core, the [durable] extra).
+        self.engine = resolve_engine(config.engine)
         self._engines = {name: ENGINES[self.engine](policy.rules, name) for name, policy in self.policies.items()}
         self._catalogue = catalogue()
-        self.history = ClaimHistory(history) if history is not None else None
+        self.history = ClaimHistory(config.history) if config.history is not None else None
+        overrides = config.overrides
         self.overrides: tuple[Override, ...] = (
             load_overrides(overrides) if isinstance(overrides, (str, Path)) else tuple(overrides or ())
         )
-        self._arguments["overrides"] = self.overrides
+        #: What this Editor was built from; worker processes and Spark executors rebuild from it
+        #: (with the overrides as loaded, so that a worker does not read the file again).
+        self.config: EditorConfig = config.evolve(overrides=self.overrides)
         self._version = metadata.version("j9330-rules")
 
     @property
@@ -206,13 +190,13 @@ class Editor:
         try:
             return self.check(claim, as_of=as_of)
         except (ClaimError, EngineFailure) as exc:
-            return Result(safe_claim_id(claim), _payer_of(claim), error=str(exc))
+            return error_result(claim, str(exc))
         except Exception as exc:  # a bug must not lose the other claims' results
             # The traceback's frames, never the exception's text: it may quote a claim value.
             log.error("internal error on input %d (%s)", position, type(exc).__name__)
             frames = "; ".join(f"{f.filename}:{f.lineno} in {f.name}" for f in traceback.extract_tb(exc.__traceback__))
             log.debug("where input %d failed: %s", position, frames)
-            return Result(safe_claim_id(claim), _payer_of(claim), error=f"internal error ({type(exc).__name__})")
+            return error_result(claim, f"internal error ({type(exc).__name__})")
 
     def _finding(self, firing: Firing, policy: PayerPolicy) -> Finding:
         rule, fact = firing.rule, firing.fact
@@ -296,8 +280,3 @@ def _evidence(fact: dict) -> dict:
 
 def _from_day_number(number: int) -> dt.date:
     return dt.date(number // 10000, number // 100 % 100, number % 100)
-
-
-def _payer_of(claim: Any) -> str | None:
-    payer = claim.get("payer") if isinstance(claim, dict) else getattr(claim, "payer", None)
-    return payer if isinstance(payer, str) and len(payer) <= 64 else None

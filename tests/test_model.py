@@ -8,7 +8,7 @@ import pytest
 
 from j9330_rules import Claim, ClaimError, Finding
 from j9330_rules.model.structure import structure_claim
-from tests.conftest import make_claim
+from tests.conftest import FIXTURE_ASP, FIXTURE_MUE, make_claim
 
 
 def test_contract_example_structures_into_the_model():
@@ -115,3 +115,35 @@ def test_a_remembered_value_that_failed_fails_again():
         with pytest.raises(ClaimError) as raised:
             structure_claim(claim)
         assert "$.lines[0].units" in str(raised.value) and "$.lines[0].service_date" in str(raised.value)
+
+
+def test_editor_config_is_frozen_picklable_and_builds_the_same_editor():
+    import pickle
+
+    import attrs
+
+    from j9330_rules import Editor, EditorConfig
+
+    config = EditorConfig(asp_file=FIXTURE_ASP, mue_file=list(FIXTURE_MUE))
+    assert config.mue_file == tuple(FIXTURE_MUE)  # a list of quarters becomes a tuple: the config stays frozen
+    with pytest.raises(attrs.exceptions.FrozenInstanceError):
+        config.engine = "durable"
+    assert pickle.loads(pickle.dumps(config)) == config
+    claim = make_claim()
+    from_config = Editor(config).check(claim)
+    from_keywords = Editor(asp_file=FIXTURE_ASP, mue_file=FIXTURE_MUE).check(claim)
+    assert (from_config.findings, from_config.payment) == (from_keywords.findings, from_keywords.payment)
+    assert Editor(config).config.evolve(overrides=None) == config
+    with pytest.raises(TypeError, match="not both"):
+        Editor(config, engine="durable")
+    with pytest.raises(ValueError, match="engine must be one of"):
+        EditorConfig(engine="rete")
+    with pytest.raises(TypeError, match="asp_fil"):
+        Editor(asp_fil="x.csv")
+
+
+def test_a_plugin_author_imports_what_they_need_from_the_top_level():
+    import j9330_rules
+
+    for name in ("SpecPayerPlugin", "ReferenceData", "PayerPolicy", "Payer", "Payment", "benchmark", "hookimpl"):
+        assert name in j9330_rules.__all__ and getattr(j9330_rules, name) is not None

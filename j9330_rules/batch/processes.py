@@ -6,7 +6,7 @@ that already holds the engine (or threads). Workers are forked from a clean
 ``forkserver`` process that has only imported the package (``spawn`` where
 forkserver is missing, or when a plugin's class is defined in ``__main__``),
 and each builds its own ``Editor`` once, from the arguments the parent
-``Editor`` was built with (``Editor._arguments``): no engine state is shared.
+``Editor`` was built with (``Editor.config``): no engine state is shared.
 
 What the caller gets is what the serial ``check_many`` gives:
 
@@ -97,6 +97,7 @@ from typing import TYPE_CHECKING, Any
 
 from attrs import define, field
 
+from j9330_rules.config import EditorConfig
 from j9330_rules.model import Claim, Result
 
 if TYPE_CHECKING:
@@ -161,9 +162,9 @@ def check_parallel(
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise ValueError(f"{name}: must be a whole number of at least 1")
     window = default_window(workers) if window is None else window
-    payload = portable_arguments(editor._arguments)
+    payload = portable_config(type(editor), editor.config)
     affinity = editor.history is not None
-    context = _context(editor._arguments.get("plugins", ()))
+    context = _context(editor.config.plugins)
     return _Pool(context, payload, as_of, workers, chunk_size, window, affinity).results(iter(claims))
 
 
@@ -176,10 +177,10 @@ def _context(plugins: Iterable[Any]) -> Any:
     return context
 
 
-def portable_arguments(arguments: Mapping[str, Any]) -> bytes:
-    """The Editor's constructor arguments, pickled for the workers; plugin modules go by name."""
+def portable_config(build: type, config: EditorConfig) -> bytes:
+    """The Editor class and its config, pickled for the workers; plugin modules go by name."""
     plugins = []
-    for plugin in arguments.get("plugins", ()):
+    for plugin in config.plugins:
         if isinstance(plugin, types.ModuleType):
             if not _importable(plugin):
                 raise TypeError(
@@ -197,7 +198,7 @@ def portable_arguments(arguments: Mapping[str, Any]) -> bytes:
             ) from None
         plugins.append(plugin)
     try:
-        return pickle.dumps({**arguments, "plugins": tuple(plugins)}, _PICKLE)
+        return pickle.dumps((build, config.evolve(plugins=tuple(plugins))), _PICKLE)
     except Exception as exc:
         raise TypeError(
             f"check_many(workers=...) cannot send the Editor's arguments to the worker processes "
@@ -526,10 +527,9 @@ def _member_id(claim: Any) -> str | None:
 
 
 def _error(claim: Any, message: str) -> Result:
-    from j9330_rules.editor import _payer_of
-    from j9330_rules.model.structure import safe_claim_id
+    from j9330_rules.model.structure import error_result
 
-    return Result(safe_claim_id(claim), _payer_of(claim), error=message)
+    return error_result(claim, message)
 
 
 # -- the worker ---------------------------------------------------------------------------
@@ -550,11 +550,10 @@ def _worker_main(
         os.environ.clear()
         os.environ.update(environ)
         sys.path[:] = path
-        from j9330_rules.editor import Editor
-
-        arguments = pickle.loads(payload)
-        arguments["plugins"] = tuple(p.load() if isinstance(p, _ModuleRef) else p for p in arguments["plugins"])
-        editor = Editor(**arguments)
+        build, config = pickle.loads(payload)  # the Editor class goes by reference: no import cycle
+        editor = build(
+            config.evolve(plugins=tuple(p.load() if isinstance(p, _ModuleRef) else p for p in config.plugins))
+        )
     except BaseException as exc:
         results.send(("failed", f"{type(exc).__name__}: {exc}"))
         return

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import inspect
 import json
 import os
 import pickle
@@ -29,6 +28,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from j9330_rules.config import EditorConfig
 from j9330_rules.model import results
 from j9330_rules.readers.flat import claims_from_rows
 
@@ -64,7 +64,7 @@ _BUILDS: Counter[str] = Counter()
 def check_dataframe(
     df: DataFrame,
     *,
-    editor_options: Mapping[str, Any] | None = None,
+    editor_options: Mapping[str, Any] | EditorConfig | None = None,
     as_of: dt.date | str | None = None,
     num_partitions: int | None = None,
 ) -> DataFrame:
@@ -76,7 +76,7 @@ def check_dataframe(
     of its own, reported as not checked). Columns may be strings, as read from a CSV file,
     or typed (ints, doubles, decimals, dates; ``array<string>`` for the list columns).
 
-    ``editor_options`` are the keyword arguments of :class:`~j9330_rules.editor.Editor`
+    ``editor_options`` is an :class:`~j9330_rules.config.EditorConfig` or its keyword arguments
     (``asp_file``, ``crosswalk_file``, ``mue_file``, ``fee_schedule``, ``overrides``, ...),
     and must be picklable: every executor's Python worker builds its Editor from them once,
     so file paths must be readable where the executors run. A relative path that a worker
@@ -266,14 +266,14 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def _check_options(options: Mapping[str, Any] | None) -> dict[str, Any]:
+def _check_options(options: Mapping[str, Any] | EditorConfig | None) -> dict[str, Any]:
     if options is None:
         return {}
-    if not isinstance(options, Mapping):
-        raise TypeError("editor_options must be a dict of Editor keyword arguments")
-    from j9330_rules.editor import Editor
-
-    accepted = set(inspect.signature(Editor.__init__).parameters) - {"self"}
+    if not isinstance(options, (Mapping, EditorConfig)):
+        raise TypeError("editor_options must be an EditorConfig or a dict of its keyword arguments")
+    if isinstance(options, EditorConfig):
+        options = {name: getattr(options, name) for name in EditorConfig.option_names()}
+    accepted = set(EditorConfig.option_names())
     unknown = sorted(set(map(str, options)) - accepted)
     if unknown:
         raise TypeError(

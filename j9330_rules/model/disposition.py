@@ -15,8 +15,14 @@ A result with an error was not checked: its claim disposition is ``not_checked``
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
-from j9330_rules.model import SEVERITIES, Finding
+if TYPE_CHECKING:
+    from j9330_rules.model.result import Finding
+
+#: Most severe first; a finding's severity is one of these.
+SEVERITIES = ("reject", "deny", "review", "warn", "info")
+BLOCKING_SEVERITIES = frozenset({"reject", "deny"})
 
 CLAIM = {"reject": "return_to_provider", "deny": "deny_lines", "review": "review", "warn": "accept", "info": "accept"}
 LINE = {"reject": "return_to_provider", "deny": "deny", "review": "review", "warn": "accept", "info": "accept"}

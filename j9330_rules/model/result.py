@@ -11,8 +11,7 @@ from decimal import Decimal
 import attrs
 from attrs import define, field
 
-SEVERITIES = ("reject", "deny", "review", "warn", "info")
-BLOCKING_SEVERITIES = frozenset({"reject", "deny"})
+from j9330_rules.model.disposition import BLOCKING_SEVERITIES, SEVERITIES, claim_disposition, line_dispositions
 
 
 @define(frozen=True)
@@ -101,14 +100,10 @@ class Result:
     @property
     def disposition(self) -> str:
         """accept, review, deny_lines, return_to_provider or not_checked (see disposition.py)."""
-        from j9330_rules.model.disposition import claim_disposition
-
         return claim_disposition(self.findings, self.error)
 
     @property
     def line_dispositions(self) -> dict[int, str]:
-        from j9330_rules.model.disposition import line_dispositions
-
         return line_dispositions(self.findings, self.lines)
 
     @property

@@ -22,7 +22,7 @@ from cattrs.gen import make_dict_structure_fn
 
 from j9330_rules.errors import ClaimError
 from j9330_rules.facts import ndc
-from j9330_rules.model import Claim, ClaimLine, Documentation, Patient, Provider
+from j9330_rules.model import Claim, ClaimLine, Documentation, Patient, Provider, Result
 
 # Bounds that no real J9330 claim approaches; past them a value is an input error.
 MAX_QUANTITY = Decimal("1e8")
@@ -369,3 +369,14 @@ def safe_claim_id(data: Any) -> str | None:
         if isinstance(claim_id, int) and not isinstance(claim_id, bool) and -(10**63) < claim_id < 10**64:
             return str(claim_id)
     return None
+
+
+def safe_payer(data: Any) -> str | None:
+    """The payer of raw input, for labelling an error result; None if unusable."""
+    payer = data.get("payer") if isinstance(data, Mapping) else getattr(data, "payer", None)
+    return payer if isinstance(payer, str) and len(payer) <= 64 else None
+
+
+def error_result(data: Any, message: str) -> Result:
+    """The one result of an input that could not be checked, labelled as far as it is safe."""
+    return Result(safe_claim_id(data), safe_payer(data), error=message)

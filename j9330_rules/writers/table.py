@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import html
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 from rich.table import Table
 
-from j9330_rules.model import Result
+if TYPE_CHECKING:
+    from j9330_rules.model import Result
 
 _STYLE = {"reject": "bold red", "deny": "red", "review": "yellow", "warn": "magenta", "info": "dim"}
 _COLUMNS = ("Claim", "Line", "Code", "Severity", "CARC/RARC", "Message")
