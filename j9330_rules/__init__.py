@@ -11,7 +11,16 @@ from importlib import metadata
 from j9330_rules.batch.frames import check_frame
 from j9330_rules.config import EditorConfig
 from j9330_rules.editor import Editor
-from j9330_rules.errors import ClaimError, EngineFailure, EngineUnavailable, SpecError
+from j9330_rules.errors import (
+    ClaimError,
+    EngineFailure,
+    EngineUnavailable,
+    HistoryError,
+    J9330Error,
+    ReferenceFileError,
+    SpecError,
+    WorkerStartupError,
+)
 from j9330_rules.model import Claim, ClaimLine, Finding, Payment, Result
 from j9330_rules.model.results import Results
 from j9330_rules.plugins.hookspecs import hookimpl
@@ -32,14 +41,18 @@ __all__ = [
     "EngineFailure",
     "EngineUnavailable",
     "Finding",
+    "HistoryError",
+    "J9330Error",
     "Payer",
     "PayerPolicy",
     "Payment",
     "ReferenceData",
+    "ReferenceFileError",
     "Result",
     "Results",
     "SpecError",
     "SpecPayerPlugin",
+    "WorkerStartupError",
     "__version__",
     "benchmark",
     "check_frame",

@@ -68,7 +68,7 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import TypeVar
 
-from j9330_rules.errors import ClaimError
+from j9330_rules.errors import ClaimError, HistoryError
 
 __all__ = ["SCHEMA_VERSION", "ClaimHistory", "HistoryError"]
 
@@ -104,14 +104,6 @@ _MIGRATIONS: dict[int, tuple[str, ...]] = {
                ON administrations (patient, payer, service_date)""",
     ),
 }
-
-
-class HistoryError(RuntimeError):
-    """The claim history cannot be opened, read or written.
-
-    Messages name the problem and, at most, the database path; never a patient
-    identifier, patient key or claim id.
-    """
 
 
 class ClaimHistory:

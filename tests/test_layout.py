@@ -85,3 +85,16 @@ def test_the_folders_follow_the_pipeline():
         "report",
         "batch",
     }
+
+
+def test_every_public_error_lives_in_errors_under_one_base():
+    import j9330_rules
+    from j9330_rules import errors
+
+    public = [getattr(j9330_rules, name) for name in j9330_rules.__all__]
+    raised = [item for item in public if isinstance(item, type) and issubclass(item, BaseException)]
+    assert len(raised) >= 8
+    for error in raised:
+        assert issubclass(error, errors.J9330Error) and error.__module__ == "j9330_rules.errors", error
+    # the built-in bases callers caught before still catch them
+    assert issubclass(errors.ClaimError, ValueError) and issubclass(errors.EngineUnavailable, ImportError)

@@ -98,6 +98,7 @@ from typing import TYPE_CHECKING, Any
 from attrs import define, field
 
 from j9330_rules.config import EditorConfig
+from j9330_rules.errors import WorkerStartupError
 from j9330_rules.model import Claim, Result
 
 if TYPE_CHECKING:
@@ -129,10 +130,6 @@ _INSTALL_HINT = (
     "install it as an entry-point plugin (group 'j9330_rules', see docs/plugins.md), "
     "which every worker loads itself, or check with workers=1"
 )
-
-
-class WorkerStartupError(RuntimeError):
-    """A worker process could not build its Editor, or keeps dying before it is ready."""
 
 
 def default_window(workers: int) -> int:

@@ -52,6 +52,7 @@ from typing import Any
 
 from attrs import define, field
 
+from j9330_rules.errors import ReferenceFileError
 from j9330_rules.facts import ndc as ndc_codes
 
 __all__ = [
@@ -81,20 +82,6 @@ MUE_KINDS = ("practitioner", "outpatient_hospital", "dme")
 #: How many leading rows are searched for the header. Real files put it on
 #: row 2 (MUE) or row 9 (ASP, crosswalk).
 HEADER_SCAN_ROWS = 60
-
-
-class ReferenceFileError(ValueError):
-    """A CMS reference file cannot be read as the kind of file it was given as.
-
-    The message names the file and says what was expected and what was found;
-    it never quotes the file's contents.
-    """
-
-    def __init__(self, path: str | Path, message: str, *, expected: str | None = None, found: str | None = None):
-        self.path = Path(path)
-        self.expected = expected
-        self.found = found
-        super().__init__(f"{self.path}: {message}")
 
 
 # --------------------------------------------------------------------------- models
