@@ -17,7 +17,7 @@ import click
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
+from rich.table import Column, Table
 
 from j9330_rules.editor import Editor
 from j9330_rules.errors import EngineUnavailable, SpecError
@@ -243,7 +243,8 @@ def plugins() -> None:
     collect(manager, registry, strict=False)  # an invalid third-party spec is listed, not fatal
     console = _console()
     failed = {failure.plugin for failure in registry.failures}
-    table = Table("Plugin", "Version", "Hooks", "Status", title="Plugins")
+    fold = {"overflow": "fold"}  # a plugin or hook name is shown whole at any width, never cut with …
+    table = Table(Column("Plugin", **fold), "Version", Column("Hooks", **fold), "Status", title="Plugins")
     for info in registry.plugins():
         status = "[red]failed[/red]" if info.name in failed else "ok"
         table.add_row(escape(info.name), info.version or "-", ", ".join(info.hooks) or "-", status)
