@@ -21,6 +21,7 @@ from rich.table import Column, Table
 
 from j9330_rules.editor import Editor
 from j9330_rules.errors import EngineUnavailable, SpecError
+from j9330_rules.findings import HOST_FINDINGS
 from j9330_rules.history import HistoryError
 from j9330_rules.model import Claim, Result
 from j9330_rules.plugins.manager import collect, plugin_manager
@@ -349,20 +350,13 @@ def explain(code) -> None:
                 )
 
 
-#: Codes the Editor adds itself rather than a spec rule: (rule id, which payers).
-_HOST_RULES = {
-    "PAYER_POLICY_NOT_PROVIDED": ("HOST-PAYER-POLICY", lambda payer: not payer.policy_sourced),
-    "PLUGIN_FAILED": ("HOST-PLUGIN", lambda payer: True),
-}
-
-
 def _raising(editor: Editor, payer: str, entry) -> Iterator[tuple[str, str, str, str]]:
     for rule in editor.policies[payer].rules:
         if rule.code == entry.code:
             yield rule.id, rule.ruleset, rule.severity, rule.effective.describe()
-    host = _HOST_RULES.get(entry.code)
-    if host is not None and host[1](editor.payers[payer]):
-        yield host[0], "(host)", entry.severity, "always"
+    host = HOST_FINDINGS.get(entry.code)
+    if host is not None and host.applies_to(editor.payers[payer]):
+        yield host.rule_id, "(host)", entry.severity, "always"
 
 
 _MAX_DOSE_MG = 100_000

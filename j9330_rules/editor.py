@@ -13,7 +13,6 @@ import traceback
 from collections.abc import Iterable, Iterator
 from importlib import metadata
 from pathlib import Path
-from string import Template
 from typing import TYPE_CHECKING, Any
 
 from j9330_rules.config import EditorConfig
@@ -21,8 +20,9 @@ from j9330_rules.engines.compiled import ENGINES, resolve_engine
 from j9330_rules.engines.durable import Firing
 from j9330_rules.errors import ClaimError, EngineFailure
 from j9330_rules.facts.builder import FactBuilder
+from j9330_rules.findings import HOST_FINDINGS, evidence, plugin_failed, policy_not_provided, rule_finding
 from j9330_rules.history import ClaimHistory
-from j9330_rules.model import SEVERITIES, Audit, Claim, Evidence, Finding, Payment, Result
+from j9330_rules.model import SEVERITIES, Audit, Claim, Finding, Payment, Result
 from j9330_rules.model.structure import error_result, structure_claim
 from j9330_rules.plugins.manager import PluginFailure, Registry, collect, isolated, plugin_manager
 from j9330_rules.plugins.payer import Payer
@@ -110,7 +110,7 @@ class Editor:
         patient = self._patient_key(model)
         facts = builder.build(model, as_of=as_of, prior=self._prior(model, patient, policy, as_of))
         firings = _once_per_fact(self._engines[payer.name].evaluate(facts))
-        findings = [self._finding(firing, policy) for firing in firings]
+        findings = [rule_finding(firing, policy, self._catalogue) for firing in firings]
         findings += self._context_findings(payer)
         payment, failures = self._benchmark(model, payer)
         findings += failures
@@ -121,10 +121,7 @@ class Editor:
             as_of=as_of,
             rulesets=[(spec.name, spec.version, spec.sha256) for spec in policy.specs],
             # In line and rule order: the engines fire in different orders.
-            evidence=sorted(
-                (Evidence(f.rule.id, f.fact.get("line"), _evidence(f.fact)) for f in firings),
-                key=lambda e: (e.line or 0, e.rule_id),
-            ),
+            evidence=evidence(firings),
         )
         result = Result(
             model.claim_id,
@@ -198,49 +195,12 @@ class Editor:
             log.debug("where input %d failed: %s", position, frames)
             return error_result(claim, f"internal error ({type(exc).__name__})")
 
-    def _finding(self, firing: Firing, policy: PayerPolicy) -> Finding:
-        rule, fact = firing.rule, firing.fact
-        day = _from_day_number(fact["eff"])
-        entry = self._catalogue[rule.code]
-        return Finding(
-            code=rule.code,
-            severity=policy.severity(rule, day),
-            line=fact.get("line"),
-            message=Template(rule.message).safe_substitute(fact),
-            carc=entry.carc,
-            rarc=entry.rarc,
-            rule_id=rule.id,
-            source=rule.source,
-            payer=policy.payer,
-        )
-
     def _context_findings(self, payer: Payer) -> list[Finding]:
-        findings = [self._plugin_failed(f, payer.name) for f in self.registry.failures if f.concerns(payer.name)]
-        if not payer.policy_sourced:
-            entry = self._catalogue["PAYER_POLICY_NOT_PROVIDED"]
-            findings.append(
-                Finding(
-                    code=entry.code,
-                    severity=entry.severity,
-                    line=None,
-                    message=f"No sourced {payer.display_name} policy for J9330 is loaded; only the national rules were applied.",
-                    rule_id="HOST-PAYER-POLICY",
-                    source=payer.note or None,
-                    payer=payer.name,
-                )
-            )
+        failures = [f for f in self.registry.failures if f.concerns(payer.name)]
+        findings = [plugin_failed(f, payer.name, self._catalogue) for f in failures]
+        if HOST_FINDINGS["PAYER_POLICY_NOT_PROVIDED"].applies_to(payer):
+            findings.append(policy_not_provided(payer, self._catalogue))
         return findings
-
-    def _plugin_failed(self, failure: PluginFailure, payer: str) -> Finding:
-        entry = self._catalogue["PLUGIN_FAILED"]
-        return Finding(
-            code=entry.code,
-            severity=entry.severity,
-            line=None,
-            message=f"Plugin {failure.plugin} failed while {failure.stage} ({failure.error.split(':')[0]}); its part of the check did not run.",
-            rule_id="HOST-PLUGIN",
-            payer=payer,
-        )
 
     def _benchmark(self, claim: Claim, payer: Payer) -> tuple[Payment | None, list[Finding]]:
         """The first plugin's payment (a firstresult hook); a plugin that raises is named in a
@@ -253,7 +213,7 @@ class Editor:
         for plugin, error in call.failed:
             log.error("plugin %s failed in j9330_benchmark: %s", plugin, type(error).__name__)
             failure = PluginFailure(plugin, "computing the benchmark", type(error).__name__)
-            failures.append(self._plugin_failed(failure, payer.name))
+            failures.append(plugin_failed(failure, payer.name, self._catalogue))
         return payment, failures
 
 
@@ -268,15 +228,3 @@ def _once_per_fact(firings: list[Firing]) -> list[Firing]:
             seen.add(key)
             once.append(firing)
     return once
-
-
-def _evidence(fact: dict) -> dict:
-    """The matched fact without engine bookkeeping; facts never hold patient identifiers."""
-    evidence = dict(fact)
-    evidence.pop("sid", None)
-    evidence.pop("id", None)
-    return evidence
-
-
-def _from_day_number(number: int) -> dt.date:
-    return dt.date(number // 10000, number // 100 % 100, number % 100)

@@ -262,3 +262,18 @@ def test_plugins_lists_a_broken_third_party_spec_as_broken(tmp_path, monkeypatch
     assert "broken_payer.yaml" in result.output and "BAD-1" in result.output
     with pytest.raises(SpecError, match="BAD-1"):  # an editor still refuses to half-run
         Editor()
+
+
+def test_host_findings_come_from_the_one_table_explain_reads():
+    from click.testing import CliRunner
+
+    from j9330_rules.cli import main
+    from j9330_rules.findings import HOST_FINDINGS
+    from j9330_rules.rules.catalogue import catalogue
+
+    assert set(HOST_FINDINGS) <= set(catalogue())
+    result = Editor(plugins=[PricesEverything(), RaisesInBenchmark()]).check(make_claim(payer="cigna"))
+    by_code = {f.code: f.rule_id for f in result.findings if f.code in HOST_FINDINGS}
+    assert by_code == {code: HOST_FINDINGS[code].rule_id for code in ("PLUGIN_FAILED", "PAYER_POLICY_NOT_PROVIDED")}
+    explained = CliRunner().invoke(main, ["explain", "PAYER_POLICY_NOT_PROVIDED"], terminal_width=200).output
+    assert HOST_FINDINGS["PAYER_POLICY_NOT_PROVIDED"].rule_id in explained and "cigna" in explained

@@ -1,0 +1,103 @@
+"""Firings → findings: the one place a Finding is made, for a rule or for the host itself.
+
+The host findings (no spec rule raises them) are one table, which ``j9330-rules explain``
+reads too, so what explain says and what the Editor adds cannot drift apart.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Mapping
+from string import Template
+from typing import TYPE_CHECKING, Any
+
+from attrs import define
+
+from j9330_rules.model import Evidence, Finding
+
+if TYPE_CHECKING:
+    from j9330_rules.engines.durable import Firing
+    from j9330_rules.plugins.manager import PluginFailure
+    from j9330_rules.plugins.payer import Payer
+    from j9330_rules.rules.catalogue import EditCode
+    from j9330_rules.rules.policy import PayerPolicy
+
+
+@define(frozen=True)
+class HostFinding:
+    """A finding the Editor adds itself: its rule id, and which payers' claims can get it."""
+
+    code: str
+    rule_id: str
+    applies_to: Callable[[Payer], bool]
+
+
+HOST_FINDINGS: Mapping[str, HostFinding] = {
+    "PAYER_POLICY_NOT_PROVIDED": HostFinding(
+        "PAYER_POLICY_NOT_PROVIDED", "HOST-PAYER-POLICY", lambda payer: not payer.policy_sourced
+    ),
+    "PLUGIN_FAILED": HostFinding("PLUGIN_FAILED", "HOST-PLUGIN", lambda payer: True),
+}
+
+
+def rule_finding(firing: Firing, policy: PayerPolicy, catalogue: Mapping[str, EditCode]) -> Finding:
+    """A firing as the claim editor sees it: severity as the policy sets it on the fact's date."""
+    rule, fact = firing.rule, firing.fact
+    entry = catalogue[rule.code]
+    return Finding(
+        code=rule.code,
+        severity=policy.severity(rule, _from_day_number(fact["eff"])),
+        line=fact.get("line"),
+        message=Template(rule.message).safe_substitute(fact),
+        carc=entry.carc,
+        rarc=entry.rarc,
+        rule_id=rule.id,
+        source=rule.source,
+        payer=policy.payer,
+    )
+
+
+def policy_not_provided(payer: Payer, catalogue: Mapping[str, EditCode]) -> Finding:
+    host, entry = HOST_FINDINGS["PAYER_POLICY_NOT_PROVIDED"], catalogue["PAYER_POLICY_NOT_PROVIDED"]
+    return Finding(
+        code=entry.code,
+        severity=entry.severity,
+        line=None,
+        message=f"No sourced {payer.display_name} policy for J9330 is loaded; only the national rules were applied.",
+        rule_id=host.rule_id,
+        source=payer.note or None,
+        payer=payer.name,
+    )
+
+
+def plugin_failed(failure: PluginFailure, payer: str, catalogue: Mapping[str, EditCode]) -> Finding:
+    """Names the plugin and the exception type, never the exception text (it may hold claim data)."""
+    host, entry = HOST_FINDINGS["PLUGIN_FAILED"], catalogue["PLUGIN_FAILED"]
+    return Finding(
+        code=entry.code,
+        severity=entry.severity,
+        line=None,
+        message=f"Plugin {failure.plugin} failed while {failure.stage} ({failure.error.split(':')[0]}); its part of the check did not run.",
+        rule_id=host.rule_id,
+        payer=payer,
+    )
+
+
+def evidence(firings: list[Firing]) -> list[Evidence]:
+    """What each rule matched, in line and rule order (the engines fire in different orders)."""
+    return sorted(
+        (Evidence(f.rule.id, f.fact.get("line"), _matched(f.fact)) for f in firings),
+        key=lambda e: (e.line or 0, e.rule_id),
+    )
+
+
+def _matched(fact: dict[str, Any]) -> dict[str, Any]:
+    """The matched fact without engine bookkeeping; facts never hold patient identifiers."""
+    matched = dict(fact)
+    matched.pop("sid", None)
+    matched.pop("id", None)
+    return matched
+
+
+def _from_day_number(number: int) -> dt.date:
+    return dt.date(number // 10000, number // 100 % 100, number % 100)
