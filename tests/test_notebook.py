@@ -16,14 +16,18 @@ import nbformat  # noqa: E402  (nbclient requires it)
 
 
 def _text(cell) -> str:
-    """Everything a code cell showed: streams, plain text and HTML."""
+    """Everything a code cell showed: streams, plain text and HTML.
+
+    Stream text is joined as written: a busy kernel can flush one printed line in two
+    stream outputs, which must not become two lines here.
+    """
     parts = []
     for output in cell.get("outputs", ()):
         if output.output_type == "stream":
             parts.append(output.text)
         elif output.output_type in ("execute_result", "display_data"):
-            parts.extend(output.data.get(kind, "") for kind in ("text/plain", "text/html"))
-    return "\n".join(parts)
+            parts.extend(f"\n{output.data.get(kind, '')}\n" for kind in ("text/plain", "text/html"))
+    return "".join(parts)
 
 
 @pytest.fixture(scope="module")
