@@ -16,8 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from j9330_rules.config import EditorConfig
-from j9330_rules.engines.compiled import ENGINES, resolve_engine
-from j9330_rules.engines.durable import Firing
+from j9330_rules.engines import ENGINES, resolve_engine
 from j9330_rules.errors import ClaimError, EngineFailure
 from j9330_rules.facts.builder import FactBuilder
 from j9330_rules.findings import HOST_FINDINGS, evidence, plugin_failed, policy_not_provided, rule_finding
@@ -109,7 +108,7 @@ class Editor:
         builder = self._builders[payer.name]
         patient = self._patient_key(model)
         facts = builder.build(model, as_of=as_of, prior=self._prior(model, patient, policy, as_of))
-        firings = _once_per_fact(self._engines[payer.name].evaluate(facts))
+        firings = self._engines[payer.name].evaluate(facts)
         findings = [rule_finding(firing, policy, self._catalogue) for firing in firings]
         findings += self._context_findings(payer)
         payment, failures = self._benchmark(model, payer)
@@ -215,16 +214,3 @@ class Editor:
             failure = PluginFailure(plugin, "computing the benchmark", type(error).__name__)
             failures.append(plugin_failed(failure, payer.name, self._catalogue))
         return payment, failures
-
-
-def _once_per_fact(firings: list[Firing]) -> list[Firing]:
-    """One firing per rule and fact: the engines fire an ``$or`` once per alternative that
-    holds (durable-rules does), but a claim line breaks a rule once."""
-    seen: set[tuple[str, Any]] = set()
-    once = []
-    for firing in firings:
-        key = (firing.rule.id, firing.fact.get("id"))
-        if key not in seen:
-            seen.add(key)
-            once.append(firing)
-    return once

@@ -1,11 +1,11 @@
-"""The fact vocabulary that specs are checked against matches the facts actually built."""
+"""The typed fact vocabulary that specs are checked against matches the facts actually built."""
 
 from decimal import Decimal
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from j9330_rules.facts.fields import FIELDS
+from j9330_rules.facts.fields import misfits, type_of_value, vocabulary
 from j9330_rules.model.structure import structure_claim
 from tests.conftest import make_claim
 
@@ -40,8 +40,25 @@ def test_facts_carry_only_vocabulary_parameters_and_code_set_fields(editor, chan
     policy = editor.policies[payer]
     builder = editor._builders[payer]
     facts = builder.build(model, prior=[(model.lines[0].service_date, 25)])
-    extra = set(policy.parameters) | {f"in_{name}" for name in policy.code_sets}
+    parameters = {
+        name: kind
+        for name, periods in policy.parameters.items()
+        for kind in {type_of_value(period.value) for period in periods} - {None}
+    }
+    sets = [(name, code_set.field) for name, code_set in policy.code_sets.items()]
+    assert facts[0] == {"id": "claim", "sid": "0", "kind": "claim"}
     for fact in facts[1:]:
-        unknown = set(fact) - FIELDS[fact["kind"]] - extra
-        assert not unknown, (fact["kind"], unknown)
+        assert misfits(fact, vocabulary(fact["kind"], parameters, sets)) == [], fact["kind"]
         assert all(not isinstance(v, (float, Decimal)) or "e" not in repr(v) for v in fact.values())
+
+
+def test_misfits_names_unknown_and_mistyped_fields():
+    types = vocabulary("line", {}, [("covered", "diagnosis")])
+    fact = {"id": "line-1", "kind": "line", "units": "25", "jw": 1, "in_covered": True, "shoe_size": 9, "line": 1.5}
+    assert misfits(fact, types) == [
+        "units: str where a number belongs",
+        "jw: int where a boolean belongs",
+        "shoe_size: not in the vocabulary",
+    ]
+    assert misfits({"units": True}, types) == ["units: bool where a number belongs"]
+    assert misfits({"units": float("inf")}, types) == ["units: inf is not a finite number"]

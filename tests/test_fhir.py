@@ -323,6 +323,7 @@ def test_malformed_bundle_gives_one_error_per_bad_claim(editor):
         (json.dumps(resource(id="Zebulon Quaxworth")), "Claim.id: not in the FHIR format for this element"),
         (json.dumps(resource(resourceType="Claim", status=["Zebulon"])), "Claim.status: wrong type of value"),
         (json.dumps({**resource(), "zebulon": "Quaxworth"}), "Claim.zebulon: not an element of this resource"),
+        ("0E" + "9" * 40, "a number's exponent is out of range"),  # past Decimal's limits (found by test_fuzz)
     ],
 )
 def test_unreadable_inputs_say_where_and_why(text, expected):

@@ -136,12 +136,12 @@ def _editor_with(tmp_path, spec_text):
 
 
 def test_a_misspelled_fact_field_fails_at_load(tmp_path):
-    with pytest.raises(SpecError, match=r"rule EX-1: no line fact has the field\(s\) units_vaild"):
+    with pytest.raises(SpecError, match=r"spec.yaml: rule EX-1: no line fact has the field units_vaild"):
         _editor_with(tmp_path, VALID.replace("{units_valid: false}", "{units_vaild: false}"))
 
 
 def test_a_message_placeholder_must_be_a_fact_field(tmp_path):
-    with pytest.raises(SpecError, match=r"rule EX-1: no line fact has the field\(s\) patient_name"):
+    with pytest.raises(SpecError, match=r"rule EX-1: the message names patient_name, which no line fact has"):
         _editor_with(tmp_path, VALID.replace("bad units.", "bad units for $patient_name."))
 
 
@@ -159,4 +159,45 @@ def test_a_parameter_may_not_shadow_a_fact_field(tmp_path):
 rules:""",
     )
     with pytest.raises(SpecError, match="parameter form: the name is a built-in fact field"):
+        _editor_with(tmp_path, text)
+
+
+@pytest.mark.parametrize(
+    ("when", "why"),
+    [
+        ('{units: "25"}', "units is a number field, compared \\(=\\) with '25': the constant must be a number"),
+        ("{revenue_code: 636}", "revenue_code is a string field, compared \\(=\\) with 636"),
+        ("{units_valid: 1}", "units_valid is a boolean field, compared \\(=\\) with 1: the constant must be true"),
+        ("{$gt: {units_valid: true}}", "units_valid is a boolean field: it has no order"),
+        ('{$gt: {revenue_code: "0636"}}', "revenue_code is a string field: compare it for equality or list its codes"),
+        ("{$lte: {pos: '11'}}", "pos is a string field: compare it for equality"),
+        ("{revenue_code: 'a\"b'}", "text without quotes"),
+        ("{$lt: {units: 1.0e+300}}", "a finite number below 2\\*\\*53"),
+        ("{$gte: {dos: 20240101}}", "dos is a date field.*the constant must be a date"),
+        ("{kind: date}", "kind is the engine's"),
+        ("{$mt: {revenue_code: '06.*'}}", "at when"),  # the schema refuses an unknown operator first
+    ],
+)
+def test_conditions_whose_meaning_depends_on_the_engine_are_refused(tmp_path, when, why):
+    """Cross-type comparisons, string order, quotes and huge numbers: refused at load, with file and rule."""
+    with pytest.raises(SpecError, match=r"spec.yaml: rule EX-1.*" + why):
+        _editor_with(tmp_path, VALID.replace("{units_valid: false}", when))
+
+
+def test_a_date_constant_is_compared_as_a_day_number(tmp_path):
+    editor = _editor_with(tmp_path, VALID.replace("{units_valid: false}", '{$gte: {dos: "2024-01-01"}}'))
+    (rule,) = [r for r in editor.policies["example"].rules if r.id == "EX-1"]
+    assert rule.when == {"$gte": {"dos": 20240101}}
+
+
+def test_a_parameter_keeps_one_type(tmp_path):
+    text = VALID.replace(
+        "rules:",
+        """parameters:
+  example_limit:
+    - {value: 5, source: "Example citation", effective_to: "2023-12-31"}
+    - {value: "five", source: "Example citation", effective_from: "2024-01-01"}
+rules:""",
+    )
+    with pytest.raises(SpecError, match="parameter example_limit: a string here, a number elsewhere"):
         _editor_with(tmp_path, text)

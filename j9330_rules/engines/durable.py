@@ -17,6 +17,8 @@ durable-rules 2.0.28 is unmaintained and its C core has hazards, each met here
   actions of the returned state are always drained, whatever the return code.
 * Registering mutates the definition and names must be unique: the definition
   is built fresh as JSON text and every ruleset gets a unique name.
+* An ``$or`` fires once per alternative that holds: firings are collapsed to one
+  per rule and fact, the contract both engines keep.
 * If anything still goes wrong the ruleset is rebuilt under a new name, so no
   state can leak into the next claim.
 * Each claim's session allocates, and frees, buffers of a few hundred KiB. Under
@@ -178,10 +180,8 @@ class Projection:
     """What the engines are sent of each fact: only the fields some rule on its kind reads.
 
     A line fact carries some 60 fields and its rules read about 20: writing and parsing the
-    rest cost more than matching. Firings still carry the whole fact (see _matched_fact). Both
-    engines see the same projection, so a value no rule reads (an infinite float, say, which
-    makes the core drop facts) changes nothing in either. A fact without a string ``id`` is
-    sent whole: the core then makes its id from a hash of every field sent.
+    rest cost more than matching. Firings still carry the whole fact (see _matched_fact). A fact
+    without a string ``id`` is sent whole: the core then makes its id from a hash of every field.
     """
 
     def __init__(self, rules: Sequence[Rule]):
@@ -318,6 +318,7 @@ class DurableRuleset:
         # leave the other facts asserted: drain the state whatever the code.
         _code, state = engine.assert_facts(handle, payload)
         firings: list[Firing] = []
+        fired: set[tuple[str, int]] = set()
         sentinel = False
         by_id: dict[str, Fact] | None = None
         started = engine.start_action_for_state(handle, state)
@@ -329,7 +330,11 @@ class DurableRuleset:
             else:
                 if by_id is None:
                     by_id = _first_by_id(facts)
-                firings.append(Firing(self._names[name], _matched_fact(message, facts, by_id)))
+                fact = _matched_fact(message, facts, by_id)
+                # The core fires an $or once per alternative that holds: one firing per rule and fact.
+                if (name, id(fact)) not in fired:
+                    fired.add((name, id(fact)))
+                    firings.append(Firing(self._names[name], fact))
             message = engine.complete_and_start_action(handle, state)
         if not sentinel:
             raise RuntimeError("the sentinel rule did not fire")

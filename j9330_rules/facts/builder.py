@@ -17,6 +17,7 @@ from decimal import ROUND_CEILING, Decimal
 from typing import Any
 
 from j9330_rules.facts import modifiers, ndc, units
+from j9330_rules.facts.fields import day_number
 from j9330_rules.model import Claim, ClaimLine
 from j9330_rules.refdata.reference import ReferenceData
 from j9330_rules.rules.policy import PayerPolicy
@@ -24,11 +25,6 @@ from j9330_rules.rules.specs import CodeSet
 
 Fact = dict[str, Any]
 SESSION = "0"  # one live engine session per process; never a claim id
-
-
-def day_number(day: dt.date) -> int:
-    """A date as YYYYMMDD, the form effective dates are compared in."""
-    return day.year * 10000 + day.month * 100 + day.day
 
 
 class CodeMatcher:
@@ -113,8 +109,8 @@ class FactBuilder:
             "is_340b": claim.provider.is_340b,
         }
         for name, value in parameters.items():
-            if not isinstance(value, list):  # lists are for Python only
-                shared[name] = value
+            if value is not None and not isinstance(value, list):  # lists are for Python only; null is absent
+                shared[name] = day_number(value) if isinstance(value, dt.date) else value
         expected = modifiers.expected_340b(claim.provider, parameters.get("tb_hospital_types", ()))
         shared["expected_340b"] = expected or "none"
         for matcher in self._procedure:

@@ -1,6 +1,7 @@
 """What every reader shares."""
 
 import json
+from decimal import InvalidOperation
 
 from attrs import define
 
@@ -14,8 +15,9 @@ class Unreadable:
 
 #: What ``json.loads`` raises on text it cannot read: JSONDecodeError (a ValueError) for bad
 #: syntax, ValueError for an integer longer than ``sys.get_int_max_str_digits()``, and
-#: RecursionError for arrays or objects nested past the recursion limit.
-JSON_ERRORS = (ValueError, RecursionError)
+#: RecursionError for arrays or objects nested past the recursion limit; with
+#: ``parse_float=Decimal``, InvalidOperation for an exponent past Decimal's limits (``0E99999…``).
+JSON_ERRORS = (ValueError, RecursionError, InvalidOperation)
 
 
 def json_problem(exc: BaseException, *, line: bool = True) -> str:
@@ -24,6 +26,8 @@ def json_problem(exc: BaseException, *, line: bool = True) -> str:
         return f"{exc.msg} at line {exc.lineno}, column {exc.colno}" if line else f"{exc.msg} at column {exc.colno}"
     if isinstance(exc, RecursionError):
         return "arrays or objects nested too deeply"
+    if isinstance(exc, InvalidOperation):
+        return "a number's exponent is out of range"
     # int()'s own message names the limit and the digit count only, but is not relied on.
     return "a number has too many digits" if "digits" in str(exc) else type(exc).__name__
 

@@ -9,14 +9,15 @@ specs may not disagree.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from string import Template
 from typing import Any
 
 from attrs import define, field
 
 from j9330_rules.errors import SpecError
-from j9330_rules.facts.fields import CODE_SET_FIELDS, DATE_FIELDS, FIELDS, LINE_FIELDS, PAYER_FIELDS
+from j9330_rules.facts.fields import DATE_FIELDS, FIELDS, LINE_FIELDS, FieldType, type_of_value, vocabulary
+from j9330_rules.rules.conditions import checked
 from j9330_rules.rules.specs import ALL_PAYERS, CodeSet, Period, Rule, SeverityOverride, Spec
 
 
@@ -77,10 +78,9 @@ def merge(payer: str, specs: Iterable[Spec]) -> PayerPolicy:
             rules[rule.id] = rule
     # A rule may name a parameter only some payers set (a unit limit, say): absent, the rule cannot fire.
     # Likewise a code set only some payers define (covered_diagnoses).
-    known_parameters = {name for spec in specs for name in spec.parameters}
     known_sets = {name: code_set for spec in specs for name, code_set in spec.code_sets.items()}
-    _check_fields(
-        rules.values(), known_parameters, known_sets, {rule.id: spec for spec in ordered for rule in spec.rules}
+    rules = _checked_rules(
+        rules.values(), _parameter_types(specs), known_sets, {rule.id: spec for spec in ordered for rule in spec.rules}
     )
     return PayerPolicy(
         payer=payer,
@@ -104,37 +104,48 @@ def _claim(owner: dict, key: tuple[str, str], spec: Spec, general: bool) -> bool
     return False
 
 
-def _condition_fields(condition: Any) -> Iterator[str]:
-    if isinstance(condition, list):
-        for item in condition:
-            yield from _condition_fields(item)
-    elif isinstance(condition, Mapping):
-        for key, value in condition.items():
-            if key.startswith("$"):
-                yield from _condition_fields(value)
-            else:
-                yield key
+def _parameter_types(specs: Iterable[Spec]) -> dict[str, FieldType]:
+    """Each parameter's field type, from its values; one name keeps one type in every spec."""
+    types: dict[str, FieldType] = {}
+    for spec in specs:
+        for name, periods in spec.parameters.items():
+            for period in periods:
+                kind = type_of_value(period.value)
+                if kind is None:
+                    continue  # a list or null: read in Python only, never sent as a fact field
+                if types.setdefault(name, kind) is not kind:
+                    raise SpecError(
+                        f"{spec.origin}: parameter {name}: a {kind.value} here, a {types[name].value} elsewhere"
+                    )
+    return types
 
 
-def _check_fields(rules, parameters: set[str], code_sets: Mapping[str, CodeSet], owners: Mapping[str, Spec]) -> None:
-    """Every field a rule names must be one a fact of its kind can carry."""
-    clash = sorted(parameters & (LINE_FIELDS | DATE_FIELDS))
+def _checked_rules(
+    rules: Iterable[Rule],
+    parameters: Mapping[str, FieldType],
+    code_sets: Mapping[str, CodeSet],
+    owners: Mapping[str, Spec],
+) -> dict[str, Rule]:
+    """Every rule with its condition typed (rules/conditions.py) and its message's fields known."""
+    clash = sorted(set(parameters) & (LINE_FIELDS.keys() | DATE_FIELDS.keys()))
     if clash:
         raise SpecError(f"parameter {clash[0]}: the name is a built-in fact field; choose another")
+    names = {name for spec in owners.values() for name in spec.parameters}  # null-valued ones too
+    sets = [(name, code_set.field) for name, code_set in code_sets.items()]
+    types = {kind: vocabulary(kind, parameters, sets) for kind in FIELDS}
+    checked_rules = {}
     for rule in rules:
-        known = (
-            FIELDS[rule.fact]
-            | PAYER_FIELDS
-            | set(parameters)
-            | {f"in_{name}" for name, code_set in code_sets.items() if code_set.field in CODE_SET_FIELDS[rule.fact]}
-        )
-        used = set(_condition_fields(rule.when)) | {
+        origin = owners[rule.id].origin
+        known = types[rule.fact]
+        used = {
             match.group("named") or match.group("braced")
             for match in Template.pattern.finditer(rule.message)
             if match.group("named") or match.group("braced")
         }
-        unknown = sorted(used - known)
+        unknown = sorted(used - known.keys() - names)
         if unknown:
             raise SpecError(
-                f"{owners[rule.id].origin}: rule {rule.id}: no {rule.fact} fact has the field(s) {', '.join(unknown)}"
+                f"{origin}: rule {rule.id}: the message names {', '.join(unknown)}, which no {rule.fact} fact has"
             )
+        checked_rules[rule.id] = checked(rule, known, origin)
+    return checked_rules
