@@ -24,6 +24,7 @@ from j9330_rules.errors import EngineUnavailable, SpecError
 from j9330_rules.findings import HOST_FINDINGS
 from j9330_rules.history import HistoryError
 from j9330_rules.model import Claim, Result
+from j9330_rules.model.results import summary
 from j9330_rules.plugins.manager import collect, plugin_manager
 from j9330_rules.readers import INPUT_FORMATS, Unreadable, read_paths
 from j9330_rules.refdata.cms import ReferenceFileError
@@ -231,10 +232,7 @@ def _fails(result: Result, fail_on: str) -> bool:
 
 
 def _summary(console: Console, results: list[Result]) -> None:
-    errors = sum(r.error is not None for r in results)
-    blocking = sum(r.blocking for r in results)
-    clean = sum(r.error is None and all(f.severity == "info" for f in r.findings) for r in results)
-    console.print(f"{len(results)} claims: {clean} clean (notes only), {blocking} blocking, {errors} not checked")
+    console.print(escape(summary(results)))
 
 
 @main.command()

@@ -58,7 +58,7 @@ def test_clean_claim_exits_zero_and_table_says_clean(run, tmp_path):
         str(path),
     )
     assert result.exit_code == 0
-    assert "CLEAN" in result.output and "1 claims: 1 clean" in result.output
+    assert "CLEAN" in result.output and "1 claim: 1 clean" in result.output
 
 
 def test_fail_on_never_and_review(run, tmp_path):

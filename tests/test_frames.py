@@ -9,9 +9,9 @@ import sys
 import pytest
 
 from j9330_rules import Result, Results, check_frame
-from j9330_rules.model.results import FINDING_COLUMNS
 from j9330_rules.readers import read_paths
 from j9330_rules.readers.flat import claim_to_rows
+from j9330_rules.writers.rows import FINDING_COLUMNS
 from tests.conftest import EXAMPLES, make_claim
 
 try:
@@ -147,6 +147,40 @@ def test_summary_counts_as_the_cli_does(bare_editor, example_claims):
     assert "EX-03-JZ-MISSING (medicare): return_to_provider" in text
     assert "EX-11-INVALID-INPUT (medicare): not_checked, error: $.lines[0].units" in text
     assert repr(Results()) == "Results(0 claims: 0 clean (notes only), 0 blocking, 0 not checked)"
+
+
+def test_the_cli_prints_the_summary_results_give():
+    from click.testing import CliRunner
+
+    from j9330_rules import Editor
+    from j9330_rules.cli import main
+
+    shown = CliRunner().invoke(main, ["check", "--fail-on", "never", str(EXAMPLES)]).output
+    expected = Editor().check_all(list(read_paths([EXAMPLES]))).summary
+    assert expected.startswith("12 claims: ")
+    assert expected in " ".join(shown.split())
+
+
+def test_every_view_projects_the_same_finding_rows(bare_editor, example_claims):
+    """CSV, the table and to_pandas() are projections of writers/rows.py's rows."""
+    import csv
+    import io
+
+    from j9330_rules.writers.formats import write_csv
+    from j9330_rules.writers.rows import finding_rows
+    from j9330_rules.writers.table import _rows
+
+    results = bare_editor.check_all(example_claims)
+    rows = list(finding_rows(results))
+    out = io.StringIO()
+    write_csv(results, out)
+    written = list(csv.DictReader(io.StringIO(out.getvalue())))
+    table = [row for result in results for row in _rows(result)]
+    assert len(rows) == len(written) == len(table)
+    for row, line, cells in zip(rows, written, table):
+        code = "ERROR" if row["error"] else row["code"] or "CLEAN"
+        assert (line["claim_id"], line["code"], line["line"]) == (row["claim_id"] or "", code, str(row["line"] or ""))
+        assert cells[2] == code and cells[1] == line["line"]
 
 
 def test_html_escapes_claim_values(editor):

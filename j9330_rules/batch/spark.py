@@ -29,8 +29,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from j9330_rules.config import EditorConfig
-from j9330_rules.model import results
 from j9330_rules.readers.flat import claims_from_rows
+from j9330_rules.writers.rows import FINDING_COLUMNS, finding_rows
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame
@@ -38,11 +38,8 @@ if TYPE_CHECKING:
     from j9330_rules.editor import Editor
     from j9330_rules.model import Result
 
-#: The columns of the findings DataFrame (those of Results.to_pandas), in order: one row per
-#: finding; a claim without findings has one row whose ``code`` is null, and a claim that could
-#: not be checked one row with its ``error``.
-FINDING_COLUMNS = results.FINDING_COLUMNS
-#: The findings DataFrame's schema as Spark DDL (``line`` is an int, the rest strings).
+#: The findings DataFrame's columns are writers/rows.py's FINDING_COLUMNS, one row per finding.
+#: Its schema as Spark DDL (``line`` is an int, the rest strings).
 FINDING_SCHEMA = ", ".join(f"{name} {'int' if name == 'line' else 'string'}" for name in FINDING_COLUMNS)
 INSTALL_SPARK = "pip install 'j9330-rules[spark]'"
 CLAIM_ID = "claim_id"
@@ -169,9 +166,9 @@ def check_batches(
             pending.append(row)
             pending_id = claim_id
         if groups:
-            yield pa.RecordBatch.from_pylist(list(results.finding_rows(_check(editor, groups, as_of))), schema=schema)
+            yield pa.RecordBatch.from_pylist(list(finding_rows(_check(editor, groups, as_of))), schema=schema)
     if pending:
-        yield pa.RecordBatch.from_pylist(list(results.finding_rows(_check(editor, [pending], as_of))), schema=schema)
+        yield pa.RecordBatch.from_pylist(list(finding_rows(_check(editor, [pending], as_of))), schema=schema)
 
 
 def worker_editor(options: Mapping[str, Any], key: str | None = None) -> Editor:

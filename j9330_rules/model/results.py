@@ -12,27 +12,12 @@ from collections.abc import Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, overload
 
 from j9330_rules.model import Result
+from j9330_rules.writers.rows import FINDING_COLUMNS, finding_rows
 from j9330_rules.writers.table import result_html
 
 if TYPE_CHECKING:
     import pandas
 
-#: The columns of :meth:`Results.to_pandas`, in order (one row per finding).
-FINDING_COLUMNS = (
-    "claim_id",
-    "payer",
-    "line",
-    "code",
-    "severity",
-    "carc",
-    "rarc",
-    "message",
-    "rule_id",
-    "source",
-    "disposition",
-    "line_disposition",
-    "error",
-)
 INSTALL_PANDAS = "pip install 'j9330-rules[pandas]'"
 
 
@@ -89,20 +74,13 @@ class Results(Sequence[Result]):
 
     @property
     def counts(self) -> dict[str, int]:
-        """claims; clean (checked, nothing above ``info``); blocking (a reject or deny); not_checked (an error)."""
-        return {
-            "claims": len(self._results),
-            "clean": sum(r.error is None and all(f.severity == "info" for f in r.findings) for r in self._results),
-            "blocking": sum(r.blocking for r in self._results),
-            "not_checked": sum(r.error is not None for r in self._results),
-        }
+        """See :func:`counts`."""
+        return counts(self._results)
 
     @property
     def summary(self) -> str:
         """One line, as the CLI prints it under its table."""
-        c = self.counts
-        noun = "claim" if c["claims"] == 1 else "claims"
-        return f"{c['claims']} {noun}: {c['clean']} clean (notes only), {c['blocking']} blocking, {c['not_checked']} not checked"
+        return summary(self._results)
 
     @property
     def blocking(self) -> bool:
@@ -154,28 +132,22 @@ class Results(Sequence[Result]):
         return frame
 
 
-def finding_rows(results: Iterable[Result]) -> Iterator[dict[str, Any]]:
-    """Plain dicts, one per finding (one per claim without findings), in :data:`FINDING_COLUMNS`."""
+def counts(results: Iterable[Result]) -> dict[str, int]:
+    """claims; clean (checked, nothing above ``info``); blocking (a reject or deny); not_checked (an error)."""
+    found = {"claims": 0, "clean": 0, "blocking": 0, "not_checked": 0}
     for result in results:
-        base = dict.fromkeys(FINDING_COLUMNS)
-        base.update(claim_id=result.claim_id, payer=result.payer, disposition=result.disposition, error=result.error)
-        if result.error is not None or not result.findings:
-            yield base
-            continue
-        lines = result.line_dispositions
-        for finding in result.findings:
-            yield {
-                **base,
-                "line": finding.line,
-                "code": finding.code,
-                "severity": finding.severity,
-                "carc": finding.carc,
-                "rarc": finding.rarc,
-                "message": finding.message,
-                "rule_id": finding.rule_id,
-                "source": finding.source,
-                "line_disposition": None if finding.line is None else lines.get(finding.line),
-            }
+        found["claims"] += 1
+        found["clean"] += result.error is None and all(f.severity == "info" for f in result.findings)
+        found["blocking"] += result.blocking
+        found["not_checked"] += result.error is not None
+    return found
+
+
+def summary(results: Iterable[Result]) -> str:
+    """The one summary line of a batch, for the CLI and for :class:`Results` alike."""
+    c = counts(results)
+    noun = "claim" if c["claims"] == 1 else "claims"
+    return f"{c['claims']} {noun}: {c['clean']} clean (notes only), {c['blocking']} blocking, {c['not_checked']} not checked"
 
 
 def _describe(result: Result) -> str:

@@ -52,6 +52,7 @@ from typing import Any
 
 from attrs import define, field
 
+from j9330_rules.dates import DateRange
 from j9330_rules.errors import ReferenceFileError
 from j9330_rules.facts import ndc as ndc_codes
 
@@ -116,12 +117,19 @@ class AspRow:
 class AspFile:
     path: Path
     quarter: str | None
-    effective_from: date | None
-    effective_to: date | None
+    effective: DateRange
     rows: Mapping[str, AspRow] = field(converter=_frozen_mapping, hash=False)
     metadata: tuple[str, ...] = field(default=(), converter=_tuple)
     #: Where the period came from: "metadata", "file name", or None.
     period_source: str | None = None
+
+    @property
+    def effective_from(self) -> date | None:
+        return self.effective.effective_from
+
+    @property
+    def effective_to(self) -> date | None:
+        return self.effective.effective_to
 
 
 @define(frozen=True)
@@ -151,8 +159,7 @@ class CrosswalkRow:
 class Crosswalk:
     path: Path
     quarter: str | None
-    effective_from: date | None
-    effective_to: date | None
+    effective: DateRange
     #: Keyed by 11-digit NDC. When one NDC is listed under more than one of the
     #: requested codes, this holds the first; ``entries`` holds them all.
     rows: Mapping[str, CrosswalkRow] = field(converter=_frozen_mapping, hash=False)
@@ -174,6 +181,14 @@ class Crosswalk:
         for row in self.entries:
             index.setdefault(row.ndc, []).append(row)
         object.__setattr__(self, "by_ndc", {ndc: tuple(rows) for ndc, rows in index.items()})
+
+    @property
+    def effective_from(self) -> date | None:
+        return self.effective.effective_from
+
+    @property
+    def effective_to(self) -> date | None:
+        return self.effective.effective_to
 
     def for_ndc(self, ndc: str) -> tuple[CrosswalkRow, ...]:
         """Every kept row for ``ndc`` (any form ``ndc.normalise`` accepts)."""
@@ -200,10 +215,15 @@ class MueTable:
     path: Path
     kind: str  # one of MUE_KINDS
     rows: Mapping[str, MueRow] = field(converter=_frozen_mapping, hash=False)
-    effective_from: date | None = None
+    #: MUE tables say when they start, never when they end: the newest in force applies.
+    effective: DateRange = field(factory=DateRange)
     quarter: str | None = None
     metadata: tuple[str, ...] = field(default=(), converter=_tuple)
     period_source: str | None = None
+
+    @property
+    def effective_from(self) -> date | None:
+        return self.effective.effective_from
 
 
 # --------------------------------------------------------------------------- kinds
@@ -580,8 +600,7 @@ def quarter_from_name(name: str) -> str | None:
 @define(frozen=True)
 class _Period:
     quarter: str | None = None
-    effective_from: date | None = None
-    effective_to: date | None = None
+    effective: DateRange = field(factory=DateRange)
     source: str | None = None
 
 
@@ -589,7 +608,7 @@ def _from_quarter(quarter: str | None, source: str) -> _Period:
     if quarter is None:
         return _Period()
     start, end = quarter_bounds(quarter)
-    return _Period(quarter, start, end, source)
+    return _Period(quarter, DateRange(start, end), source)
 
 
 def _period(metadata: tuple[str, ...], path: Path) -> _Period:
@@ -600,13 +619,13 @@ def _period(metadata: tuple[str, ...], path: Path) -> _Period:
         if match:
             start, end = _date(*match.groups()[:3]), _date(*match.groups()[3:])
             if start and end and start <= end:
-                return _Period(_quarter_of(start), start, end, "metadata")
+                return _Period(_quarter_of(start), DateRange(start, end), "metadata")
     for text in metadata:
         match = _EFFECTIVE_DATE.search(text)
         if match:
             start = _date(*match.groups())
             if start:
-                return _Period(_quarter_of(start), start, quarter_bounds(_quarter_of(start))[1], "metadata")
+                return _Period(_quarter_of(start), DateRange(start, quarter_bounds(_quarter_of(start))[1]), "metadata")
     if metadata:
         match = _MONTH_YEAR.search(metadata[0])
         if match:
@@ -623,9 +642,9 @@ def _mue_period(metadata: tuple[str, ...], path: Path) -> _Period:
         except ValueError:
             start = None
         if start:
-            return _Period(_quarter_of(start), start, None, "file name")
+            return _Period(_quarter_of(start), DateRange(start, None), "file name")
     period = _period(metadata, path)
-    return _Period(period.quarter, period.effective_from, None, period.source)
+    return _Period(period.quarter, DateRange(period.effective.effective_from, None), period.source)
 
 
 # --------------------------------------------------------------------------- loaders
@@ -668,9 +687,7 @@ def load_asp(path: str | Path, codes: Iterable[str] | str = DEFAULT_CODES) -> As
                 raise _duplicate(path, line, code)
             found.setdefault(code, item)
     period = _period(header.metadata, path)
-    return AspFile(
-        path, period.quarter, period.effective_from, period.effective_to, found, header.metadata, period.source
-    )
+    return AspFile(path, period.quarter, period.effective, found, header.metadata, period.source)
 
 
 _CROSSWALK_COLUMNS = (
@@ -735,8 +752,7 @@ def load_crosswalk(path: str | Path, codes: Iterable[str] | str = DEFAULT_CODES)
     return Crosswalk(
         path,
         period.quarter,
-        period.effective_from,
-        period.effective_to,
+        period.effective,
         by_ndc,
         code_column,
         entries,
@@ -780,7 +796,7 @@ def load_mue(path: str | Path, codes: Iterable[str] | str = DEFAULT_CODES) -> Mu
                 raise _duplicate(path, line, code)
             found.setdefault(code, item)
     period = _mue_period(header.metadata, path)
-    return MueTable(path, header.mue_kind, found, period.effective_from, period.quarter, header.metadata, period.source)
+    return MueTable(path, header.mue_kind, found, period.effective, period.quarter, header.metadata, period.source)
 
 
 def sniff(path: str | Path) -> str:

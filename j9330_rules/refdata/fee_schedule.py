@@ -15,7 +15,8 @@ from pathlib import Path
 
 from attrs import define
 
-from j9330_rules.refdata.cms import ReferenceFileError
+from j9330_rules.dates import DateRange
+from j9330_rules.errors import ReferenceFileError
 
 COLUMNS = ("payer", "hcpcs", "rate_per_unit", "effective_from", "effective_to")
 
@@ -25,12 +26,19 @@ class FeeRate:
     payer: str
     hcpcs: str
     rate_per_unit: Decimal
-    effective_from: dt.date
-    effective_to: dt.date | None
+    effective: DateRange  # always starts; may stay open
     path: Path
 
+    @property
+    def effective_from(self) -> dt.date:
+        return self.effective.effective_from  # type: ignore[return-value]
+
+    @property
+    def effective_to(self) -> dt.date | None:
+        return self.effective.effective_to
+
     def covers(self, day: dt.date) -> bool:
-        return self.effective_from <= day and (self.effective_to is None or day <= self.effective_to)
+        return self.effective.contains(day)
 
 
 def load_fee_schedule(path: str | Path, codes: frozenset[str] = frozenset({"J9330"})) -> tuple[FeeRate, ...]:
@@ -67,4 +75,4 @@ def _rate(row: dict, path: Path, number: int) -> FeeRate:
         raise ReferenceFileError(path, f"row {number}: rate_per_unit must be a number and dates YYYY-MM-DD") from None
     if not rate.is_finite() or rate < 0:
         raise ReferenceFileError(path, f"row {number}: rate_per_unit must be a non-negative number")
-    return FeeRate(row["payer"].strip().lower(), row["hcpcs"].strip().upper(), rate, start, end, path)
+    return FeeRate(row["payer"].strip().lower(), row["hcpcs"].strip().upper(), rate, DateRange(start, end), path)

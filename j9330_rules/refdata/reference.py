@@ -49,10 +49,6 @@ def _paths(value: Paths) -> tuple[Path, ...]:
     return tuple(Path(item) for item in value)
 
 
-def _in_force(start: dt.date | None, end: dt.date | None, day: dt.date) -> bool:
-    return (start is None or start <= day) and (end is None or day <= end)
-
-
 @define(frozen=True)
 class ReferenceData:
     items: Mapping[str, ReferenceItem] = field(factory=dict)
@@ -97,7 +93,7 @@ class ReferenceData:
         """The payment limit per unit in force on ``day``, with the file it came from."""
         for file in self.asp:
             row = file.rows.get(hcpcs)
-            if row and row.payment_limit is not None and _in_force(file.effective_from, file.effective_to, day):
+            if row and row.payment_limit is not None and file.effective.contains(day):
                 return row.payment_limit, file
         return None
 
@@ -106,7 +102,7 @@ class ReferenceData:
         if not self.crosswalks:
             return None
         for crosswalk in self.crosswalks:
-            if _in_force(crosswalk.effective_from, crosswalk.effective_to, day):
+            if crosswalk.effective.contains(day):
                 return crosswalk
         return max(self.crosswalks, key=lambda c: c.effective_from or dt.date.min)
 

@@ -16,10 +16,7 @@ NOT_LOADED = "not loaded"
 
 
 def _period(file) -> str:
-    start, end = getattr(file, "effective_from", None), getattr(file, "effective_to", None)
-    if start is None and end is None:
-        return getattr(file, "quarter", None) or "period unknown"
-    return f"{start or '...'} to {end or 'open'}"
+    return file.effective.span(unknown=getattr(file, "quarter", None) or "period unknown")
 
 
 def reference_tables(reference: ReferenceData) -> Iterator[Table]:
@@ -50,7 +47,7 @@ def reference_tables(reference: ReferenceData) -> Iterator[Table]:
         files.add_row(
             "fee schedule",
             fee.path.name,
-            f"{fee.effective_from} to {fee.effective_to or 'open'}",
+            fee.effective.span(),
             f"{fee.payer}: {fee.rate_per_unit} per unit",
         )
     loaded = {

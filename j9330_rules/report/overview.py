@@ -27,7 +27,7 @@ from j9330_rules.model import Result
 from j9330_rules.refdata.reference import MUE_KIND_BY_FORM, OPTIONS, ReferenceData
 from j9330_rules.rules.catalogue import catalogue
 from j9330_rules.rules.policy import PayerPolicy
-from j9330_rules.rules.specs import ALL_PAYERS, Effective, Spec
+from j9330_rules.rules.specs import ALL_PAYERS, CodeSet, Effective, Period, Rule, SeverityOverride, Spec
 
 # --- what the report is about (layout, not policy) ---------------------------------------------
 
@@ -80,46 +80,46 @@ class SpecRef:
 
 @define(frozen=True)
 class ParameterFact:
-    """One period of a parameter, as a spec states it."""
+    """One period of a parameter as a spec states it, with where it sits in the payer's policy."""
 
     name: str
-    value: Any
-    effective: Effective
-    source: str
+    period: Period
     ruleset: str
     default: bool  # stated by a spec for every payer (a national default)
     in_force: bool  # the period the payer's policy uses on the report's date
 
+    value = property(lambda self: self.period.value)
+    effective = property(lambda self: self.period.effective)
+    source = property(lambda self: self.period.source)
+
 
 @define(frozen=True)
 class CodeSetFact:
-    name: str
-    field: str
-    codes: tuple[str, ...]
-    source: str
+    """A spec's code set, with the ruleset that states it."""
+
+    code_set: CodeSet
     ruleset: str
     default: bool
     replaces: str | None = None  # the ruleset whose set of the same name this one replaces
 
+    name = property(lambda self: self.code_set.name)
+    field = property(lambda self: self.code_set.field)
+    codes = property(lambda self: self.code_set.codes)
+    source = property(lambda self: self.code_set.source)
+
 
 @define(frozen=True)
 class OverrideFact:
-    code: str
-    severity: str
+    """A spec's severity override, beside the catalogue severity it replaces."""
+
+    override: SeverityOverride
     default_severity: str
-    effective: Effective
-    source: str
     ruleset: str
 
-
-@define(frozen=True)
-class RuleFact:
-    id: str
-    code: str
-    severity: str
-    effective: Effective
-    source: str
-    ruleset: str
+    code = property(lambda self: self.override.code)
+    severity = property(lambda self: self.override.severity)
+    effective = property(lambda self: self.override.effective)
+    source = property(lambda self: self.override.source)
 
 
 @define(frozen=True)
@@ -173,14 +173,14 @@ class PayerSummary:
     modifiers: tuple[ParameterFact, ...]
     overrides: tuple[OverrideFact, ...]
     unit_limits: tuple[ParameterFact, ...]
-    mue_rules: tuple[RuleFact, ...]
+    mue_rules: tuple[Rule, ...]
     mue_tables: tuple[DataStatus, ...]
     age: tuple[ParameterFact, ...]
     reimbursement: tuple[ParameterFact, ...]
     reimbursement_data: tuple[DataStatus, ...]
     other_parameters: tuple[ParameterFact, ...]
     other_code_sets: tuple[CodeSetFact, ...]
-    rules: tuple[RuleFact, ...]
+    rules: tuple[Rule, ...]
     benchmark: Benchmark
     not_provided: tuple[NotProvided, ...]
 
@@ -191,7 +191,7 @@ class NationalSummary:
     parameters: tuple[ParameterFact, ...]
     code_sets: tuple[CodeSetFact, ...]
     overrides: tuple[OverrideFact, ...]
-    rules: tuple[RuleFact, ...]
+    rules: tuple[Rule, ...]
     reference: tuple[ReferenceFact, ...]
     files: tuple[DataStatus, ...]
 
@@ -248,38 +248,25 @@ def _parameters(
         for spec in specs:
             for period in spec.parameters.get(name, ()):
                 current = period is in_force if policy is not None else period.effective.contains(as_of)
-                facts.append(
-                    ParameterFact(
-                        name, period.value, period.effective, period.source, spec.name, _general(spec), current
-                    )
-                )
+                facts.append(ParameterFact(name, period, spec.name, _general(spec), current))
     return facts
 
 
 def _code_set(spec: Spec, name: str, replaces: str | None = None) -> CodeSetFact:
-    code_set = spec.code_sets[name]
-    return CodeSetFact(name, code_set.field, code_set.codes, code_set.source, spec.name, _general(spec), replaces)
+    return CodeSetFact(spec.code_sets[name], spec.name, _general(spec), replaces)
 
 
 def _overrides(specs: Iterable[Spec]) -> list[OverrideFact]:
     codes = catalogue()
     return [
-        OverrideFact(
-            o.code, o.severity, codes[o.code].severity if o.code in codes else "", o.effective, o.source, spec.name
-        )
+        OverrideFact(o, codes[o.code].severity if o.code in codes else "", spec.name)
         for spec in specs
         for o in spec.severity_overrides
     ]
 
 
-def _rule(rule) -> RuleFact:
-    return RuleFact(rule.id, rule.code, rule.severity, rule.effective, rule.source, rule.ruleset)
-
-
-def _period_text(start: dt.date | None, end: dt.date | None, quarter: str | None = None) -> str:
-    if start is None and end is None:
-        return quarter or "period unknown"
-    return f"{start or '...'} to {end or 'open'}"
+def _period_text(effective: Effective, quarter: str | None = None) -> str:
+    return effective.span(unknown=quarter or "period unknown")
 
 
 def basis_data(reference: ReferenceData, payer: str, basis: Any, as_of: dt.date) -> DataStatus:
@@ -295,7 +282,7 @@ def basis_data(reference: ReferenceData, payer: str, basis: Any, as_of: dt.date)
             )
         limit, file = found
         row = file.rows["J9330"]
-        period = _period_text(file.effective_from, file.effective_to, file.quarter)
+        period = _period_text(file.effective, file.quarter)
         return DataStatus(
             what, True, f"J9330 payment limit {limit} per {row.dosage or 'unit'}, in force {period}", file.path.name
         )
@@ -307,7 +294,7 @@ def basis_data(reference: ReferenceData, payer: str, basis: Any, as_of: dt.date)
     return DataStatus(
         what,
         True,
-        f"{fee.rate_per_unit} per unit for {payer}, in force {_period_text(fee.effective_from, fee.effective_to)}",
+        f"{fee.rate_per_unit} per unit for {payer}, in force {_period_text(fee.effective)}",
         fee.path.name,
     )
 
@@ -403,7 +390,7 @@ def _payer(editor: Editor, name: str, as_of: dt.date, dose_mg: int) -> PayerSumm
             other_code_sets.append(_code_set(spec, set_name, shadowed))
     other_names = sorted({n for s in specific for n in s.parameters} - set(TOPIC_PARAMETERS))
 
-    mue_rules = tuple(_rule(r) for r in policy.rules if r.code == MUE_CODE)
+    mue_rules = tuple(r for r in policy.rules if r.code == MUE_CODE)
     mue_tables = tuple(_mue_tables(editor.reference, as_of)) if mue_rules else ()
     basis = policy.parameters_on(as_of).get("benchmark_basis")
     reimbursement_data = (basis_data(editor.reference, name, basis, as_of),) if basis is not None else ()
@@ -444,7 +431,7 @@ def _payer(editor: Editor, name: str, as_of: dt.date, dose_mg: int) -> PayerSumm
         reimbursement_data=reimbursement_data,
         other_parameters=tuple(_parameters(specific, other_names, policy, as_of)),
         other_code_sets=tuple(other_code_sets),
-        rules=tuple(_rule(r) for r in policy.rules if r.ruleset not in general_rulesets),
+        rules=tuple(r for r in policy.rules if r.ruleset not in general_rulesets),
         benchmark=_benchmark(editor, name, policy, as_of, dose_mg),
         not_provided=tuple(missing),
     )
@@ -461,7 +448,7 @@ def _files(reference: ReferenceData) -> list[DataStatus]:
         )
         files.append(
             DataStatus(
-                f"CMS ASP payment limit file, {_period_text(asp.effective_from, asp.effective_to, asp.quarter)}",
+                f"CMS ASP payment limit file, {_period_text(asp.effective, asp.quarter)}",
                 True,
                 detail,
                 asp.path.name,
@@ -470,7 +457,7 @@ def _files(reference: ReferenceData) -> list[DataStatus]:
     for crosswalk in reference.crosswalks:
         rows = [r for r in crosswalk.entries if r.hcpcs == "J9330"]
         detail = "; ".join(f"{r.ndc} {r.drug_name}: {r.bill_units_pkg} units/package" for r in rows) or "no J9330 NDCs"
-        period = _period_text(crosswalk.effective_from, crosswalk.effective_to, crosswalk.quarter)
+        period = _period_text(crosswalk.effective, crosswalk.quarter)
         files.append(DataStatus(f"CMS ASP NDC-HCPCS crosswalk, {period}", True, detail, crosswalk.path.name))
     for table in reference.mue:
         row = table.rows.get("J9330")
@@ -478,7 +465,7 @@ def _files(reference: ReferenceData) -> list[DataStatus]:
         what = f"CMS MUE table, {table.kind.replace('_', ' ')}, effective {table.effective_from or table.quarter or 'date unknown'}"
         files.append(DataStatus(what, True, detail, table.path.name))
     for fee in reference.fees:
-        period = _period_text(fee.effective_from, fee.effective_to)
+        period = _period_text(fee.effective)
         files.append(
             DataStatus(
                 f"contract fee schedule, {fee.payer}, {period}", True, f"{fee.rate_per_unit} per unit", fee.path.name
@@ -505,7 +492,7 @@ def _national(editor: Editor, as_of: dt.date) -> NationalSummary:
         parameters=tuple(_parameters(general, None, None, as_of)),
         code_sets=tuple(code_sets),
         overrides=tuple(_overrides(general)),
-        rules=tuple(_rule(r) for s in general for r in s.rules),
+        rules=tuple(r for s in general for r in s.rules),
         reference=tuple(ReferenceFact(i.name, i.value, i.source, i.plugin) for i in editor.reference.items.values()),
         files=tuple(_files(editor.reference)),
     )
@@ -625,7 +612,7 @@ def _code_set_table(sets: Sequence[CodeSetFact]) -> Table:
     return Table(("Code set", "Field", "Codes", "Stated by", "Source"), tuple(rows))
 
 
-def _rule_table(rules: Sequence[RuleFact]) -> Table:
+def _rule_table(rules: Sequence[Rule]) -> Table:
     return Table(
         ("Rule", "Code", "Severity", "Effective from", "Effective to", "Ruleset", "Source"),
         tuple(

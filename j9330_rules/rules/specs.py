@@ -24,39 +24,15 @@ import jsonschema
 import yaml
 from attrs import define
 
+from j9330_rules.dates import DateRange
 from j9330_rules.errors import SpecError
 from j9330_rules.rules.catalogue import catalogue
 
 ALL_PAYERS = "*"
 
 
-@define(frozen=True)
-class Effective:
-    """A date range, open at either end; compared with a date of service."""
-
-    effective_from: dt.date | None = None
-    effective_to: dt.date | None = None
-
-    def contains(self, day: dt.date) -> bool:
-        return (self.effective_from is None or self.effective_from <= day) and (
-            self.effective_to is None or day <= self.effective_to
-        )
-
-    def overlaps(self, other: Effective) -> bool:
-        lo = max(self.effective_from or dt.date.min, other.effective_from or dt.date.min)
-        hi = min(self.effective_to or dt.date.max, other.effective_to or dt.date.max)
-        return lo <= hi
-
-    def describe(self, *, always: str = "always") -> str:
-        """The range in words ("from 2023-07-01", "2023-07-01 to 2023-09-30"), ``always`` when open."""
-        start, end = self.effective_from, self.effective_to
-        if start is None and end is None:
-            return always
-        if end is None:
-            return f"from {start}"
-        if start is None:
-            return f"until {end}"
-        return f"{start} to {end}"
+#: A rule's or a parameter's dates: the one date-range type, under the name specs use.
+Effective = DateRange
 
 
 @define(frozen=True)
@@ -211,7 +187,7 @@ def _check_semantics(data: Mapping[str, Any], rules: tuple[Rule, ...], origin: s
         seen.add(rule.id)
         if rule.code not in codes:
             raise SpecError(f"{origin}: rule {rule.id}: code {rule.code} is not in the edit catalogue")
-        if not _ordered(rule.effective):
+        if not rule.effective.ordered:
             raise SpecError(f"{origin}: rule {rule.id}: effective_to is before effective_from")
     for override in data.get("severity_overrides", []):
         if override["code"] not in codes:
@@ -221,13 +197,7 @@ def _check_semantics(data: Mapping[str, Any], rules: tuple[Rule, ...], origin: s
             raise SpecError(f"{origin}: parameter {key}: numbers must be finite")
         ranges = [_effective(p) for p in periods]
         for i, first in enumerate(ranges):
-            if not _ordered(first):
+            if not first.ordered:
                 raise SpecError(f"{origin}: parameter {key}: effective_to is before effective_from")
             if any(first.overlaps(second) for second in ranges[i + 1 :]):
                 raise SpecError(f"{origin}: parameter {key}: two periods overlap")
-
-
-def _ordered(effective: Effective) -> bool:
-    return not (effective.effective_from and effective.effective_to) or (
-        effective.effective_from <= effective.effective_to
-    )

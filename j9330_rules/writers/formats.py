@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import TextIO
 
 from j9330_rules.model import Finding, Result
+from j9330_rules.writers.rows import ERROR, result_rows, text_row
 from j9330_rules.writers.serialise import result_to_dict
 
 #: The CARC group code each severity takes in the X12 summary.
@@ -55,8 +56,6 @@ SEVERITY_GROUP: dict[str, str | None] = {
 
 CSV_COLUMNS = ("claim_id", "payer", "line", "code", "severity", "carc", "rarc", "message", "rule_id", "source")
 X12_COLUMNS = ("claim_id", "payer", "level", "line", "disposition", "adjustments", "remarks", "edits", "error")
-#: The ``code`` of the CSV row for a claim without findings, and for a claim that could not be checked.
-CLEAN, ERROR = "CLEAN", "ERROR"
 _SEPARATOR = ";"
 
 Writer = Callable[[Iterable[Result], TextIO], int]
@@ -79,24 +78,10 @@ def write_ndjson(results: Iterable[Result], out: TextIO) -> int:
 
 
 def csv_rows(result: Result) -> Iterator[dict[str, str]]:
-    """The CSV rows of one result: one per finding, or one CLEAN or ERROR row."""
-    base = {"claim_id": result.claim_id or "", "payer": result.payer or ""}
-    if result.error is not None:
-        yield _csv_row(base, code=ERROR, severity="error", message=result.error)
-    elif not result.findings:
-        yield _csv_row(base, code=CLEAN)
-    for finding in result.findings:
-        yield _csv_row(
-            base,
-            line=_line(finding.line),
-            code=finding.code,
-            severity=finding.severity,
-            carc=finding.carc or "",
-            rarc=finding.rarc or "",
-            message=finding.message,
-            rule_id=finding.rule_id or "",
-            source=finding.source or "",
-        )
+    """The CSV rows of one result: its finding rows (writers/rows.py) in :data:`CSV_COLUMNS`."""
+    for row in result_rows(result):
+        cells = text_row(row)
+        yield {column: cells[column] for column in CSV_COLUMNS}
 
 
 def write_csv(results: Iterable[Result], out: TextIO) -> int:
@@ -183,10 +168,6 @@ def _write_rows(results, out, columns, rows_of) -> int:
         writer.writerows(rows_of(result))
         count += 1
     return count
-
-
-def _csv_row(base: dict[str, str], **cells: str) -> dict[str, str]:
-    return {column: "" for column in CSV_COLUMNS} | base | cells
 
 
 def _x12_row(base: dict[str, str], **cells: str) -> dict[str, str]:

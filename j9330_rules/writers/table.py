@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING
 
 from rich.table import Table
 
+from j9330_rules.writers.rows import CLEAN, result_rows, text_row
+
 if TYPE_CHECKING:
     from j9330_rules.model import Result
 
@@ -20,14 +22,12 @@ def _adjustment(carc: str | None, rarc: str | None) -> str:
 
 
 def _rows(result: Result) -> Iterable[tuple[str, str, str, str, str, str]]:
-    claim = result.claim_id or "(no id)"
-    if result.error is not None:
-        yield claim, "", "ERROR", "error", "-", result.error
-    elif not result.findings:
-        yield claim, "", "CLEAN", "", "-", "no findings"
-    for finding in result.findings:
-        line = "" if finding.line is None else str(finding.line)
-        yield claim, line, finding.code, finding.severity, _adjustment(finding.carc, finding.rarc), finding.message
+    """The table's cells, projected from the one set of finding rows (writers/rows.py)."""
+    for row in result_rows(result):
+        cells = text_row(row)
+        message = cells["message"] or ("no findings" if cells["code"] == CLEAN else "")
+        adjustment = _adjustment(row["carc"], row["rarc"])
+        yield cells["claim_id"] or "(no id)", cells["line"], cells["code"], cells["severity"], adjustment, message
 
 
 def results_table(results: Iterable[Result]) -> Table:
