@@ -50,3 +50,18 @@ class DateRange:
         if self.open:
             return unknown
         return f"{self.effective_from or '...'} to {self.effective_to or 'open'}"
+
+
+class Dated:
+    """For a record that holds its period as ``effective``: its two ends by name."""
+
+    __slots__ = ()
+    effective: DateRange
+
+    @property
+    def effective_from(self) -> dt.date | None:
+        return self.effective.effective_from
+
+    @property
+    def effective_to(self) -> dt.date | None:
+        return self.effective.effective_to

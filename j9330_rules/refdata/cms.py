@@ -52,7 +52,7 @@ from typing import Any
 
 from attrs import define, field
 
-from j9330_rules.dates import DateRange
+from j9330_rules.dates import Dated, DateRange
 from j9330_rules.errors import ReferenceFileError
 from j9330_rules.facts import ndc as ndc_codes
 
@@ -114,7 +114,7 @@ class AspRow:
 
 
 @define(frozen=True)
-class AspFile:
+class AspFile(Dated):
     path: Path
     quarter: str | None
     effective: DateRange
@@ -122,14 +122,6 @@ class AspFile:
     metadata: tuple[str, ...] = field(default=(), converter=_tuple)
     #: Where the period came from: "metadata", "file name", or None.
     period_source: str | None = None
-
-    @property
-    def effective_from(self) -> date | None:
-        return self.effective.effective_from
-
-    @property
-    def effective_to(self) -> date | None:
-        return self.effective.effective_to
 
 
 @define(frozen=True)
@@ -156,7 +148,7 @@ class CrosswalkRow:
 
 
 @define(frozen=True)
-class Crosswalk:
+class Crosswalk(Dated):
     path: Path
     quarter: str | None
     effective: DateRange
@@ -182,14 +174,6 @@ class Crosswalk:
             index.setdefault(row.ndc, []).append(row)
         object.__setattr__(self, "by_ndc", {ndc: tuple(rows) for ndc, rows in index.items()})
 
-    @property
-    def effective_from(self) -> date | None:
-        return self.effective.effective_from
-
-    @property
-    def effective_to(self) -> date | None:
-        return self.effective.effective_to
-
     def for_ndc(self, ndc: str) -> tuple[CrosswalkRow, ...]:
         """Every kept row for ``ndc`` (any form ``ndc.normalise`` accepts)."""
         digits = ndc_codes.normalise(ndc)
@@ -211,7 +195,7 @@ class MueRow:
 
 
 @define(frozen=True)
-class MueTable:
+class MueTable(Dated):
     path: Path
     kind: str  # one of MUE_KINDS
     rows: Mapping[str, MueRow] = field(converter=_frozen_mapping, hash=False)
@@ -220,10 +204,6 @@ class MueTable:
     quarter: str | None = None
     metadata: tuple[str, ...] = field(default=(), converter=_tuple)
     period_source: str | None = None
-
-    @property
-    def effective_from(self) -> date | None:
-        return self.effective.effective_from
 
 
 # --------------------------------------------------------------------------- kinds

@@ -15,27 +15,19 @@ from pathlib import Path
 
 from attrs import define
 
-from j9330_rules.dates import DateRange
+from j9330_rules.dates import Dated, DateRange
 from j9330_rules.errors import ReferenceFileError
 
 COLUMNS = ("payer", "hcpcs", "rate_per_unit", "effective_from", "effective_to")
 
 
 @define(frozen=True)
-class FeeRate:
+class FeeRate(Dated):
     payer: str
     hcpcs: str
     rate_per_unit: Decimal
     effective: DateRange  # always starts; may stay open
     path: Path
-
-    @property
-    def effective_from(self) -> dt.date:
-        return self.effective.effective_from  # type: ignore[return-value]
-
-    @property
-    def effective_to(self) -> dt.date | None:
-        return self.effective.effective_to
 
     def covers(self, day: dt.date) -> bool:
         return self.effective.contains(day)

@@ -57,6 +57,12 @@ class ReferenceData:
     mue: tuple[cms.MueTable, ...] = ()
     fees: tuple[FeeRate, ...] = ()
 
+    @property
+    def not_loaded(self) -> list[str]:
+        """The kinds of user-loaded file (asp, crosswalk, mue, fee_schedule) with none loaded."""
+        loaded = {"asp": self.asp, "crosswalk": self.crosswalks, "mue": self.mue, "fee_schedule": self.fees}
+        return [kind for kind, items in loaded.items() if not items]
+
     @classmethod
     def load(
         cls,

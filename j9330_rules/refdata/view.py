@@ -50,14 +50,7 @@ def reference_tables(reference: ReferenceData) -> Iterator[Table]:
             fee.effective.span(),
             f"{fee.payer}: {fee.rate_per_unit} per unit",
         )
-    loaded = {
-        "asp": reference.asp,
-        "crosswalk": reference.crosswalks,
-        "mue": reference.mue,
-        "fee_schedule": reference.fees,
-    }
-    for kind, items in loaded.items():
-        if not items:
-            option, argument, what = OPTIONS[kind]
-            files.add_row(what, NOT_LOADED, "-", f"load with {option} (Editor({argument}=...))")
+    for kind in reference.not_loaded:
+        option, argument, what = OPTIONS[kind]
+        files.add_row(what, NOT_LOADED, "-", f"load with {option} (Editor({argument}=...))")
     yield files

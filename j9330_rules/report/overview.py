@@ -471,16 +471,9 @@ def _files(reference: ReferenceData) -> list[DataStatus]:
                 f"contract fee schedule, {fee.payer}, {period}", True, f"{fee.rate_per_unit} per unit", fee.path.name
             )
         )
-    loaded = {
-        "asp": reference.asp,
-        "crosswalk": reference.crosswalks,
-        "mue": reference.mue,
-        "fee_schedule": reference.fees,
-    }
-    for kind, items in loaded.items():
-        if not items:
-            option, argument, what = OPTIONS[kind]
-            files.append(DataStatus(what, False, f"not loaded; load it with {option} (Editor({argument}=...))"))
+    for kind in reference.not_loaded:
+        option, argument, what = OPTIONS[kind]
+        files.append(DataStatus(what, False, f"not loaded; load it with {option} (Editor({argument}=...))"))
     return files
 
 
