@@ -145,7 +145,7 @@ def test_explain_jwjz_missing_every_payer(run, editor):
     output, rules = explained(run, "JWJZ_MISSING")
     entry = catalogue()["JWJZ_MISSING"]
     assert f"JWJZ_MISSING: {entry.meaning}" in " ".join(output.split())
-    assert "Default severity: reject" in output and "CARC: 4" in output and "RARC: -" in output
+    assert "Default severity: reject" in output and "CARC: 16" in output and "RARC: N822" in output
     assert rules == {payer: ["NAT-JWJZ-MISSING"] for payer in editor.payers}
     assert "medicare sets its severity to warn 2023-07-01 to 2023-09-30" in output
 

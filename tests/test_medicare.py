@@ -3,11 +3,13 @@
 * JW/JZ (CMS JW and JZ Modifier Policy FAQs): JZ required from 2023-07-01; claims
   lacking JW/JZ may be returned as unprocessable from 2023-10-01. So JWJZ_MISSING is
   not raised before 2023-07-01, is a warning 2023-07-01..2023-09-30, and a reject after.
-* 340B (CY 2023 OPPS final rule): from 2024-01-01 every 340B covered entity reports JG
-  or TB; TB for critical access, Maryland, non-excepted off-campus, rural SCH,
-  children's and PPS-exempt cancer hospitals, JG for the others.
-* Coverage (FDA label; NGS article for LCD L25820): advanced renal cell carcinoma,
-  ICD-10-CM C64.- (kidney, except renal pelvis).
+* 340B (Part B inflation rebate guidance, December 2022, revised March 2023): from
+  2024-01-01 every 340B covered entity reports JG or TB; TB for critical access, Maryland,
+  non-excepted off-campus, rural SCH, children's and PPS-exempt cancer hospitals, JG for
+  the others.
+* Coverage (FDA label; SSA 1861(t)(2)(B) and MBPM ch. 15 50.4.5): advanced renal cell
+  carcinoma, ICD-10-CM C64.-, and the compendial uses (tests/test_policy_sources.py); a
+  neoplasm outside them is reviewed, anything else denied.
 * MUE (CMS NCCI): the units of a date are checked against the loaded MUE table,
   practitioner for professional claims and outpatient hospital for institutional ones;
   a denial carries CARC 151 / RARC N362. The values are the TEST FIXTURE tables'
@@ -80,7 +82,7 @@ def test_jwjz_missing_phases_in_as_cms_required_it(editor, day, severity):
         assert findings == []
         return
     (finding,) = findings
-    assert (finding.severity, finding.line, finding.carc, finding.rule_id) == (severity, 1, "4", "NAT-JWJZ-MISSING")
+    assert (finding.severity, finding.line, finding.carc, finding.rule_id) == (severity, 1, "16", "NAT-JWJZ-MISSING")
     assert finding.source == NATIONAL_SOURCE["JWJZ_MISSING"]
     assert finding.payer == "medicare"
 
@@ -145,7 +147,7 @@ def test_340b_flag_missing_is_a_reject_from_2024(editor, hospital_type):
         assert (finding.code, finding.severity, finding.carc, finding.rule_id) == (
             "MODIFIER_340B_MISSING",
             "reject",
-            "4",
+            "16",  # with N822, 'Missing procedure modifier(s)': CARC 4 no longer covers a missing modifier
             "NAT-340B-MISSING",
         )
         assert f"{expected} applies" in finding.message
@@ -229,8 +231,8 @@ def test_340b_parameters_carry_the_cited_date_and_tb_list():
 # --- coverage -----------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("diagnosis", ["C50.911", "C34.90", "C83.10", "C65.1", "C61", "D30.01"])
-def test_a_diagnosis_outside_rcc_is_not_covered(editor, diagnosis):
+@pytest.mark.parametrize("diagnosis", ["E11.9", "I10", "M54.5"])
+def test_a_diagnosis_that_is_not_a_neoplasm_is_not_covered(editor, diagnosis):
     result = editor.check(make_claim(diagnoses=[diagnosis]))
     findings = [f for f in result.findings if f.code == "DX_NOT_COVERED"]
     assert sorted(f.line for f in findings) == [1, 2]  # both J9330 lines; not the 96413 line
@@ -244,6 +246,14 @@ def test_a_diagnosis_outside_rcc_is_not_covered(editor, diagnosis):
         assert finding.source == NATIONAL_SOURCE["DX_NOT_COVERED"]
 
 
+@pytest.mark.parametrize("diagnosis", ["C50.911", "C34.90", "C65.1", "C61"])
+def test_a_neoplasm_outside_the_listed_uses_is_reviewed_not_denied(editor, diagnosis):
+    """MBPM ch. 15 50.4.5: 'Do not deny coverage based solely on the absence of FDA-approved labeling'."""
+    result = editor.check(make_claim(diagnoses=[diagnosis]))
+    assert "DX_NOT_COVERED" not in codes(result)
+    assert [f.line for f in result.findings if f.code == "DX_COVERAGE_UNVERIFIED"] == [1, 2]
+
+
 @pytest.mark.parametrize("diagnosis", ["C64.1", "C64.2", "C64.9", "C641", "c64.9"])
 def test_kidney_cancer_is_covered(editor, diagnosis):
     result = editor.check(make_claim(diagnoses=[diagnosis]))
@@ -252,7 +262,7 @@ def test_kidney_cancer_is_covered(editor, diagnosis):
 
 
 def test_coverage_is_judged_on_the_diagnoses_the_drug_line_points_to(editor):
-    claim = make_claim(diagnoses=["C50.911", "C64.1"])
+    claim = make_claim(diagnoses=["E11.9", "C64.1"])
     for line in claim["lines"]:
         line["dx_pointers"] = [1]
     claim["lines"][2]["dx_pointers"] = [2]  # the RCC diagnosis only on the administration line

@@ -4,7 +4,9 @@ For every rule id there is at least one claim that fires it and a closely
 related claim that does not. Expectations come from the edit catalogue
 contract (/work/shared/domain/edit-catalogue.md): the code, its default
 severity and its CARC/RARC are copied from the contract table below, not
-from the product's own catalogue, so a drift between the two fails here.
+from the product's own catalogue, so a drift between the two fails here. The
+CARC/RARC pairs were corrected against the X12 code lists in 2026-12 (issue 10;
+tests/test_policy_sources.py quotes each description); docs/changelog.md lists them.
 
 Rules gated by a payer parameter that Medicare leaves off (NDC_MISSING,
 PRIOR_AUTH_MISSING, PATIENT_UNDER_18, UNITS_OVER_POLICY_LIMIT) are exercised
@@ -42,31 +44,32 @@ from tests.conftest import ENGINE_NAMES, FIXTURE_ASP, FIXTURE_CROSSWALK, FIXTURE
 # code: (default severity, CARC, RARC), from the edit catalogue's table ("—" is None).
 CONTRACT: dict[str, tuple[str, str | None, str | None]] = {
     "UNITS_INVALID": ("reject", "16", "M53"),
-    "UNITS_DOSE_MISMATCH": ("deny", "16", None),
+    "UNITS_DOSE_MISMATCH": ("deny", "16", "M53"),
     "UNITS_OVER_MUE": ("deny", "151", "N362"),
-    "UNITS_OVER_POLICY_LIMIT": ("deny", "151", None),
-    "DOSE_ABOVE_LABEL": ("review", None, None),
-    "DOSE_ABOVE_MAX": ("review", "151", None),
-    "WASTE_ARITHMETIC": ("deny", "16", None),
-    "JWJZ_MISSING": ("reject", "4", None),
-    "JWJZ_CONFLICT": ("reject", "4", None),
-    "JW_WITHOUT_ADMIN": ("deny", "4", None),
+    "UNITS_OVER_POLICY_LIMIT": ("deny", "151", "N640"),
+    "DOSE_ABOVE_LABEL": ("review", "153", None),
+    "DOSE_ABOVE_MAX": ("review", "153", None),
+    "WASTE_ARITHMETIC": ("deny", "16", "M53"),
+    "JWJZ_MISSING": ("reject", "16", "N822"),
+    "JWJZ_CONFLICT": ("reject", "4", "N519"),
+    "JW_WITHOUT_ADMIN": ("deny", "107", None),
     "JZ_WITH_WASTE": ("warn", "4", None),
-    "MODIFIER_340B_MISSING": ("reject", "4", None),
+    "MODIFIER_340B_MISSING": ("reject", "16", "N822"),
     "MODIFIER_340B_WRONG": ("warn", "4", None),
     "MODIFIER_INVALID": ("deny", "4", None),
     "NDC_MISSING": ("reject", "16", "M119"),
     "NDC_INVALID": ("reject", "16", "M119"),
-    "NDC_NOT_TEMSIROLIMUS": ("deny", "16", "M119"),
-    "NDC_QUANTITY_MISMATCH": ("warn", "16", "M119"),
-    "DX_MISSING": ("reject", "16", None),
+    "NDC_NOT_TEMSIROLIMUS": ("deny", "16", "N846"),
+    "NDC_QUANTITY_MISMATCH": ("warn", "16", "N815"),
+    "DX_MISSING": ("reject", "16", "M76"),
     "DX_NOT_COVERED": ("deny", "11", None),
+    "DX_COVERAGE_UNVERIFIED": ("review", None, None),
     "PRIOR_AUTH_MISSING": ("deny", "197", None),
-    "PATIENT_UNDER_18": ("review", None, None),
+    "PATIENT_UNDER_18": ("review", "6", None),
     "ADMIN_CODE_MISSING": ("warn", None, None),
-    "PLACE_OF_SERVICE": ("deny", "5", None),
+    "PLACE_OF_SERVICE": ("deny", "234", "M2"),
     "REVENUE_CODE": ("warn", None, None),
-    "FREQUENCY": ("review", "119", None),
+    "FREQUENCY": ("review", "151", "N640"),
     "DOC_INCOMPLETE": ("warn", None, None),
     "PAYER_POLICY_NOT_PROVIDED": ("info", None, None),
     "REFERENCE_DATA_MISSING": ("info", None, None),
@@ -113,6 +116,12 @@ parameters:
       {_ON}
   units_limit_days:
     - value: 28
+      {_ON}
+  metastatic_rcc_covered:
+    - value: true
+      {_ON}
+  unlisted_neoplasm_review:
+    - value: true
       {_ON}
 code_sets:
   covered_diagnoses:
@@ -393,9 +402,14 @@ FIRES: list[Fires] = [
     Fires("NAT-DX-MISSING", "DX_MISSING", (1, 2), "no diagnoses on the claim",
           lambda d, p: build(d, p, diagnoses=[], lines={i: {"dx_pointers": []} for i in range(3)})),
     # DX_NOT_COVERED: none of the line's diagnoses is covered by the payer.
-    Fires("NAT-DX-NOT-COVERED", "DX_NOT_COVERED", (1, 2), "breast cancer", lambda d, p: build(d, p, diagnoses=["C50.911"])),
+    Fires("NAT-DX-NOT-COVERED", "DX_NOT_COVERED", (1, 2), "diabetes, clearly unrelated", lambda d, p: build(d, p, diagnoses=["E11.9"])),
+    Fires("NAT-DX-NOT-COVERED", "DX_NOT_COVERED", (1, 2), "breast cancer where the payer does not review unlisted uses",
+          lambda d, p: build(d, p, diagnoses=["C50.911"]), ("aetna",)),
+    # DX_COVERAGE_UNVERIFIED: Medicare covers compendium-supported uses (MBPM ch. 15 50.4.5): review.
+    Fires("NAT-DX-UNLISTED-NEOPLASM", "DX_COVERAGE_UNVERIFIED", (1, 2), "breast cancer, a neoplasm outside the listed uses",
+          lambda d, p: build(d, p, diagnoses=["C50.911"])),
     Fires("NAT-DX-NOT-COVERED", "DX_NOT_COVERED", (1,), "line 1 points only to the uncovered diagnosis",
-          lambda d, p: build(d, p, diagnoses=["C50.911", "C64.1"], lines={0: {"dx_pointers": [1]}, 1: {"dx_pointers": [2]}, 2: {"dx_pointers": [2]}})),
+          lambda d, p: build(d, p, diagnoses=["E11.9", "C64.1"], lines={0: {"dx_pointers": [1]}, 1: {"dx_pointers": [2]}, 2: {"dx_pointers": [2]}})),
     # PRIOR_AUTH_MISSING: payer requires PA (TEST FIXTURE payer only).
     Fires("NAT-PRIOR-AUTH", "PRIOR_AUTH_MISSING", (1, 2), "no PA", lambda d, p: build(d, p, prior_authorization=None), (FIXTURE,)),
     Fires("NAT-PRIOR-AUTH", "PRIOR_AUTH_MISSING", (1, 2), "blank PA", lambda d, p: build(d, p, prior_authorization="  "), (FIXTURE,)),
@@ -556,6 +570,15 @@ CLEAN: list[Clean] = [
     Clean("NAT-DX-MISSING", "DX_MISSING", "line points to C64.1", lambda d, p: build(d, p)),
     Clean("NAT-DX-MISSING", "DX_MISSING", "administration line without pointers", lambda d, p: build(d, p, lines={2: {"dx_pointers": []}})),
     Clean("NAT-DX-NOT-COVERED", "DX_NOT_COVERED", "C64.2", lambda d, p: build(d, p, diagnoses=["C64.2"])),
+    Clean("NAT-DX-NOT-COVERED", "DX_NOT_COVERED", "a neoplasm outside the list goes to review where the payer reviews",
+          lambda d, p: build(d, p, diagnoses=["C50.911"])),
+    Clean("NAT-DX-NOT-COVERED", "DX_NOT_COVERED", "metastatic RCC: a secondary site with the kidney history",
+          lambda d, p: build(d, p, diagnoses=["C78.01", "Z85.528"])),
+    Clean("NAT-DX-UNLISTED-NEOPLASM", "DX_COVERAGE_UNVERIFIED", "a listed use", lambda d, p: build(d, p, diagnoses=["C83.10"])),
+    Clean("NAT-DX-UNLISTED-NEOPLASM", "DX_COVERAGE_UNVERIFIED", "not a neoplasm: denied, not reviewed",
+          lambda d, p: build(d, p, diagnoses=["E11.9"])),
+    Clean("NAT-DX-UNLISTED-NEOPLASM", "DX_COVERAGE_UNVERIFIED", "payer does not review unlisted uses",
+          lambda d, p: build(d, p, diagnoses=["C50.911"]), ("aetna",)),
     Clean("NAT-DX-NOT-COVERED", "DX_NOT_COVERED", "one covered diagnosis among the line's",
           lambda d, p: build(d, p, diagnoses=["C50.911", "C64.1"], lines={0: {"dx_pointers": [1, 2]}, 1: {"dx_pointers": [2, 1]}})),
     Clean("NAT-PRIOR-AUTH", "PRIOR_AUTH_MISSING", "PA given", lambda d, p: build(d, p), (FIXTURE,)),

@@ -71,7 +71,7 @@ def test_checks_the_examples_and_shows_a_table(executed):
 
 def test_reads_findings_and_dispositions(executed):
     shown = _text(executed["findings"])
-    assert "JWJZ_MISSING reject 1 4 None NAT-JWJZ-MISSING" in shown
+    assert "JWJZ_MISSING reject 1 16 N822 NAT-JWJZ-MISSING" in shown
     assert "claim: return_to_provider | lines: {1: 'return_to_provider', 3: 'accept'}" in shown
     assert "EX-11-INVALID-INPUT not_checked" in _text(executed["errors"])
 

@@ -134,7 +134,7 @@ def test_line_dispositions_and_errors():
 
 
 def test_results_carry_dispositions(editor):
-    claim = make_claim(diagnoses=["C50.911"])
+    claim = make_claim(diagnoses=["E11.9"])
     result = editor.check(claim)
     assert result.disposition == "deny_lines"
     assert result.line_dispositions == {1: "deny", 2: "deny", 3: "accept"}

@@ -45,11 +45,11 @@ def results(editor) -> list[Result]:
 # (line, code, severity, carc, rarc, rule_id) of the known claim's findings, in result order.
 KNOWN = [
     ("", "PAYER_POLICY_NOT_PROVIDED", "info", "", "", "HOST-PAYER-POLICY"),
-    ("1", "JWJZ_CONFLICT", "reject", "4", "", "NAT-JWJZ-CONFLICT"),
-    ("1", "UNITS_DOSE_MISMATCH", "deny", "16", "", "NAT-UNITS-DOSE"),
-    ("1", "WASTE_ARITHMETIC", "deny", "16", "", "NAT-WASTE-KITS"),
-    ("1", "DOSE_ABOVE_LABEL", "review", "", "", "NAT-DOSE-LABEL"),
-    ("1", "DOSE_ABOVE_MAX", "review", "151", "", "NAT-DOSE-MAX"),
+    ("1", "JWJZ_CONFLICT", "reject", "4", "N519", "NAT-JWJZ-CONFLICT"),
+    ("1", "UNITS_DOSE_MISMATCH", "deny", "16", "M53", "NAT-UNITS-DOSE"),
+    ("1", "WASTE_ARITHMETIC", "deny", "16", "M53", "NAT-WASTE-KITS"),
+    ("1", "DOSE_ABOVE_LABEL", "review", "153", "", "NAT-DOSE-LABEL"),
+    ("1", "DOSE_ABOVE_MAX", "review", "153", "", "NAT-DOSE-MAX"),
     ("1", "REFERENCE_DATA_MISSING", "info", "", "", "NAT-FEE-SCHEDULE-MISSING"),
 ]
 UNKNOWN_PAYER = "$.payer: unknown payer; the known payers are: aetna, bcbs, cigna, medicare, uhc"
@@ -163,15 +163,15 @@ def test_x12_summary_one_row_per_line_with_findings_plus_claim_level(results):
             "edits": "PAYER_POLICY_NOT_PROVIDED",
             "error": "",
         },
-        # CO-4 (reject), CO-16 once for both denies, OA-151 (review); DOSE_ABOVE_LABEL has no CARC.
+        # CO-4 (reject), CO-16 once for both denies, OA-153 once for both reviews; each remark once.
         {
             "claim_id": "CLM-W",
             "payer": "cigna",
             "level": "line",
             "line": "1",
             "disposition": "return_to_provider",
-            "adjustments": "CO-4;CO-16;OA-151",
-            "remarks": "",
+            "adjustments": "CO-4;CO-16;OA-153",
+            "remarks": "N519;M53",
             "edits": "JWJZ_CONFLICT;UNITS_DOSE_MISMATCH;WASTE_ARITHMETIC;DOSE_ABOVE_LABEL;DOSE_ABOVE_MAX;REFERENCE_DATA_MISSING",
             "error": "",
         },

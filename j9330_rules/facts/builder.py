@@ -56,8 +56,9 @@ class FactBuilder:
         for code_set in policy.code_sets.values():
             matcher = CodeMatcher(code_set)
             by_field[matcher.field].append(matcher)
-        self._procedure, self._place, self._bill, self._diagnosis, self._modifier = (
-            tuple(by_field[name]) for name in ("procedure", "place_of_service", "type_of_bill", "diagnosis", "modifier")
+        fields = ("procedure", "place_of_service", "type_of_bill", "diagnosis", "modifier", "claim_diagnosis")
+        self._procedure, self._place, self._bill, self._diagnosis, self._modifier, self._claim_diagnosis = (
+            tuple(by_field[name]) for name in fields
         )
         # Claims of a batch share a few dates: the reference lookups of a date are made once.
         self._references: dict[tuple[str, dt.date], tuple[Any, bool, bool]] = {}
@@ -80,7 +81,8 @@ class FactBuilder:
             effective = as_of or day
             parameters = self.policy.parameters_on(effective)  # memoised per date by the policy
             shared = self._shared(claim, day, effective, parameters, procedures[day])
-            line_facts = [self._line(claim, line, shared, day) for line in lines]
+            tb_departments = parameters.get("tb_department_modifiers") or ()
+            line_facts = [self._line(claim, line, shared, day, tb_departments) for line in lines]
             facts.extend(line_facts)
             date_fact = self._date(lines, line_facts, shared, totals[day])
             self._reference(date_fact, claim, day, lines, totals[day])
@@ -119,9 +121,11 @@ class FactBuilder:
             shared[matcher.name] = matcher.matches(claim.place_of_service)
         for matcher in self._bill:
             shared[matcher.name] = matcher.matches(claim.type_of_bill)
+        for matcher in self._claim_diagnosis:
+            shared[matcher.name] = matcher.any(claim.diagnoses)
         return shared
 
-    def _line(self, claim: Claim, line: ClaimLine, shared: Fact, day: dt.date) -> Fact:
+    def _line(self, claim: Claim, line: ClaimLine, shared: Fact, day: dt.date, tb_departments: Sequence[str]) -> Fact:
         whole = units.whole_units(line.units)
         diagnoses = [claim.diagnoses[pointer - 1] for pointer in line.dx_pointers]
         normal_ndc = ndc.normalise(line.ndc) if line.ndc else None
@@ -136,6 +140,7 @@ class FactBuilder:
             "jw": "JW" in line.modifiers,
             "jz": "JZ" in line.modifiers,
             "billed_340b": modifiers.billed_340b(line) or "none",
+            "expected_340b": modifiers.line_expected_340b(shared["expected_340b"], line, tb_departments),
             "dose_given": line.dose_mg is not None,
             # Judged on administered lines with valid units; the other cases have their own edits.
             "dose_matches": line.dose_mg is None

@@ -36,7 +36,7 @@ SHARED_FIELDS: dict[str, FieldType] = {
     "has_prior_auth": B, "is_340b": B, "expected_340b": S,
 }
 LINE_FIELDS: dict[str, FieldType] = SHARED_FIELDS | {
-    "revenue_code": S, "units": N, "units_valid": B, "jw": B, "jz": B, "billed_340b": S,
+    "revenue_code": S, "expected_340b": S, "units": N, "units_valid": B, "jw": B, "jz": B, "billed_340b": S,
     "dose_given": B, "dose_matches": B,
     "ndc_present": B, "ndc_valid": B, "ndc_temsirolimus": B, "ndc_unconfirmed": B,
     "ndc_units_covered": N, "ndc_quantity_covers": B,
@@ -57,8 +57,8 @@ DATE_FIELDS: dict[str, FieldType] = SHARED_FIELDS | {
 FIELDS = {"line": LINE_FIELDS, "date": DATE_FIELDS}
 #: Which code-set fields reach which fact kind (see CodeMatcher and FactBuilder).
 CODE_SET_FIELDS = {
-    "line": {"diagnosis", "modifier", "procedure", "place_of_service", "type_of_bill"},
-    "date": {"diagnosis", "procedure", "place_of_service", "type_of_bill"},
+    "line": {"diagnosis", "modifier", "procedure", "place_of_service", "type_of_bill", "claim_diagnosis"},
+    "date": {"diagnosis", "procedure", "place_of_service", "type_of_bill", "claim_diagnosis"},
 }
 #: Fields that exist only when a payer's spec provides them (absent, rules on them cannot fire).
 PAYER_FIELDS: dict[str, FieldType] = {"in_covered_diagnoses": FieldType.CODE_LIST}

@@ -2,8 +2,8 @@
 
 JW marks discarded drug and goes on its own line; JZ says nothing was
 discarded. The two never meet on one date. The 340B modifier depends on the
-kind of hospital, through a list of hospital types that is payer policy
-(effective-dated in the payer's spec), so it is passed in.
+kind of hospital and on the department (PN on the line), through lists that
+are payer policy (effective-dated in the payer's spec), so they are passed in.
 """
 
 from __future__ import annotations
@@ -63,6 +63,14 @@ def expected_340b(provider: Provider, tb_hospital_types: Collection[str]) -> str
     if not provider.is_340b:
         return None
     return "TB" if provider.hospital_type in tb_hospital_types else "JG"
+
+
+def line_expected_340b(expected: str, line: ClaimLine, tb_department_modifiers: Collection[str]) -> str:
+    """The line's JG/TB expectation: TB when the line carries a department modifier that reports TB
+    (PN, a non-excepted off-campus department), whatever the hospital's type; else the claim's."""
+    if expected != "none" and any(code in tb_department_modifiers for code in line.modifiers):
+        return "TB"
+    return expected
 
 
 def billed_340b(line: ClaimLine) -> str | None:
