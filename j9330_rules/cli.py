@@ -257,10 +257,34 @@ def plugins() -> None:
         policy = "sourced" if payer.policy_sourced else "not provided"
         payers.add_row(name, payer.display_name, registry.payer_plugins[name], policy, specs)
     console.print(payers)
+    _sources_due(console, registry.specs)
     for failure in registry.failures:
         console.print(
             f"[red]plugin {escape(failure.plugin)} failed while {failure.stage}:[/red] {escape(failure.error)}"
         )
+
+
+def _sources_due(console: Console, specs) -> None:
+    """Per ruleset, how many cited sources were not read in the last 12 months: upkeep to do."""
+    import datetime as dt
+    from collections import Counter
+
+    from j9330_rules.rules.specs import REVIEW_MONTHS, sources_due
+
+    due = sources_due(specs, dt.date.today())
+    if not due:
+        console.print(f"Every cited source was read in the last {REVIEW_MONTHS} months.")
+        return
+    counts = Counter(d.ruleset for d in due)
+    table = Table(
+        "Ruleset", "Sources due", "Oldest review", title=f"Sources not read in the last {REVIEW_MONTHS} months"
+    )
+    for name in sorted(counts):
+        dates = [d.reviewed for d in due if d.ruleset == name]
+        oldest = "never dated" if None in dates else str(min(dates))
+        table.add_row(escape(name), str(counts[name]), oldest)
+    console.print(table)
+    console.print("j9330-rules report lists each one; docs/policy-upkeep.md says how to update a spec.")
 
 
 @main.group()

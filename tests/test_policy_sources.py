@@ -274,3 +274,60 @@ def test_every_carc_that_needs_a_remark_has_one():
 def test_adjustment_codes_per_the_x12_lists(code, carc, rarc):
     entry = catalogue()[code]
     assert (entry.carc, entry.rarc) == (carc, rarc)
+
+
+# --- 10. Sources that can be re-checked ---------------------------------------------------------
+
+
+def test_sources_not_read_for_twelve_months_are_due():
+    import datetime as dt
+
+    from j9330_rules.rules.specs import build_spec, sources_due
+
+    spec = build_spec(
+        {
+            "ruleset": "upkeep",
+            "version": "1",
+            "title": "t",
+            "applies_to": ["x"],
+            "parameters": {
+                "fresh": [{"value": 1, "source": "read recently", "reviewed": "2026-01-15"}],
+                "stale": [{"value": 1, "source": "read long ago", "reviewed": "2025-12-01"}],
+                "never": [{"value": 1, "source": "never dated"}],
+            },
+            "rules": [],
+        },
+        origin="upkeep.yaml",
+    )
+    due = sources_due([spec], dt.date(2026, 12, 6))
+    assert [(d.item, d.reviewed) for d in due] == [
+        ("parameter stale", dt.date(2025, 12, 1)),
+        ("parameter never", None),
+    ]
+    assert sources_due([spec], dt.date(2026, 12, 1)) == due[1:]  # exactly 12 months is not yet due
+
+
+def test_the_sources_read_for_this_release_carry_their_date(editor):
+    policy = editor.policies["medicare"]
+    medicare = [p for p in policy.parameters["unlisted_neoplasm_review"] if p.value is True]
+    assert [p.reviewed for p in medicare] == [dt_date("2026-12-06")]
+    assert policy.code_sets["covered_diagnoses"].reviewed == dt_date("2026-12-06")
+
+
+def dt_date(text):
+    import datetime as dt
+
+    return dt.date.fromisoformat(text)
+
+
+def test_report_and_plugins_show_the_sources_due():
+    from click.testing import CliRunner
+
+    from j9330_rules.cli import main
+
+    listed = CliRunner().invoke(main, ["plugins"]).output
+    assert "Sources not read in the last 12 months" in listed and "never dated" in listed
+    report = CliRunner().invoke(main, ["report", "--as-of", "2026-12-06"]).output
+    assert "Sources due for review" in report
+    assert "NAT-UNITS-INVALID" in report.split("Sources due for review", 1)[1]  # never dated
+    assert "NAT-340B-MISSING" not in report.split("Sources due for review", 1)[1]  # read 2026-12-06

@@ -27,7 +27,18 @@ from j9330_rules.model import Result
 from j9330_rules.refdata.reference import MUE_KIND_BY_FORM, OPTIONS, ReferenceData
 from j9330_rules.rules.catalogue import catalogue
 from j9330_rules.rules.policy import PayerPolicy
-from j9330_rules.rules.specs import ALL_PAYERS, CodeSet, Effective, Period, Rule, SeverityOverride, Spec
+from j9330_rules.rules.specs import (
+    ALL_PAYERS,
+    REVIEW_MONTHS,
+    CodeSet,
+    Effective,
+    Period,
+    Rule,
+    SeverityOverride,
+    SourceDue,
+    Spec,
+    sources_due,
+)
 
 # --- what the report is about (layout, not policy) ---------------------------------------------
 
@@ -210,6 +221,8 @@ class Report:
     payers: tuple[PayerSummary, ...]
     national: NationalSummary
     failures: tuple[str, ...]
+    #: Cited sources not read in the last REVIEW_MONTHS months (or never dated): policy upkeep.
+    sources_due: tuple[SourceDue, ...] = ()
 
     @property
     def benchmarks(self) -> tuple[Benchmark, ...]:
@@ -502,6 +515,7 @@ def summarise(editor: Editor, as_of: dt.date | None = None, *, dose_mg: int = ST
         payers=tuple(_payer(editor, name, as_of, dose_mg) for name in sorted(editor.payers)),
         national=_national(editor, as_of),
         failures=tuple(f"plugin {f.plugin} failed while {f.stage}: {f.error}" for f in registry.failures),
+        sources_due=tuple(sources_due(registry.specs, as_of)),
     )
 
 
@@ -802,6 +816,26 @@ def document(report: Report) -> list:
     )
     blocks.append(Heading(3, "Reference files loaded"))
     blocks.append(_status_table(n.files))
+    blocks.append(Heading(2, "Sources due for review", "sources-due"))
+    if report.sources_due:
+        blocks.append(
+            Para(
+                f"{len(report.sources_due)} cited sources were not read in the {REVIEW_MONTHS} months "
+                f"before {report.as_of}, or carry no review date: re-read each and update its spec "
+                "(docs/policy-upkeep.md)."
+            )
+        )
+        blocks.append(
+            Table(
+                ("Ruleset", "Item", "Last read", "Source"),
+                tuple(
+                    (Code(d.ruleset), d.item, str(d.reviewed) if d.reviewed else "never dated", d.source)
+                    for d in report.sources_due
+                ),
+            )
+        )
+    else:
+        blocks.append(Para(f"Every cited source was read in the {REVIEW_MONTHS} months before {report.as_of}."))
     if report.failures:
         blocks.append(Heading(2, "Plugin failures", "failures"))
         blocks.append(Bullets(tuple(report.failures)))

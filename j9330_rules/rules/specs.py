@@ -9,11 +9,12 @@ reaches the engine.
 
 from __future__ import annotations
 
+import calendar
 import datetime as dt
 import hashlib
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from functools import cache
 from importlib import resources
 from importlib.abc import Traversable
@@ -40,6 +41,7 @@ class Period:
     value: Any
     effective: Effective
     source: str
+    reviewed: dt.date | None = None  # when the source's text was last read
 
 
 @define(frozen=True)
@@ -48,6 +50,7 @@ class CodeSet:
     field: str
     codes: tuple[str, ...]
     source: str
+    reviewed: dt.date | None = None
 
 
 @define(frozen=True)
@@ -56,6 +59,7 @@ class SeverityOverride:
     severity: str
     effective: Effective
     source: str
+    reviewed: dt.date | None = None
 
 
 @define(frozen=True)
@@ -69,6 +73,7 @@ class Rule:
     source: str
     effective: Effective
     ruleset: str
+    reviewed: dt.date | None = None
 
 
 @define(frozen=True)
@@ -125,15 +130,15 @@ def build_spec(data: Any, *, origin: str, digest: str = "") -> Spec:
         description=data.get("description", ""),
         applies_to=tuple(data["applies_to"]),
         parameters={
-            key: tuple(Period(p["value"], _effective(p), p["source"]) for p in periods)
+            key: tuple(Period(p["value"], _effective(p), p["source"], _date(p.get("reviewed"))) for p in periods)
             for key, periods in data.get("parameters", {}).items()
         },
         code_sets={
-            key: CodeSet(key, entry["field"], tuple(entry["codes"]), entry["source"])
+            key: CodeSet(key, entry["field"], tuple(entry["codes"]), entry["source"], _date(entry.get("reviewed")))
             for key, entry in data.get("code_sets", {}).items()
         },
         severity_overrides=tuple(
-            SeverityOverride(o["code"], o["severity"], _effective(o), o["source"])
+            SeverityOverride(o["code"], o["severity"], _effective(o), o["source"], _date(o.get("reviewed")))
             for o in data.get("severity_overrides", [])
         ),
         rules=rules,
@@ -161,6 +166,7 @@ def _rule(entry: Mapping[str, Any], ruleset: str) -> Rule:
         source=entry["source"],
         effective=_effective(entry),
         ruleset=ruleset,
+        reviewed=_date(entry.get("reviewed")),
     )
 
 
@@ -201,3 +207,40 @@ def _check_semantics(data: Mapping[str, Any], rules: tuple[Rule, ...], origin: s
                 raise SpecError(f"{origin}: parameter {key}: effective_to is before effective_from")
             if any(first.overlaps(second) for second in ranges[i + 1 :]):
                 raise SpecError(f"{origin}: parameter {key}: two periods overlap")
+
+
+#: A source not read for this long is due for review (``report`` and ``plugins`` list it).
+REVIEW_MONTHS = 12
+
+
+@define(frozen=True)
+class SourceDue:
+    """A cited source whose text was not read in the last REVIEW_MONTHS months (or never dated)."""
+
+    ruleset: str
+    origin: str
+    item: str  # "rule NAT-DX-MISSING", "parameter jwjz_required", "code set covered_diagnoses", ...
+    source: str
+    reviewed: dt.date | None
+
+
+def sources_due(specs: Iterable[Spec], today: dt.date, months: int = REVIEW_MONTHS) -> list[SourceDue]:
+    """Every cited source of ``specs`` last read before ``today`` less ``months``, or never dated."""
+    cutoff = _months_before(today, months)
+    due = []
+    for spec in specs:
+        items: list[tuple[str, str, dt.date | None]] = [(f"rule {r.id}", r.source, r.reviewed) for r in spec.rules]
+        items += [
+            (f"parameter {name}", p.source, p.reviewed) for name, periods in spec.parameters.items() for p in periods
+        ]
+        items += [(f"code set {name}", c.source, c.reviewed) for name, c in spec.code_sets.items()]
+        items += [(f"severity override {o.code}", o.source, o.reviewed) for o in spec.severity_overrides]
+        for item, source, reviewed in items:
+            if reviewed is None or reviewed < cutoff:
+                due.append(SourceDue(spec.name, spec.origin, item, source, reviewed))
+    return due
+
+
+def _months_before(day: dt.date, months: int) -> dt.date:
+    year, month = divmod(day.year * 12 + day.month - 1 - months, 12)
+    return dt.date(year, month + 1, min(day.day, calendar.monthrange(year, month + 1)[1]))
