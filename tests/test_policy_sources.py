@@ -331,3 +331,10 @@ def test_report_and_plugins_show_the_sources_due():
     assert "Sources due for review" in report
     assert "NAT-UNITS-INVALID" in report.split("Sources due for review", 1)[1]  # never dated
     assert "NAT-340B-MISSING" not in report.split("Sources due for review", 1)[1]  # read 2026-12-06
+
+
+def test_bcbst_has_no_age_criterion_in_its_current_policy(editor):
+    """BCBST's current criteria: 'Authorization of 12 months may be granted ...' per indication, no age;
+    'Patient is at least 18 years of age' was in an older version only."""
+    claim = make_claim(payer="bcbs", prior_authorization="PA-1", patient={"birth_date": "2012-05-01", "sex": "F"})
+    assert "PATIENT_UNDER_18" not in codes(editor.check(claim))
