@@ -1,7 +1,8 @@
 """Blue Cross Blue Shield: the BlueCross BlueShield of Tennessee temsirolimus policy, in ``specs/bcbs.yaml``.
 
-BCBS plans publish their own policies; this encodes the one that was
-sourced (Tennessee). A plan with a different policy is a different plugin.
+"Blue Cross Blue Shield" is some 33 companies, each with its own policy. ``bcbs`` applies the
+BlueCross BlueShield of Tennessee policy and says so; a plan with its own policy is its own
+payer (``florida_blue``).
 """
 
 from importlib import resources

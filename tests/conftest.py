@@ -23,6 +23,19 @@ FIXTURE_MUE = [
 ]
 
 
+#: TEST FIXTURE: a payer without a sourced policy (every built-in payer now has one), for the
+#: PAYER_POLICY_NOT_PROVIDED path a third party's unsourced payer takes.
+UNSOURCED = "unsourced_fixture"
+
+
+def unsourced_plugin():
+    from j9330_rules import Payer
+    from j9330_rules.plugins.payer_plugin import SpecPayerPlugin
+
+    note = "TEST FIXTURE: no policy was sourced for this made-up payer; national rules only."
+    return SpecPayerPlugin(Payer(UNSOURCED, "TEST FIXTURE unsourced payer", policy_sourced=False, note=note))
+
+
 #: Every test that takes an editor runs on both engines: compiled (the default) and durable-rules.
 ENGINE_NAMES = ["compiled", "durable"]
 
@@ -31,6 +44,12 @@ ENGINE_NAMES = ["compiled", "durable"]
 def editor(request) -> Editor:
     """An editor with the fixture ASP and MUE files loaded, so a correct claim is clean."""
     return Editor(asp_file=FIXTURE_ASP, mue_file=FIXTURE_MUE, engine=request.param)
+
+
+@pytest.fixture(scope="session", params=ENGINE_NAMES)
+def unsourced_editor(request) -> Editor:
+    """The ``editor``, plus the TEST FIXTURE payer that has no sourced policy."""
+    return Editor(asp_file=FIXTURE_ASP, mue_file=FIXTURE_MUE, engine=request.param, plugins=[unsourced_plugin()])
 
 
 @pytest.fixture(scope="session", params=ENGINE_NAMES)
@@ -99,3 +118,17 @@ def make_claim(**changes: Any) -> dict[str, Any]:
 
 def codes(result) -> list[str]:
     return [finding.code for finding in result.findings]
+
+
+def check_items(editor, items) -> list:
+    """What the CLI does with read items: an Unreadable becomes an error result, a claim is checked."""
+    from j9330_rules.model import Result
+    from j9330_rules.readers import Unreadable
+
+    results = []
+    for item in items:
+        if isinstance(item, Unreadable):
+            results.append(Result(None, None, error=item.message))
+        else:
+            results.extend(editor.check_many([item]))
+    return results

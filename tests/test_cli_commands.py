@@ -97,7 +97,7 @@ def test_payer_overrides_every_claims_payer(run, claims_file):
     out = json.loads(result.output)
     assert [r["payer"] for r in out] == ["cigna", "cigna"]
     assert all({f["payer"] for f in r["findings"]} == {"cigna"} for r in out)
-    assert all("PAYER_POLICY_NOT_PROVIDED" in {f["code"] for f in r["findings"]} for r in out)
+    assert all("PRIOR_AUTH_MISSING" in {f["code"] for f in r["findings"]} for r in out)  # Cigna's policy applies
     assert result.exit_code == 0
 
 
@@ -115,7 +115,9 @@ def test_unknown_payer_makes_each_claim_an_error_result(run, claims_file):
     out = [json.loads(line) for line in result.output.splitlines()]
     assert [(r["claim_id"], r["payer"]) for r in out] == [("A", "nosuch"), ("B", "nosuch")]
     assert all(
-        r["error"].startswith("$.payer: unknown payer; the known payers are: aetna, bcbs, cigna, medicare, uhc")
+        r["error"].startswith(
+            "$.payer: unknown payer; the known payers are: aetna, bcbs, cigna, florida_blue, medicare, uhc"
+        )
         for r in out
     )
 
@@ -174,7 +176,8 @@ def test_explain_several_rules_and_case(run, editor):
 def test_explain_host_findings(run, editor):
     _, rules = explained(run, "PAYER_POLICY_NOT_PROVIDED")
     unsourced = sorted(name for name, payer in editor.payers.items() if not payer.policy_sourced)
-    assert unsourced and rules == {payer: ["HOST-PAYER-POLICY"] for payer in unsourced}
+    assert unsourced == []  # every built-in payer has a sourced policy (issue 10)
+    assert rules == {}
     _, rules = explained(run, "PLUGIN_FAILED")
     assert rules == {payer: ["HOST-PLUGIN"] for payer in editor.payers}
 

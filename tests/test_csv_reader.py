@@ -19,12 +19,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from j9330_rules.cli import main
-from j9330_rules.model import Result
 from j9330_rules.model.structure import structure_claim
 from j9330_rules.readers import Unreadable, detect, read_paths
 from j9330_rules.readers.csv_lines import looks_like_csv, read_csv
 from j9330_rules.readers.flat import CLAIM_COLUMNS, COLUMNS, LINE_COLUMNS, claim_to_rows, claims_from_rows
-from tests.conftest import EXAMPLES, ROOT, make_claim
+from tests.conftest import EXAMPLES, ROOT, check_items, make_claim
 
 FIXTURES = ROOT / "tests" / "fixtures" / "csv"
 DOC = ROOT / "docs" / "claim-formats-csv.md"
@@ -40,14 +39,7 @@ def read(name: str) -> list:
     return read_text(path.read_text(encoding="utf-8"), str(path))
 
 
-def check(editor, items) -> list[Result]:
-    results = []
-    for item in items:
-        if isinstance(item, Unreadable):
-            results.append(Result(None, None, error=item.message))
-        else:
-            results.extend(editor.check_many([item]))
-    return results
+check = check_items
 
 
 def json_examples() -> list[dict]:

@@ -29,7 +29,7 @@ from j9330_rules.readers import (
     read_stream,
 )
 from j9330_rules.readers.fhir import fhir_claims, read_fhir, resource_type
-from tests.conftest import EXAMPLES, ROOT, codes, make_claim
+from tests.conftest import EXAMPLES, ROOT, check_items, codes, make_claim
 
 FIXTURES = ROOT / "tests" / "fixtures" / "fhir"
 PHI = ("Zebulon", "Quaxworth")
@@ -41,15 +41,7 @@ def read(name: str, **options) -> list:
     return list(read_fhir(io.StringIO(path.read_text(encoding="utf-8")), str(path), **options))
 
 
-def check(editor, items) -> list[Result]:
-    """What the CLI does: an Unreadable becomes an error result, a claim is checked."""
-    results = []
-    for item in items:
-        if isinstance(item, Unreadable):
-            results.append(Result(None, None, error=item.message))
-        else:
-            results.extend(editor.check_many([item]))
-    return results
+check = check_items
 
 
 def example(name: str, **changes) -> dict:

@@ -823,9 +823,9 @@ def test_non_ascii_digits_are_not_a_valid_ndc(rules_editor):
 
 
 def test_a_real_payer_age_criterion_raises_patient_under_18(rules_editor):
-    """BCBS (its spec cites the policy's 'at least 18 years of age') switches adults_only on."""
-    minor = build(DOS, "bcbs", patient=aged_17(DOS), prior_authorization="PA-1")
+    """Florida Blue (VP-0166: 'Patient is at least 18 years of age') switches adults_only on."""
+    minor = build(DOS, "florida_blue", patient=aged_17(DOS), prior_authorization="PA-1")
     hits = by_rule(rules_editor.check(minor), "NAT-PATIENT-UNDER-18")
-    assert [(f.line, f.code, f.payer) for f in hits] == [(1, "PATIENT_UNDER_18", "bcbs")]
-    adult = build(DOS, "bcbs", patient=born(years_before(DOS, 18)), prior_authorization="PA-1")
+    assert [(f.line, f.code, f.payer) for f in hits] == [(1, "PATIENT_UNDER_18", "florida_blue")]
+    adult = build(DOS, "florida_blue", patient=born(years_before(DOS, 18)), prior_authorization="PA-1")
     assert by_rule(rules_editor.check(adult), "NAT-PATIENT-UNDER-18") == []

@@ -338,3 +338,59 @@ def test_bcbst_has_no_age_criterion_in_its_current_policy(editor):
     'Patient is at least 18 years of age' was in an older version only."""
     claim = make_claim(payer="bcbs", prior_authorization="PA-1", patient={"birth_date": "2012-05-01", "sex": "F"})
     assert "PATIENT_UNDER_18" not in codes(editor.check(claim))
+
+
+# --- 8. Cigna and UnitedHealthcare publish policies -------------------------------------------
+
+
+@pytest.mark.parametrize("payer", ["cigna", "uhc"])
+def test_cigna_and_uhc_have_a_cited_policy(editor, payer):
+    result = editor.check(make_claim(payer=payer, prior_authorization="PA-1"))
+    assert "PAYER_POLICY_NOT_PROVIDED" not in codes(result)
+    assert editor.registry.payers[payer].policy_sourced
+
+
+@pytest.mark.parametrize("payer", ["cigna", "uhc"])
+def test_an_nccn_use_the_claim_cannot_show_goes_to_review(editor, payer):
+    """Cigna/eviCore: NCCN 'categories 1, 2A, or 2B ... or an approved ... indication by the FDA';
+    UHC: coverage 'based upon the ... NCCN Drugs & Biologics Compendium'."""
+    result = editor.check(make_claim(payer=payer, diagnoses=["C54.1"], prior_authorization="PA-1"))
+    assert not blocking(result)
+    assert "DX_COVERAGE_UNVERIFIED" in codes(result)
+    assert "DX_NOT_COVERED" in blocking(
+        editor.check(make_claim(payer=payer, diagnoses=["E11.9"], prior_authorization="PA-1"))
+    )
+
+
+@pytest.mark.parametrize("payer", ["cigna", "uhc"])
+def test_a_missing_authorization_is_held_for_review_since_the_plan_decides(editor, payer):
+    """Cigna: precertification for customers 'whose Cigna ID card identifies that precertification is
+    required'; UHC: 'benefit plans typically require prior authorization'. The claim shows neither."""
+    result = editor.check(make_claim(payer=payer, prior_authorization=None))
+    (finding,) = {f.severity for f in result.findings if f.code == "PRIOR_AUTH_MISSING"}
+    assert finding == "review"
+    assert not blocking(result)
+
+
+# --- 9. Blue plans are companies with their own policies --------------------------------------
+
+
+def test_florida_blue_applies_its_own_policy(editor):
+    """Florida Blue VP-0166: '25 billable units every 7 days'; 'Patient is at least 18 years of age';
+    uterine neoplasms (endometrial carcinoma) covered; prior authorization ('Coverage is provided for 6 months')."""
+    ok = make_claim(payer="florida_blue", diagnoses=["C54.1"], prior_authorization="PA-1")
+    result = editor.check(ok)
+    assert not blocking(result) and "PAYER_POLICY_NOT_PROVIDED" not in codes(result)
+    over = make_claim(payer="florida_blue", prior_authorization="PA-1")
+    over["lines"][0].update(units=30, dose_mg="30")
+    over["lines"][1].update(units=20)
+    assert "UNITS_OVER_POLICY_LIMIT" in blocking(editor.check(over))
+    assert "PRIOR_AUTH_MISSING" in blocking(editor.check(make_claim(payer="florida_blue")))
+    young = make_claim(
+        payer="florida_blue", prior_authorization="PA-1", patient={"birth_date": "2012-05-01", "sex": "M"}
+    )
+    assert "PATIENT_UNDER_18" in codes(editor.check(young))
+
+
+def test_bcbs_says_which_policy_it_applies(editor):
+    assert "BCBS of Tennessee" in editor.registry.payers["bcbs"].display_name

@@ -18,7 +18,7 @@ from j9330_rules.cli import main
 from j9330_rules.plugins.payer_plugin import SpecPayerPlugin
 from j9330_rules.report.overview import TOPIC_PARAMETERS, render_html, render_markdown, summarise
 from j9330_rules.rules.specs import ALL_PAYERS
-from tests.conftest import FIXTURE_ASP, FIXTURES
+from tests.conftest import FIXTURE_ASP, FIXTURES, UNSOURCED, unsourced_plugin
 
 FIXTURE_FEES = FIXTURES / "fees" / "contract_fee_schedule_fixture.csv"
 AS_OF = dt.date(2026, 3, 2)
@@ -308,16 +308,18 @@ def test_markdown_tables_are_well_formed(bare_editor):
 # --- (2) payers without a sourced policy --------------------------------------------------------
 
 
-@pytest.mark.parametrize("name", ["cigna", "uhc"])
-def test_unsourced_payers_are_reported_as_not_provided(bare_editor, markdown, name):
-    payer = bare_editor.payers[name]
+def test_an_unsourced_payer_is_reported_as_not_provided():
+    """Every built-in payer is sourced; a third party's payer without a policy (TEST FIXTURE) is not."""
+    editor = Editor(plugins=[unsourced_plugin()])
+    name = UNSOURCED
+    payer = editor.payers[name]
     assert not payer.policy_sourced
-    section = payer_section(markdown, name)
+    section = payer_section(render_markdown(summarise(editor, AS_OF)), name)
     assert f"- Policy: not provided: {payer.note}" in section
     assert "Not restricted by a sourced policy" in section
     not_provided = section[section.index("### Not provided") :]
     assert "- Sourced payer policy: not provided" in not_provided
-    summary = next(p for p in summarise(bare_editor, AS_OF).payers if p.name == name)
+    summary = next(p for p in summarise(editor, AS_OF).payers if p.name == name)
     assert summary.covered is None and summary.rules == ()
     assert summary.benchmark.allowed is None
 
@@ -361,7 +363,7 @@ def test_html_renders_with_one_bar_per_priced_payer(priced_editor):
     svg = page[page.index("<svg") : page.index("</svg>")]
     for amount in EXPECTED.values():
         assert str(amount) in svg
-    for name in ("cigna", "uhc"):
+    for name in set(priced_editor.payers) - set(EXPECTED):
         display = priced_editor.payers[name].display_name
         assert f"{display}: no benchmark: " in "".join(parsed.text)
     # Self-contained: nothing fetched from elsewhere.

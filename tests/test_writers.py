@@ -22,24 +22,26 @@ from j9330_rules.writers.formats import (
     write_x12_summary,
 )
 from j9330_rules.writers.serialise import result_to_dict
-from tests.conftest import make_claim
+from tests.conftest import UNSOURCED, make_claim
 
 
 def known_claim() -> dict:
-    """A Cigna claim: a claim-level note, and on line 1 a reject, two denies (one CARC) and two reviews.
+    """A claim of the TEST FIXTURE unsourced payer: a claim-level note, and on line 1 a reject, two denies (one CARC) and two reviews.
 
     Line 1 bills 59 units with JZ for a 60 mg dose beside a 15-unit JW line.
     """
-    claim = make_claim(claim_id="CLM-W", payer="cigna")
+    claim = make_claim(claim_id="CLM-W", payer=UNSOURCED)
     claim["lines"][0].update(units=59, dose_mg="60", modifiers=["JZ"])
     claim["lines"][1].update(units=15)
     return claim
 
 
 @pytest.fixture(scope="module")
-def results(editor) -> list[Result]:
+def results(unsourced_editor) -> list[Result]:
     """The known claim, the clean example claim, and a claim that cannot be checked."""
-    return list(editor.check_many([known_claim(), make_claim(), make_claim(claim_id="CLM-E", payer="nosuch")]))
+    return list(
+        unsourced_editor.check_many([known_claim(), make_claim(), make_claim(claim_id="CLM-E", payer="nosuch")])
+    )
 
 
 # (line, code, severity, carc, rarc, rule_id) of the known claim's findings, in result order.
@@ -52,7 +54,9 @@ KNOWN = [
     ("1", "DOSE_ABOVE_MAX", "review", "153", "", "NAT-DOSE-MAX"),
     ("1", "REFERENCE_DATA_MISSING", "info", "", "", "NAT-FEE-SCHEDULE-MISSING"),
 ]
-UNKNOWN_PAYER = "$.payer: unknown payer; the known payers are: aetna, bcbs, cigna, medicare, uhc"
+UNKNOWN_PAYER = (
+    f"$.payer: unknown payer; the known payers are: aetna, bcbs, cigna, florida_blue, medicare, uhc, {UNSOURCED}"
+)
 
 
 def written(writer, results) -> str:
@@ -96,7 +100,7 @@ def test_csv_one_row_per_finding_then_clean_and_error_rows(results):
     expected = [
         {
             "claim_id": "CLM-W",
-            "payer": "cigna",
+            "payer": UNSOURCED,
             "line": line,
             "code": code,
             "severity": severity,
@@ -135,7 +139,10 @@ def test_csv_one_row_per_finding_then_clean_and_error_rows(results):
         },
     ]
     assert rows == expected
-    assert rows[0]["message"] == "No sourced Cigna policy for J9330 is loaded; only the national rules were applied."
+    assert (
+        rows[0]["message"]
+        == "No sourced TEST FIXTURE unsourced payer policy for J9330 is loaded; only the national rules were applied."
+    )
 
 
 def test_csv_carries_the_rarc(editor):
@@ -154,7 +161,7 @@ def test_x12_summary_one_row_per_line_with_findings_plus_claim_level(results):
         # Claim level first (loop 2100): an info note adjusts nothing.
         {
             "claim_id": "CLM-W",
-            "payer": "cigna",
+            "payer": UNSOURCED,
             "level": "claim",
             "line": "",
             "disposition": "return_to_provider",
@@ -166,7 +173,7 @@ def test_x12_summary_one_row_per_line_with_findings_plus_claim_level(results):
         # CO-4 (reject), CO-16 once for both denies, OA-153 once for both reviews; each remark once.
         {
             "claim_id": "CLM-W",
-            "payer": "cigna",
+            "payer": UNSOURCED,
             "level": "line",
             "line": "1",
             "disposition": "return_to_provider",
