@@ -1,55 +1,6 @@
 """Claim history: the past J9330 administrations of each patient, per payer.
 
-The FREQUENCY edit (J9330 billed again within the payer's dosing interval) and
-the UNITS_OVER_POLICY_LIMIT edit (e.g. 25 units per 7 days) need to know what
-was administered on other claims. ``ClaimHistory`` keeps that record in one
-SQLite file (stdlib ``sqlite3``)::
-
-    with ClaimHistory("/var/lib/j9330/history.sqlite3") as history:
-        history.record(member_id, "medicare", claim_id, {date(2026, 3, 2): 25})
-        others = history.window(member_id, "medicare", date(2026, 3, 6), 6, exclude_claim=claim_id)
-
-Storage
-    ``claims`` holds one row per (patient, payer, claim id) and
-    ``administrations`` one row per (patient, payer, claim id, date of
-    service) with the units given that day. Dates are ISO ``YYYY-MM-DD``
-    text, which sorts and compares like the dates themselves. ``meta`` holds
-    the per-database salt, ``schema_version`` the versions applied.
-
-Patient identifiers
-    Never stored in clear. Each database draws a random 32-byte salt once
-    (``INSERT OR IGNORE`` then ``SELECT``, so concurrent first openers agree on
-    one salt) and stores HMAC-SHA256(salt, identifier) instead. The same
-    identifier gives the same key in every connection to the same database and
-    unrelated keys in different databases. This is pseudonymisation, not
-    anonymity: the salt sits in the same file, and member ids have little
-    entropy, so whoever holds the file can test guessed identifiers. Protect the
-    file (it is created mode 0600 when this module creates it; SQLite gives the
-    ``-wal`` and ``-shm`` files the same mode). Identifiers are hashed exactly as
-    given: pass them in one canonical form (case, spacing, prefixes).
-
-Concurrency
-    The database runs in WAL mode, so readers never block the writer, and with
-    a busy timeout, so a writer waits for another process's write to finish
-    instead of failing. Every write is one ``BEGIN IMMEDIATE`` transaction:
-    the write lock is taken up front, so two processes re-recording the same
-    claim are serialised and the last one wins whole (never a mix, never two
-    copies). Schema creation, migration and salt creation run in such a
-    transaction too, so any number of processes may open a new file at once.
-
-Threads
-    One connection per ``ClaimHistory``, guarded by a lock: an object may be
-    shared by the threads of one process, whose calls then run one at a time.
-    Threads that want to read in parallel open their own ``ClaimHistory``
-    (cheap; WAL readers do not block each other). A ``ClaimHistory`` must not
-    cross a ``fork``: a child process opens its own (using an inherited one
-    raises ``HistoryError``).
-
-Errors
-    ``HistoryError`` for the store (missing directory, closed, locked past the
-    timeout, a file from a newer schema, corrupt file); ``ClaimError`` (a
-    ``ValueError``) or ``TypeError`` for bad arguments. No message and no log
-    record carries a patient identifier, a patient key or a claim id.
+The details (how it works, and why) are in docs/internals.md, "Claim history".
 """
 
 from __future__ import annotations

@@ -1,30 +1,6 @@
 """The durable-rules adapter: assert one claim's facts, collect every firing.
 
-durable-rules 2.0.28 is unmaintained and its C core has hazards, each met here
-(see docs/engine.md for the measurements):
-
-* ``delete_state`` on a session where no action ran segfaults: every ruleset
-  gets a sentinel rule on the claim fact that fires last, for every claim,
-  and state is deleted only after the sentinel was seen.
-* Joins can read out of bounds: each rule is one pattern over one derived fact.
-* Exponent-form numbers are rejected or crash batches: facts are serialised
-  here, by :func:`encode`, never with an exponent.
-* Sids are hashed without a compare and capped near 1,022: one fixed session
-  per ruleset, cleaned after every claim; claim ids are never sids.
-* The stock ``Host`` runs timer threads that steal firings: it is not used at
-  all. The C API is called directly under one lock; parallelism is processes.
-* A batch with an unmatched fact reports failure yet asserted the rest: the
-  actions of the returned state are always drained, whatever the return code.
-* Registering mutates the definition and names must be unique: the definition
-  is built fresh as JSON text and every ruleset gets a unique name.
-* An ``$or`` fires once per alternative that holds: firings are collapsed to one
-  per rule and fact, the contract both engines keep.
-* If anything still goes wrong the ruleset is rebuilt under a new name, so no
-  state can leak into the next claim.
-* Each claim's session allocates, and frees, buffers of a few hundred KiB. Under
-  glibc's default tuning those went to mmap or were trimmed back to the system
-  on every claim, tripling the time per claim once the Python heap had grown:
-  :func:`_keep_engine_memory` raises the thresholds (see docs/engine.md).
+The details (how it works, and why) are in docs/internals.md, "The durable-rules adapter".
 """
 
 from __future__ import annotations

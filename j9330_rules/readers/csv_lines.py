@@ -1,21 +1,6 @@
 """CSV claims: one row per claim line, in the flat layout of :mod:`j9330_rules.readers.flat`.
 
-The first row is the header; it must name a ``claim_id`` column. Rows with
-the same ``claim_id`` that follow one another are one claim (the layout's
-rule, applied by :func:`j9330_rules.readers.flat.claims_from_rows`). Columns the
-layout does not know are kept on the claim, as unknown JSON keys are. Cells
-are text; the converter reads numbers, dates and codes from them and reports
-a bad value with the claim's JSON path, so a row with a bad value still
-becomes a claim. docs/claim-formats-csv.md lists the columns.
-
-A file that is not this layout is an :class:`Unreadable` naming the row (the
-header is row 1, blank lines are not counted) and never a cell's value: no
-header, a header without ``claim_id``, a column named twice, or a row whose
-cell count differs from the header's. A row with the wrong cell count makes
-its whole claim unreadable (one result for the claim, not a claim that lost
-a line); its ``claim_id`` is still read by position to find that claim. A
-record the csv module cannot parse (an unclosed quote) ends the reading: the
-claim it may belong to and the rest of the file are one :class:`Unreadable`.
+The details (how it works, and why) are in docs/internals.md, "The CSV reader".
 """
 
 from __future__ import annotations

@@ -1,56 +1,6 @@
 """X12 837P and 837I (005010) claims, read through pyx12.
 
-pyx12 walks the interchange against its implementation-guide maps
-(005010X222A1 for the 837P, 005010X223A2 for the 837I: the versions HIPAA
-adopted), checks the envelope counts and every element, and hands back each
-loop 2300 (one claim) as a tree. This module only maps those trees onto the
-JSON claim contract; it never splits segments itself.
-
-Mapping (loop/segment → contract field):
-
-========================  ===================================================
-CLM01                      ``claim_id``
-CLM05-1 (837P)             ``place_of_service``
-CLM05-1 + CLM05-3 (837I)   ``type_of_bill``: "0" + facility code + frequency
-GS08 / ST03                ``form``: X222 professional, X223 institutional
-HI (ABK, then ABF)         ``diagnoses``, in order; other qualifiers are left out
-REF*G1 (2300, else 2400)   ``prior_authorization``
-2010AA NM1*85 NM109 (XX)   ``provider.npi``
-2010BA NM1*IL NM109        ``patient.member_id`` (a 2000C dependent shares it)
-2010BA / 2010CA DMG        ``patient.birth_date``, ``patient.sex``
-2010BB NM1*PR NM109        ``payer``, see below
-LX01                       ``line``
-SV101-2 / SV202-2          ``hcpcs``; SV101-3..6 / SV202-3..6 ``modifiers``
-SV104 / SV205              ``units``; SV102 / SV203 ``charge``
-SV201                      ``revenue_code``
-SV107-1..4                 ``dx_pointers`` (837P); an 837I line has none, so
-                           every claim diagnosis applies to every line
-DTP*472 (2400, else 2300)  ``service_date``; an 837I falls back to the
-                           statement start date (DTP*434)
-2410 LIN*N4 / CTP          ``ndc`` (LIN03), ``ndc_quantity`` (CTP04),
-                           ``ndc_unit`` (CTP05-1)
-========================  ===================================================
-
-An 837I line without a procedure code (a revenue-code-only line such as 0250)
-cannot be a contract line; it is left out and its LX number listed under the
-extra key ``x12_skipped_lines``. Nothing in an 837 says whether the provider
-is a 340B covered entity (``provider.is_340b``, ``hospital_type``), nor the
-documented dose or lot (``dose_mg``, ``documentation``).
-
-The payer: the payer id and name on the 837 do not say which j9330-rules
-plugin applies. ``payer`` may name the plugin for every claim (a string) or
-map NM1*PR payer ids to plugin names (a mapping). Otherwise the payer id,
-lower-cased, is used when it is a payer name some installed plugin registers
-(``known_payers`` overrides that list: pass ``editor.payers`` when plugins
-were registered in-process); else the claim has no ``payer`` and checking it
-raises a ClaimError that says so (``$.payer: required field missing``).
-
-Errors: a claim whose loop holds an X12 error, or whose transaction set,
-functional group or interchange does, is an :class:`Unreadable` in its place,
-so a batch still gets one result per claim. Messages give the segment's
-number in the file (ISA is 1), its id, its position in the transaction set
-(ST is 1, as a 999 counts), the element and the X12 error; never a value,
-since segments carry patient data.
+The details (how it works, and why) are in docs/internals.md, "The X12 837 reader".
 """
 
 from __future__ import annotations

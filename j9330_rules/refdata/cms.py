@@ -1,41 +1,7 @@
 """Loaders for the CMS reference files: ASP payment limits, the ASP NDC-HCPCS
 crosswalk and the NCCI MUE tables.
 
-Each loader reads the "section 508" CSV that CMS ships beside the Excel
-workbook in each quarterly ZIP. The layouts these loaders expect:
-
-* **ASP pricing (payment limit) file.** A few metadata rows (the title
-  "Payment Allowance Limits for Medicare Part B Drugs", an
-  "Effective <date> through <date>" row, notes, blank rows), then the header
-  ``HCPCS Code, Short Description, HCPCS Code Dosage, Payment Limit,
-  Co-insurance Percentage, Vaccine AWP%, Vaccine Limit, Blood AWP%, Blood limit,
-  Clotting Factor, Notes`` followed by trailing blank columns. A few rows post
-  ``N/A`` as the payment limit and explain in Notes; older quarters have no
-  Co-insurance Percentage column.
-* **ASP NDC-HCPCS crosswalk.** Metadata rows (a title naming the month and
-  year, an "Effective ... through ..." row, a long note), then a header whose
-  first column is the HCPCS code named after a year: ``_2026_CODE`` in the CSV
-  (``2026_CODE`` in the workbook). The year need not be the file's year (code
-  written for the January 2024 file reads ``_2023_CODE``), so the column is
-  matched by pattern and never used for dating. The NDC column is ``NDC2`` in
-  older quarters and ``NDC`` in newer ones; it holds a hyphenated 5-4-2 NDC or,
-  for a few devices, another product number.
-* **NCCI MUE tables.** The first cell is a quoted, multi-line AMA copyright
-  notice; the header's first cell is ``"HCPCS/\\nCPT Code"`` with a line break
-  inside the quotes; the value column names the setting (``Practitioner
-  Services MUE Values``, ``Outpatient Hospital Services MUE Values``, ``DME
-  Supplier Services MUE Values``); the MUE Adjudication Indicator cell is the
-  digit and its meaning ("2 Date of Service Edit: Policy"). The effective date
-  is only in the file name (``MCR_MUE_PractitionerServices_Eff_01-01-2026.csv``).
-
-Every loader streams the file row by row and keeps only the rows for the
-requested HCPCS codes, so a national file is never held in memory. The header is
-found by its column names, not by its position. The files are Latin-1/Windows-1252
-in practice; a UTF-8 file (with or without a BOM) reads too. Money and units are
-``Decimal``.
-
-Error messages name the file and what was expected against what was found; they
-never quote the file's contents.
+The details (how it works, and why) are in docs/internals.md, "CMS file loaders".
 """
 
 from __future__ import annotations

@@ -1,26 +1,6 @@
 """Overrides: suppress an edit, or change its severity, per payer, provider NPI or claim.
 
-Claim editors let a payer or a provider group tune edits without touching the
-rules (CMS's IOCE bypasses, commercial editors' suppressions). The config is
-a TOML or YAML file; every entry names the code it acts on, optional
-selectors (all given must match) and a reason. Nothing is dropped silently:
-a suppressed finding moves to ``Result.suppressed`` with the entry that
-suppressed it, and a changed severity keeps the original on the finding.
-
-```toml
-[[suppress]]
-id = "acme-doc"            # optional; defaults to "suppress[0]"
-code = "DOC_INCOMPLETE"
-payer = "aetna"
-npi = "1234567893"
-reason = "documentation is checked by the practice's own system"
-
-[[severity]]
-code = "ADMIN_CODE_MISSING"
-severity = "info"
-payer = "medicare"
-reason = "administration billed on a separate claim"
-```
+The details (how it works, and why) are in docs/internals.md, "Overrides".
 """
 
 from __future__ import annotations
