@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import codecs
 import csv
+import io
+import math
 import re
-from collections.abc import Iterable, Iterator, Mapping
-from datetime import date, timedelta
+import zipfile
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from types import MappingProxyType
@@ -88,6 +91,8 @@ class AspFile(Dated):
     metadata: tuple[str, ...] = field(default=(), converter=_tuple)
     #: Where the period came from: "metadata", "file name", or None.
     period_source: str | None = None
+    #: The file read inside the ZIP ``path``; None when ``path`` itself was read.
+    member: str | None = None
 
 
 @define(frozen=True)
@@ -130,6 +135,7 @@ class Crosswalk(Dated):
     not_ndc: tuple[tuple[str, str], ...] = field(default=(), converter=_tuple)
     metadata: tuple[str, ...] = field(default=(), converter=_tuple)
     period_source: str | None = None
+    member: str | None = None
 
     #: ``entries`` by 11-digit NDC: a quarter's file lists thousands of NDCs.
     by_ndc: Mapping[str, tuple[CrosswalkRow, ...]] = field(init=False, repr=False, eq=False, hash=False)
@@ -170,6 +176,7 @@ class MueTable(Dated):
     quarter: str | None = None
     metadata: tuple[str, ...] = field(default=(), converter=_tuple)
     period_source: str | None = None
+    member: str | None = None
 
 
 # --------------------------------------------------------------------------- kinds
@@ -275,12 +282,65 @@ try:
 except LookupError:
     codecs.register_error(_FALLBACK_ERRORS, _cp1252_fallback)
 
-_EXCEL_SUFFIXES = {".xlsx", ".xlsm", ".xls", ".xlsb"}
+_ZIP_MAGIC = b"PK\x03\x04"
+_OLE_MAGIC = b"\xd0\xcf\x11\xe0"
+_XLSX_SUFFIXES = {".xlsx", ".xlsm"}
+_OTHER_EXCEL_SUFFIXES = {".xls", ".xlsb"}
+#: How to get the optional xlsx reader; the error for an xlsx without it says this.
+XLSX_INSTALL = "pip install 'j9330-rules[xlsx]'"
 
 
-def _check_readable(path: Path, expected: str | None) -> str:
-    """The encoding to read ``path`` with, or an error for a file that is not CSV text."""
-    want = f"expected {_DESCRIPTIONS[expected]} as CSV" if expected else "expected a CMS reference file as CSV"
+@define(frozen=True)
+class _Source:
+    """What a loader reads: a CSV or xlsx file, alone or as one member of a ZIP."""
+
+    path: Path
+    format: str  # "csv" or "xlsx"
+    member: str | None = None
+    encoding: str = "utf-8-sig"
+
+    @property
+    def label(self) -> Path:
+        """What errors name: the file, or ``archive.zip/member`` as ``zipfile.Path`` spells it."""
+        return self.path / self.member if self.member else self.path
+
+    @property
+    def names(self) -> tuple[Path, ...]:
+        """The names a period may be read from, most specific first: the member's, then the file's."""
+        return (Path(self.member), self.path) if self.member else (self.path,)
+
+
+def _want(expected: str | None) -> str:
+    return f"expected {_DESCRIPTIONS[expected]}" if expected else "expected a CMS reference file"
+
+
+def _text_encoding(head: bytes, label: Path, expected: str | None) -> str:
+    """The encoding to read CSV text starting with ``head`` in, or an error for what is not CSV text."""
+    want = _want(expected)
+    if not head:
+        raise ReferenceFileError(label, f"{want}, but the file is empty", expected=expected, found="empty")
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return "utf-16"
+    if b"\x00" in head:
+        raise ReferenceFileError(
+            label, f"{want}, but the file is binary, not CSV text", expected=expected, found="binary"
+        )
+    return "utf-8-sig"
+
+
+def _not_xlsx(path: Path, expected: str | None) -> ReferenceFileError:
+    return ReferenceFileError(
+        path,
+        f"{_want(expected)}, but this is a legacy or binary Excel workbook (.xls or .xlsb, or a password-protected "
+        "workbook); CSV, xlsx and the published ZIP are read: save it as xlsx or CSV",
+        expected=expected,
+        found="excel",
+    )
+
+
+def _source(path: Path, expected: str | None, member: str | None) -> _Source:
+    """What to read for ``path``: the CSV itself, the xlsx itself, or the right member of a ZIP."""
+    want = _want(expected)
     if not path.is_file():
         raise ReferenceFileError(path, f"{want}, but there is no such file", expected=expected, found="missing")
     with path.open("rb") as handle:
@@ -288,37 +348,164 @@ def _check_readable(path: Path, expected: str | None) -> str:
     if not head:
         raise ReferenceFileError(path, f"{want}, but the file is empty", expected=expected, found="empty")
     suffix = path.suffix.lower()
-    if head.startswith(b"PK\x03\x04") and suffix == ".zip":
+    if head.startswith(_OLE_MAGIC) or (suffix in _OTHER_EXCEL_SUFFIXES and not head.startswith(_ZIP_MAGIC)):
+        raise _not_xlsx(path, expected)
+    if head.startswith(_ZIP_MAGIC) or suffix == ".zip" or suffix in _XLSX_SUFFIXES:
+        return _container(path, suffix, expected, member)
+    if member is not None:
+        raise ReferenceFileError(path, f"{want} in a ZIP (member {member!r}), but this is not a ZIP archive")
+    return _Source(path, "csv", encoding=_text_encoding(head, path, expected))
+
+
+def _container(path: Path, suffix: str, expected: str | None, member: str | None) -> _Source:
+    """An xlsx workbook (itself a ZIP) or a published ZIP: the workbook, or the member to read."""
+    try:
+        archive = zipfile.ZipFile(path)
+    except (zipfile.BadZipFile, OSError):
+        what = {".zip": "ZIP archive"}.get(suffix, "Excel workbook" if suffix in _XLSX_SUFFIXES else "")
+        what = what or "ZIP archive or Excel workbook (it starts like one)"
         raise ReferenceFileError(
             path,
-            f"{want}, but this is a ZIP archive; extract the 'section 508 version' CSV from it and give that file",
+            f"{_want(expected)}, but this {what} cannot be opened: it is damaged or incomplete; download it again",
+            expected=expected,
+            found="zip" if what == "ZIP archive" else "excel",
+        ) from None
+    with archive:
+        if "xl/workbook.bin" in archive.namelist():
+            raise _not_xlsx(path, expected)
+        if "xl/workbook.xml" in archive.namelist():
+            if member is not None:
+                raise ReferenceFileError(
+                    path, f"{_want(expected)} in a ZIP (member {member!r}), but this is an xlsx workbook"
+                )
+            return _Source(path, "xlsx")
+        return _member(path, archive, expected, member)
+
+
+def _member_format(name: str) -> str | None:
+    """ "csv" or "xlsx" for a member worth reading; None for PDFs, readmes, folders and OS litter."""
+    base = name.rsplit("/", 1)[-1]
+    if name.endswith("/") or name.startswith("__MACOSX/") or base.startswith(("._", "~$")):
+        return None
+    suffix = Path(base).suffix.lower()
+    return "csv" if suffix == ".csv" else "xlsx" if suffix in _XLSX_SUFFIXES else None
+
+
+def _listing(names: list[str]) -> str:
+    if not names:
+        return "nothing"
+    shown = ", ".join(repr(name) for name in names[:12])
+    return shown + (f" and {len(names) - 12} more" if len(names) > 12 else "")
+
+
+def _member_source(path: Path, archive: zipfile.ZipFile, name: str, fmt: str, expected: str | None) -> _Source:
+    if fmt == "xlsx":
+        return _Source(path, "xlsx", name)
+    try:
+        with archive.open(name) as handle:
+            head = handle.read(4096)
+    except (zipfile.BadZipFile, RuntimeError, NotImplementedError, OSError, EOFError) as error:
+        raise ReferenceFileError(
+            path / name, f"{_want(expected)}, but this ZIP member cannot be read ({type(error).__name__})"
+        ) from None
+    return _Source(path, "csv", name, _text_encoding(head, path / name, expected))
+
+
+def _what(header: _Header | None) -> str:
+    if header is None:
+        return "a file with no recognisable CMS header"
+    found = _DESCRIPTIONS[header.kind]
+    if header.kind == "mue" and header.mue_kind:
+        found += f" for {_MUE_KIND_NAMES[header.mue_kind]}"
+    return found
+
+
+def _member(path: Path, archive: zipfile.ZipFile, expected: str | None, member: str | None) -> _Source:
+    """The member of a published ZIP to read.
+
+    CSV members are preferred to xlsx ones (CMS ships both of a table); PDFs and readmes are
+    ignored. A lone candidate is read as it is; among several, the one whose header is of the
+    expected kind. Several of that kind (two MUE settings, say) are not guessed between: the
+    error names them, and ``member=`` picks one.
+    """
+    want = _want(expected)
+    listed = [info.filename for info in archive.infolist() if not info.is_dir()]
+    if member is not None:
+        # A member in a folder may be named by its file name alone.
+        member = next((name for name in listed if name == member), None) or next(
+            (name for name in listed if name.rsplit("/", 1)[-1] == member), member
+        )
+        if member not in listed:
+            raise ReferenceFileError(
+                path, f"{want}, but this ZIP has no member {member!r}; it holds {_listing(listed)}", expected=expected
+            )
+        fmt = _member_format(member)
+        if fmt is None:
+            raise ReferenceFileError(
+                path, f"{want}, but the member {member!r} is neither CSV nor xlsx", expected=expected
+            )
+        return _member_source(path, archive, member, fmt, expected)
+    tiers = [[name for name in listed if _member_format(name) == fmt] for fmt in ("csv", "xlsx")]
+    candidates = tiers[0] + tiers[1]
+    if not candidates:
+        raise ReferenceFileError(
+            path,
+            f"{want}, but this ZIP holds no CSV or xlsx file; it holds {_listing(listed)}",
             expected=expected,
             found="zip",
         )
-    if suffix in _EXCEL_SUFFIXES or head.startswith((b"PK\x03\x04", b"\xd0\xcf\x11\xe0")):
-        raise ReferenceFileError(
-            path,
-            f"{want}, but this is an Excel workbook; only CSV is read. CMS ships a 'section 508 version' CSV "
-            "of each file in the same ZIP: give that file",
-            expected=expected,
-            found="excel",
-        )
-    if head.startswith((b"\xff\xfe", b"\xfe\xff")):
-        return "utf-16"
-    if b"\x00" in head:
-        raise ReferenceFileError(
-            path, f"{want}, but the file is binary, not CSV text", expected=expected, found="binary"
-        )
-    return "utf-8-sig"
+    if len(candidates) == 1:
+        return _member_source(path, archive, candidates[0], _member_format(candidates[0]) or "csv", expected)
+    scanned: list[tuple[str, str]] = []
+    for fmt, tier in zip(("csv", "xlsx"), tiers):
+        if fmt == "xlsx" and tier:
+            _calamine(path, expected)  # its absence is the error, not "not readable"
+        matches: list[tuple[_Source, _Header]] = []
+        for name in tier:
+            try:
+                source = _member_source(path, archive, name, fmt, expected)
+                with _open(source, expected) as rows:
+                    header = _scan_header(rows)
+            except ReferenceFileError:
+                scanned.append((name, "not readable"))
+                continue
+            scanned.append((name, _what(header)))
+            if header is not None and (header.kind == expected if expected else header.kind in KINDS):
+                matches.append((source, header))
+        if len(matches) == 1 or (expected is None and len({found.kind for _, found in matches}) == 1):
+            return matches[0][0]
+        if matches:
+            several = "; ".join(f"{source.member!r} ({_what(header)})" for source, header in matches)
+            raise ReferenceFileError(
+                path,
+                f"{want}, but this ZIP holds more than one{'' if expected else ', of different kinds'}: "
+                f"{several}. Give each as its own file, as CMS publishes them, or name one with member=",
+                expected=expected,
+                found="zip",
+            )
+    found = "; ".join(f"{name!r} is {what}" for name, what in scanned)
+    raise ReferenceFileError(
+        path, f"{want}, but no CSV or xlsx file in this ZIP is one: {found}", expected=expected, found="zip"
+    )
 
 
 class _Rows:
-    """A CSV reader over ``path`` that turns parse failures into ReferenceFileError."""
+    """A CSV reader over a file or ZIP member that turns parse failures into ReferenceFileError."""
 
-    def __init__(self, path: Path, encoding: str):
-        self.path = path
-        errors = _FALLBACK_ERRORS if encoding == "utf-8-sig" else "strict"
-        self._handle = open(path, encoding=encoding, errors=errors, newline="")  # noqa: SIM115 (closed by close())
+    def __init__(self, source: _Source):
+        self.path = source.label
+        errors = _FALLBACK_ERRORS if source.encoding == "utf-8-sig" else "strict"
+        self._archive: zipfile.ZipFile | None = None
+        if source.member is None:
+            self._handle = open(source.path, encoding=source.encoding, errors=errors, newline="")  # noqa: SIM115 (closed by close())
+        else:
+            self._archive = zipfile.ZipFile(source.path)
+            try:
+                binary = self._archive.open(source.member)
+            except BaseException:
+                self._archive.close()
+                raise
+            self._handle = io.TextIOWrapper(binary, encoding=source.encoding, errors=errors, newline="")
         self._reader = csv.reader(self._handle)
 
     @property
@@ -337,9 +524,15 @@ class _Rows:
             ) from None
         except UnicodeDecodeError:
             raise ReferenceFileError(self.path, f"not readable as text near line {self._reader.line_num + 1}") from None
+        except (zipfile.BadZipFile, EOFError) as error:
+            raise ReferenceFileError(
+                self.path, f"the ZIP member is damaged near line {self._reader.line_num + 1} ({type(error).__name__})"
+            ) from None
 
     def close(self) -> None:
         self._handle.close()
+        if self._archive is not None:
+            self._archive.close()
 
     def __enter__(self) -> _Rows:
         return self
@@ -348,7 +541,141 @@ class _Rows:
         self.close()
 
 
-def _scan_header(rows: _Rows) -> _Header | None:
+_MONTH_NAMES = (
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+)
+
+
+def _long_date(day: date) -> str:
+    return f"{_MONTH_NAMES[day.month - 1]} {day.day}, {day.year}"
+
+
+def _xlsx_text(value: Any) -> str:
+    """A worksheet cell as the section 508 CSV writes it, so both feed the same scanning.
+
+    Numbers get at most 15 significant digits, as Excel shows them (26.712, not the float's
+    26.712000000000003), never an exponent; whole numbers have no ".0"; dates read as the CSV's
+    metadata rows do ("October 1, 2025"), which the period patterns expect.
+    """
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            return ""
+        text = format(Decimal(format(value, ".15g")), "f")
+        return "0" if text in {"-0", "-0.0"} else text
+    if isinstance(value, datetime):
+        if value.time() == time():
+            return _long_date(value.date())
+        return f"{_long_date(value.date())} {value.time().isoformat()}"
+    if isinstance(value, date):
+        return _long_date(value)
+    return str(value)
+
+
+def _calamine(label: Path, expected: str | None) -> Any:
+    """python-calamine's CalamineWorkbook, or an error saying how to install the optional reader."""
+    try:
+        from python_calamine import CalamineWorkbook
+    except ImportError:
+        raise ReferenceFileError(
+            label,
+            f"{_want(expected)}, but this is an xlsx workbook, and reading xlsx needs the optional "
+            f"python-calamine package: {XLSX_INSTALL} (or give the CSV)",
+            expected=expected,
+            found="xlsx",
+        ) from None
+    return CalamineWorkbook
+
+
+class _SheetRows:
+    """One worksheet's rows as _Rows gives a CSV's: lists of str; ``line`` is the 1-based row number."""
+
+    def __init__(self, label: Path, rows: list[list[Any]]):
+        self.path = label
+        self._rows = rows
+        self._index = 0
+
+    @property
+    def line(self) -> int:
+        return self._index
+
+    def __iter__(self) -> Iterator[list[str]]:
+        return self
+
+    def __next__(self) -> list[str]:
+        if self._index >= len(self._rows):
+            raise StopIteration
+        row = self._rows[self._index]
+        self._index += 1
+        return [_xlsx_text(value) for value in row]
+
+    def close(self) -> None:
+        pass
+
+    def __enter__(self) -> _SheetRows:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _workbook(source: _Source, expected: str | None) -> _SheetRows:
+    """The sheet to read: the first whose header is of the expected kind, else the first with a
+    CMS header, else the first. Unlike a CSV, the workbook is read into memory whole."""
+    workbook = _calamine(source.label, expected)
+    try:
+        if source.member is None:
+            with source.path.open("rb") as handle:
+                book = workbook.from_filelike(handle)
+        else:
+            with zipfile.ZipFile(source.path) as archive:
+                book = workbook.from_filelike(io.BytesIO(archive.read(source.member)))
+        sheets = [
+            book.get_sheet_by_index(index).to_python(skip_empty_area=False) for index in range(len(book.sheet_names))
+        ]
+    except Exception as error:  # calamine has its own error types for each way a workbook is damaged
+        raise ReferenceFileError(
+            source.label,
+            f"{_want(expected)}, but this xlsx workbook cannot be read ({type(error).__name__})",
+            expected=expected,
+            found="xlsx",
+        ) from None
+    fallback: list[list[Any]] | None = None
+    for rows in sheets:
+        header = _scan_header(_SheetRows(source.label, rows))
+        if header is None:
+            continue
+        if header.kind == expected or (expected is None and header.kind in KINDS):
+            return _SheetRows(source.label, rows)
+        fallback = rows if fallback is None else fallback
+    if fallback is None:
+        fallback = sheets[0] if sheets else []
+    return _SheetRows(source.label, fallback)
+
+
+def _open(source: _Source, expected: str | None) -> _Rows | _SheetRows:
+    return _workbook(source, expected) if source.format == "xlsx" else _Rows(source)
+
+
+def _scan_header(rows: _Rows | _SheetRows) -> _Header | None:
     metadata: list[str] = []
     for _ in range(HEADER_SCAN_ROWS):
         start = rows.line + 1  # a quoted cell can run over several lines
@@ -368,20 +695,23 @@ def _scan_header(rows: _Rows) -> _Header | None:
     return None
 
 
-def _header_or_error(rows: _Rows, expected: str) -> _Header:
+def _header_or_error(rows: _Rows | _SheetRows, expected: str) -> _Header:
     header = _scan_header(rows)
     if header is None:
         raise ReferenceFileError(
             rows.path,
             f"expected {_DESCRIPTIONS[expected]} ({_EXPECTED_HEADERS[expected]}), but no recognisable CMS header "
-            f"row was found in the first {HEADER_SCAN_ROWS} rows; is this the section 508 CSV of the right file?",
+            f"row was found in the first {HEADER_SCAN_ROWS} rows; "
+            + (
+                "is this the right workbook?"
+                if isinstance(rows, _SheetRows)
+                else "is this the section 508 CSV of the right file?"
+            ),
             expected=expected,
             found=None,
         )
     if header.kind != expected:
-        found = _DESCRIPTIONS[header.kind]
-        if header.kind == "mue" and header.mue_kind:
-            found += f" for {_MUE_KIND_NAMES[header.mue_kind]}"
+        found = _what(header)
         raise ReferenceFileError(
             rows.path,
             f"expected {_DESCRIPTIONS[expected]} ({_EXPECTED_HEADERS[expected]}), but found {found}; "
@@ -413,7 +743,7 @@ def _codes(codes: Iterable[str] | str) -> frozenset[str]:
     return wanted
 
 
-def _kept(rows: _Rows, code_index: int, codes: frozenset[str]) -> Iterator[tuple[int, str, list[str]]]:
+def _kept(rows: _Rows | _SheetRows, code_index: int, codes: frozenset[str]) -> Iterator[tuple[int, str, list[str]]]:
     """(line, code, row) for the data rows whose code is one of ``codes``."""
     end = rows.line
     for row in rows:
@@ -579,6 +909,18 @@ def _period(metadata: tuple[str, ...], path: Path) -> _Period:
     return _from_quarter(quarter_from_name(path.name), "file name")
 
 
+def _period_of(
+    period: Callable[[tuple[str, ...], Path], _Period], metadata: tuple[str, ...], source: _Source
+) -> _Period:
+    """The period from the metadata or, failing that, the ZIP member's name and then the file's."""
+    found = _Period()
+    for name in source.names:
+        found = period(metadata, name)
+        if found.source is not None:
+            return found
+    return found
+
+
 def _mue_period(metadata: tuple[str, ...], path: Path) -> _Period:
     """MUE tables carry their effective date in the file name only."""
     match = _EFF_NUMERIC.search(path.name)
@@ -600,11 +942,16 @@ def _duplicate(path: Path, line: int, what: str) -> ReferenceFileError:
     return ReferenceFileError(path, f"line {line}: {what} is listed twice with different values")
 
 
-def load_asp(path: str | Path, codes: Iterable[str] | str = DEFAULT_CODES) -> AspFile:
-    """The ASP pricing file's rows for ``codes`` (J9330 by default)."""
-    path = Path(path)
+def load_asp(path: str | Path, codes: Iterable[str] | str = DEFAULT_CODES, *, member: str | None = None) -> AspFile:
+    """The ASP pricing file's rows for ``codes`` (J9330 by default).
+
+    ``path`` is the CSV, the xlsx or the published ZIP; ``member`` names the file inside a ZIP
+    when it holds more than one of this kind.
+    """
     wanted = _codes(codes)
-    with _Rows(path, _check_readable(path, "asp")) as rows:
+    source = _source(Path(path), "asp", member)
+    path = source.label  # what errors name
+    with _open(source, "asp") as rows:
         header = _header_or_error(rows, "asp")
         col = header.columns
         code_index = col["hcpcs code"]
@@ -632,8 +979,8 @@ def load_asp(path: str | Path, codes: Iterable[str] | str = DEFAULT_CODES) -> As
             if code in found and found[code] != item:
                 raise _duplicate(path, line, code)
             found.setdefault(code, item)
-    period = _period(header.metadata, path)
-    return AspFile(path, period.quarter, period.effective, found, header.metadata, period.source)
+    period = _period_of(_period, header.metadata, source)
+    return AspFile(source.path, period.quarter, period.effective, found, header.metadata, period.source, source.member)
 
 
 _CROSSWALK_COLUMNS = (
@@ -648,11 +995,14 @@ _CROSSWALK_COLUMNS = (
 )
 
 
-def load_crosswalk(path: str | Path, codes: Iterable[str] | str = DEFAULT_CODES) -> Crosswalk:
-    """The ASP NDC-HCPCS crosswalk's rows for ``codes``, keyed by 11-digit NDC."""
-    path = Path(path)
+def load_crosswalk(
+    path: str | Path, codes: Iterable[str] | str = DEFAULT_CODES, *, member: str | None = None
+) -> Crosswalk:
+    """The ASP NDC-HCPCS crosswalk's rows for ``codes``, keyed by 11-digit NDC (CSV, xlsx or ZIP, as ``load_asp``)."""
     wanted = _codes(codes)
-    with _Rows(path, _check_readable(path, "crosswalk")) as rows:
+    source = _source(Path(path), "crosswalk", member)
+    path = source.label
+    with _open(source, "crosswalk") as rows:
         header = _header_or_error(rows, "crosswalk")
         _require(header, path, _CROSSWALK_COLUMNS, "crosswalk")
         col = header.columns
@@ -692,11 +1042,11 @@ def load_crosswalk(path: str | Path, codes: Iterable[str] | str = DEFAULT_CODES)
     by_ndc: dict[str, CrosswalkRow] = {}
     for item in entries:
         by_ndc.setdefault(item.ndc, item)
-    period = _period(header.metadata, path)
+    period = _period_of(_period, header.metadata, source)
     # The code column keeps its published spelling, e.g. "_2026_CODE".
     code_column = header.raw[header.columns[header.code_column]].replace("\ufeff", "")
     return Crosswalk(
-        path,
+        source.path,
         period.quarter,
         period.effective,
         by_ndc,
@@ -705,14 +1055,20 @@ def load_crosswalk(path: str | Path, codes: Iterable[str] | str = DEFAULT_CODES)
         not_ndc,
         header.metadata,
         period.source,
+        source.member,
     )
 
 
-def load_mue(path: str | Path, codes: Iterable[str] | str = DEFAULT_CODES) -> MueTable:
-    """An NCCI MUE table's rows for ``codes``; ``kind`` comes from the header."""
-    path = Path(path)
+def load_mue(path: str | Path, codes: Iterable[str] | str = DEFAULT_CODES, *, member: str | None = None) -> MueTable:
+    """An NCCI MUE table's rows for ``codes``; ``kind`` comes from the header.
+
+    One table per call, as ``ReferenceData`` expects one per path: a ZIP holding several
+    settings' tables is an error naming them unless ``member`` picks one.
+    """
     wanted = _codes(codes)
-    with _Rows(path, _check_readable(path, "mue")) as rows:
+    source = _source(Path(path), "mue", member)
+    path = source.label
+    with _open(source, "mue") as rows:
         header = _header_or_error(rows, "mue")
         if header.mue_kind is None:
             raise ReferenceFileError(
@@ -741,18 +1097,28 @@ def load_mue(path: str | Path, codes: Iterable[str] | str = DEFAULT_CODES) -> Mu
             if code in found and found[code] != item:
                 raise _duplicate(path, line, code)
             found.setdefault(code, item)
-    period = _mue_period(header.metadata, path)
-    return MueTable(path, header.mue_kind, found, period.effective, period.quarter, header.metadata, period.source)
+    period = _period_of(_mue_period, header.metadata, source)
+    return MueTable(
+        source.path,
+        header.mue_kind,
+        found,
+        period.effective,
+        period.quarter,
+        header.metadata,
+        period.source,
+        source.member,
+    )
 
 
-def sniff(path: str | Path) -> str:
-    """Which CMS reference file ``path`` is: "asp", "crosswalk" or "mue".
+def sniff(path: str | Path, *, member: str | None = None) -> str:
+    """Which CMS reference file ``path`` (CSV, xlsx or ZIP) is: "asp", "crosswalk" or "mue".
 
     Reads only the leading rows. Raises ReferenceFileError for anything else,
     naming what the file looks like when it is another known CMS file.
     """
-    path = Path(path)
-    with _Rows(path, _check_readable(path, None)) as rows:
+    source = _source(Path(path), None, member)
+    path = source.label
+    with _open(source, None) as rows:
         header = _scan_header(rows)
     if header is None:
         raise ReferenceFileError(
@@ -773,6 +1139,8 @@ def sniff(path: str | Path) -> str:
 _LOADERS = {"asp": load_asp, "crosswalk": load_crosswalk, "mue": load_mue}
 
 
-def load(path: str | Path, codes: Iterable[str] | str = DEFAULT_CODES) -> AspFile | Crosswalk | MueTable:
+def load(
+    path: str | Path, codes: Iterable[str] | str = DEFAULT_CODES, *, member: str | None = None
+) -> AspFile | Crosswalk | MueTable:
     """Load whichever CMS reference file ``path`` is (see ``sniff``)."""
-    return _LOADERS[sniff(path)](path, codes)
+    return _LOADERS[sniff(path, member=member)](path, codes, member=member)
