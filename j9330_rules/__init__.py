@@ -17,6 +17,7 @@ from j9330_rules.errors import (
     EngineUnavailable,
     HistoryError,
     J9330Error,
+    PayerMapError,
     ReferenceFileError,
     SpecError,
     WorkerStartupError,
@@ -24,7 +25,8 @@ from j9330_rules.errors import (
 from j9330_rules.model import Claim, ClaimLine, Finding, Payment, Result
 from j9330_rules.model.results import Results
 from j9330_rules.plugins.hookspecs import hookimpl
-from j9330_rules.plugins.payer import Payer
+from j9330_rules.plugins.payer import Payer, PayerId
+from j9330_rules.plugins.payer_map import PayerMap
 from j9330_rules.plugins.payer_plugin import SpecPayerPlugin
 from j9330_rules.plugins.pricing import benchmark
 from j9330_rules.refdata.reference import ReferenceData
@@ -44,6 +46,9 @@ __all__ = [
     "HistoryError",
     "J9330Error",
     "Payer",
+    "PayerId",
+    "PayerMap",
+    "PayerMapError",
     "PayerPolicy",
     "Payment",
     "ReferenceData",

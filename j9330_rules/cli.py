@@ -20,7 +20,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Column, Table
 
 from j9330_rules.editor import Editor
-from j9330_rules.errors import EngineUnavailable, SpecError
+from j9330_rules.errors import EngineUnavailable, PayerMapError, SpecError
 from j9330_rules.findings import HOST_FINDINGS
 from j9330_rules.history import HistoryError
 from j9330_rules.model import Claim, Result
@@ -52,11 +52,19 @@ def reference_options(command):
             "--asp-file",
             type=_FILE,
             multiple=True,
-            help="CMS ASP payment limit file (CSV); repeat for several quarters.",
+            help="CMS ASP payment limit file (CSV, xlsx or the published ZIP); repeat for several quarters.",
         ),
-        click.option("--crosswalk-file", type=_FILE, multiple=True, help="CMS ASP NDC-HCPCS crosswalk (CSV)."),
         click.option(
-            "--mue-file", type=_FILE, multiple=True, help="CMS MUE table (practitioner and/or outpatient hospital CSV)."
+            "--crosswalk-file",
+            type=_FILE,
+            multiple=True,
+            help="CMS ASP NDC-HCPCS crosswalk (CSV, xlsx or the published ZIP).",
+        ),
+        click.option(
+            "--mue-file",
+            type=_FILE,
+            multiple=True,
+            help="CMS MUE table, practitioner and/or outpatient hospital (CSV, xlsx or the published ZIP).",
         ),
         click.option(
             "--fee-schedule",
@@ -73,7 +81,7 @@ def reference_options(command):
 def _editor(**options) -> Editor:
     try:
         return Editor(**options)
-    except (SpecError, EngineUnavailable, FileNotFoundError, ReferenceFileError, HistoryError) as exc:
+    except (SpecError, EngineUnavailable, FileNotFoundError, ReferenceFileError, HistoryError, PayerMapError) as exc:
         raise click.UsageError(str(exc)) from None
 
 
@@ -150,6 +158,11 @@ def _results_in_workers(editor: Editor, items: Iterable, as_of, workers: int) ->
     default=1,
     show_default=True,
     help="Check in N worker processes (results stay in input order); 1 checks in this process.",
+)
+@click.option(
+    "--payer-map",
+    type=_FILE,
+    help="Map payer IDs and names on the claims (837 NM1*PR, FHIR insurer or Coverage.payor) onto payers: CSV or TOML; see docs/payer-map.md.",
 )
 @click.option(
     "--payer",

@@ -32,6 +32,12 @@ def _overrides(value: Any) -> Any:
     return tuple(value)
 
 
+def _payer_map(value: Any) -> Any:
+    from j9330_rules.plugins.payer_map import PayerMap
+
+    return value if value is None or isinstance(value, (str, Path, PayerMap)) else PayerMap.of(value)
+
+
 def _engine(_instance: Any, _attribute: Any, value: str) -> None:
     if value not in ENGINE_NAMES:
         raise ValueError(f"engine must be one of {', '.join(ENGINE_NAMES)}, not {value!r}")
@@ -50,6 +56,8 @@ class EditorConfig:
     mue_file: Paths = field(default=None, converter=_paths)
     fee_schedule: Paths = field(default=None, converter=_paths)
     history: str | Path | None = None
+    #: Payer IDs and names onto payers: a CSV or TOML file, a mapping of IDs, or a PayerMap.
+    payer_map: Any = field(default=None, converter=_payer_map)
     overrides: Any = field(default=None, converter=_overrides)
     plugins: tuple[Any, ...] = field(default=(), converter=tuple)
     entry_points: bool = True

@@ -19,12 +19,21 @@ from j9330_rules.config import EditorConfig
 from j9330_rules.engines import ENGINES, resolve_engine
 from j9330_rules.errors import ClaimError, EngineFailure
 from j9330_rules.facts.builder import FactBuilder
-from j9330_rules.findings import HOST_FINDINGS, evidence, plugin_failed, policy_not_provided, rule_finding
+from j9330_rules.findings import (
+    HOST_FINDINGS,
+    evidence,
+    nothing_to_check,
+    plugin_failed,
+    policy_not_provided,
+    rule_finding,
+)
 from j9330_rules.history import ClaimHistory
 from j9330_rules.model import SEVERITIES, Audit, Claim, Finding, Payment, Result
-from j9330_rules.model.structure import error_result, structure_claim
+from j9330_rules.model.claim import REQUEST_USES, bills_no_drug
+from j9330_rules.model.structure import error_result, safe_claim_id, structure_claim
 from j9330_rules.plugins.manager import PluginFailure, Registry, collect, isolated, plugin_manager
 from j9330_rules.plugins.payer import Payer
+from j9330_rules.plugins.payer_map import PayerMap, PayerResolver
 from j9330_rules.refdata.reference import ReferenceData
 from j9330_rules.rules.catalogue import catalogue
 from j9330_rules.rules.overrides import Override, apply_overrides, load_overrides
@@ -68,6 +77,8 @@ class Editor:
         self.engine = resolve_engine(config.engine)
         self._engines = {name: ENGINES[self.engine](policy.rules, name) for name, policy in self.policies.items()}
         self._catalogue = catalogue()
+        self.payer_map = PayerMap.of(config.payer_map)
+        self._payer_of = PayerResolver(self.payer_map, self.registry.payers)
         self.history = ClaimHistory(config.history) if config.history is not None else None
         overrides = config.overrides
         self.overrides: tuple[Override, ...] = (
@@ -75,7 +86,9 @@ class Editor:
         )
         #: What this Editor was built from; worker processes and Spark executors rebuild from it
         #: (with the overrides as loaded, so that a worker does not read the file again).
-        self.config: EditorConfig = config.evolve(overrides=self.overrides)
+        self.config: EditorConfig = config.evolve(
+            overrides=self.overrides, payer_map=self.payer_map if config.payer_map is not None else None
+        )
         self._version = metadata.version("j9330-rules")
 
     @property
@@ -99,11 +112,16 @@ class Editor:
     def _check_unlocked(self, claim: dict | Claim, *, as_of: dt.date | None = None) -> Result:
         """Check one claim. Raises ``ClaimError`` for an invalid claim or unknown payer,
         ``EngineFailure`` if the rules engine fails on it (the next claim is unaffected)."""
-        model = structure_claim(claim)
+        skipped = self._nothing_to_check(claim)
+        if skipped is not None:
+            return skipped
+        model = structure_claim(self.with_payer(claim))
         payer = self.registry.payers.get(model.payer)
         if payer is None:
             known = ", ".join(sorted(self.registry.payers)) or "none"
             raise ClaimError(f"$.payer: unknown payer; the known payers are: {known}")
+        if not model.drug_lines:
+            return self._note(model.claim_id, payer.name, "NO_J9330_LINE")
         policy = self.policies[payer.name]
         builder = self._builders[payer.name]
         patient = self._patient_key(model)
@@ -134,6 +152,38 @@ class Editor:
         if patient is not None and not result.blocking:
             self.history.record(patient, payer.name, model.claim_id, builder.billed_units(model))
         return result
+
+    def _nothing_to_check(self, claim: Any) -> Result | None:
+        """The note for a raw claim that is a request, or bills no J9330 line; checked no further."""
+        if not isinstance(claim, dict):
+            return None
+        use = claim.get("use")
+        code = (
+            "NOT_A_CLAIM"
+            if isinstance(use, str) and use in REQUEST_USES
+            else "NO_J9330_LINE"
+            if bills_no_drug(claim)
+            else None
+        )
+        claim_id = (safe_claim_id(claim) or "").strip()
+        if code is None or not claim_id:  # without an id the result could not be matched: the error says so
+            return None
+        try:
+            name = self.with_payer(claim).get("payer")
+        except ClaimError:
+            name = None
+        payer = self.registry.payers.get(name.strip().lower()) if isinstance(name, str) else None
+        return self._note(claim_id, payer.name if payer else None, code, use if isinstance(use, str) else "")
+
+    def _note(self, claim_id: str | None, payer: str | None, code: str, use: str = "") -> Result:
+        return Result(claim_id, payer, (nothing_to_check(code, payer, self._catalogue, use),))
+
+    def with_payer(self, claim: Any) -> Any:
+        """A claim dict without ``payer`` but with ``payer_id``/``payer_name`` (X12, FHIR), with
+        its payer from the payer map; a ClaimError naming the ID when nothing maps it."""
+        if isinstance(claim, dict) and not claim.get("payer") and ("payer_id" in claim or "payer_name" in claim):
+            return {**claim, "payer": self._payer_of(claim.get("payer_id"), claim.get("payer_name"))}
+        return claim
 
     def _patient_key(self, claim: Claim) -> str | None:
         if self.history is None or not claim.patient.member_id:

@@ -51,6 +51,10 @@ class ReferenceFileError(J9330Error, ValueError):
         super().__init__(f"{self.path}: {message}")
 
 
+class PayerMapError(J9330Error, ValueError):
+    """A payer map cannot be used (unreadable, or mapping onto a payer no plugin registers)."""
+
+
 class HistoryError(J9330Error, RuntimeError):
     """The claim history cannot be opened, read or written.
 

@@ -37,6 +37,12 @@ HOST_FINDINGS: Mapping[str, HostFinding] = {
         "PAYER_POLICY_NOT_PROVIDED", "HOST-PAYER-POLICY", lambda payer: not payer.policy_sourced
     ),
     "PLUGIN_FAILED": HostFinding("PLUGIN_FAILED", "HOST-PLUGIN", lambda payer: True),
+    "NO_J9330_LINE": HostFinding("NO_J9330_LINE", "HOST-NO-J9330", lambda payer: True),
+    "NOT_A_CLAIM": HostFinding("NOT_A_CLAIM", "HOST-NOT-A-CLAIM", lambda payer: True),
+}
+NOTHING_TO_CHECK = {
+    "NO_J9330_LINE": "Nothing to check: no line of the claim bills J9330, so no J9330 edit applies.",
+    "NOT_A_CLAIM": "Not checked: this is a {use} request, not a claim; J9330 edits apply to the claim that follows it.",
 }
 
 
@@ -67,6 +73,19 @@ def policy_not_provided(payer: Payer, catalogue: Mapping[str, EditCode]) -> Find
         rule_id=host.rule_id,
         source=payer.note or None,
         payer=payer.name,
+    )
+
+
+def nothing_to_check(code: str, payer: str | None, catalogue: Mapping[str, EditCode], use: str = "") -> Finding:
+    """The one note of an input that is no J9330 claim (no J9330 line, or a FHIR preauthorization)."""
+    host, entry = HOST_FINDINGS[code], catalogue[code]
+    return Finding(
+        code=entry.code,
+        severity=entry.severity,
+        line=None,
+        message=NOTHING_TO_CHECK[code].format(use=use),
+        rule_id=host.rule_id,
+        payer=payer,
     )
 
 

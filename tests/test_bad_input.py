@@ -63,7 +63,7 @@ def duplicate_line_number() -> dict:
 
 
 def too_many_lines() -> dict:
-    line = CLEAN_CLAIM["lines"][2]
+    line = CLEAN_CLAIM["lines"][0]  # a J9330 line: a claim with none is not checked at all
     return make_claim(lines=[dict(line, line=n) for n in range(1, 1001)])
 
 

@@ -14,7 +14,12 @@ from j9330_rules.rules.specs import load_spec
 DOC = Path(__file__).resolve().parents[1] / "docs" / "edit-catalogue.md"
 SPECS = resources.files("j9330_specs")
 NOT_SPECS = ("catalogue.yaml", "reference.yaml")
-HOST_RULES = {"PAYER_POLICY_NOT_PROVIDED": {"HOST-PAYER-POLICY"}, "PLUGIN_FAILED": {"HOST-PLUGIN"}}
+HOST_RULES = {
+    "PAYER_POLICY_NOT_PROVIDED": {"HOST-PAYER-POLICY"},
+    "PLUGIN_FAILED": {"HOST-PLUGIN"},
+    "NO_J9330_LINE": {"HOST-NO-J9330"},
+    "NOT_A_CLAIM": {"HOST-NOT-A-CLAIM"},
+}
 NONE = "—"
 
 

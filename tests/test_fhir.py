@@ -52,7 +52,7 @@ def example(name: str, **changes) -> dict:
 
 def assert_same(editor, fhir_claim: dict, json_claim: dict) -> Result:
     """Same model and same result (findings, messages, CARC/RARC, payment) as the JSON claim."""
-    assert structure_claim(fhir_claim) == structure_claim(json_claim)
+    assert structure_claim(editor.with_payer(fhir_claim)) == structure_claim(json_claim)
     got, want = check(editor, [fhir_claim, json_claim])
     assert got == want
     return got
@@ -71,7 +71,7 @@ def test_professional_claim_checks_like_the_contract_example(editor):
     want = make_claim(claim_id="FHIR-CLM-0001", patient={**PATIENT, "member_id": "MBR-ZQ-0001"})
     result = assert_same(editor, claim, want)
     assert result.error is None and not result.blocking
-    assert claim["payer"] == "Medicare" and result.payer == "medicare"
+    assert claim["payer_name"] == "Medicare" and result.payer == "medicare"
 
 
 def test_bundle_of_two_claims_checks_like_its_json_claims(editor):
@@ -162,8 +162,8 @@ def test_payer_mapping_extension_and_fallbacks():
     assert claim["payer"] == "aetna"
     (claim,) = fhir_claims(institutional, payers={"MEDICARE": "uhc"})
     assert claim["payer"] == "uhc"
-    (claim,) = fhir_claims(institutional, payers={"99999": "bcbs"})  # not found: the display
-    assert claim["payer"] == "Medicare"
+    (claim,) = fhir_claims(institutional, payers={"99999": "bcbs"})  # not found: for the Editor's payer map
+    assert "payer" not in claim and (claim["payer_id"], claim["payer_name"]) == ("00882", "Medicare")
     explicit = copy.deepcopy(institutional)
     explicit["extension"] = [{"url": fhir.EXT_PAYER, "valueString": "cigna"}]
     (claim,) = fhir_claims(explicit, payers={"00882": "aetna"})
@@ -171,11 +171,11 @@ def test_payer_mapping_extension_and_fallbacks():
     no_display = copy.deepcopy(institutional)
     del no_display["insurer"]["display"]
     (claim,) = fhir_claims(no_display)
-    assert claim["payer"] == "00882"
+    assert claim["payer_id"] == "00882" and "payer_name" not in claim
     no_insurer = copy.deepcopy(institutional)
     del no_insurer["insurer"]
     (claim,) = fhir_claims(no_insurer)
-    assert "payer" not in claim
+    assert not {"payer", "payer_id", "payer_name"} & set(claim)
 
 
 def test_no_payer_is_the_converters_error(editor):
@@ -326,8 +326,9 @@ def test_unreadable_inputs_say_where_and_why(text, expected):
     assert "Zebulon" not in items[0].message
 
 
-def test_empty_bundle_is_no_claims():
-    assert list(fhir_claims({"resourceType": "Bundle", "type": "searchset", "total": 0})) == []
+def test_a_bundle_with_no_claim_is_one_error():
+    (item,) = fhir_claims({"resourceType": "Bundle", "type": "searchset", "total": 0})
+    assert item == Unreadable("<fhir>: the Bundle holds no Claim")
 
 
 def test_a_validation_error_message_never_quotes_input():

@@ -102,9 +102,14 @@ def test_each_837_gives_the_findings_of_its_json_equivalent(editor, x12_name, js
     assert all(isinstance(claim, dict) for claim in claims)
     assert [c["claim_id"] for c in claims] == [e["claim_id"] for e in expected]
     for claim, twin in zip(claims, expected):
-        assert outcome(editor, claim) == outcome(editor, twin), claim["claim_id"]
         if "payer" in twin:
-            assert structure_claim(claim) == structure_claim(twin), claim["claim_id"]
+            assert outcome(editor, claim) == outcome(editor, twin), claim["claim_id"]
+            assert structure_claim(editor.with_payer(claim)) == structure_claim(twin), claim["claim_id"]
+        else:  # the JSON twin has no payer at all; the 837 names a payer ID nothing maps
+            assert outcome(editor, twin) == ("ClaimError", "$.payer: required field missing")
+            kind, message = outcome(editor, claim)
+            assert kind == "ClaimError"
+            assert message.startswith("$.payer_id: payer ID 99999 (UNMAPPED HEALTH PLAN) is not mapped to a payer")
 
 
 def test_the_findings_compared_are_the_ones_the_errors_call_for(editor):
@@ -178,11 +183,12 @@ def test_institutional_mapping():
     assert jg["lines"][1]["service_date"] == "2026-03-02"
 
 
-def test_dependent_patient_and_claim_prior_authorization():
+def test_dependent_patient_and_claim_prior_authorization(editor):
     claim = {c["claim_id"]: c for c in read("837p_batch.x12")}["X12-P-DEPENDENT"]
     assert claim["patient"] == {"birth_date": "1960-01-15", "sex": "M", "member_id": "TESTMBR0004"}
     assert claim["prior_authorization"] == "PA12345"
-    assert claim["payer"] == "aetna"
+    assert (claim["payer_id"], claim["payer_name"]) == ("AETNA", "AETNA")
+    assert editor.with_payer(claim)["payer"] == "aetna"
     assert claim["lines"][0]["dx_pointers"] == [1, 2]
 
 
@@ -222,17 +228,22 @@ def test_other_delimiters_and_line_breaks():
 # --- the payer ------------------------------------------------------------------------------
 
 
-def test_payer_comes_from_a_known_payer_id_else_is_left_out():
+def test_claims_carry_the_payer_id_and_name_and_the_editor_maps_them(editor):
     claims = read("837p_batch.x12")
-    assert [c.get("payer") for c in claims] == ["medicare"] * 4 + ["aetna", None]
-    assert "payer" not in claims[-1]
+    assert [(c["payer_id"], c["payer_name"]) for c in claims] == [("MEDICARE", "MEDICARE PART B")] * 4 + [
+        ("AETNA", "AETNA"),
+        ("99999", "UNMAPPED HEALTH PLAN"),
+    ]
+    assert all("payer" not in c for c in claims)
+    assert [editor.with_payer(c)["payer"] for c in claims[:5]] == ["medicare"] * 4 + ["aetna"]
+    with pytest.raises(ClaimError, match=r"^\$\.payer_id: payer ID 99999 \(UNMAPPED HEALTH PLAN\) is not mapped"):
+        editor.with_payer(claims[5])
 
 
 def test_payer_option_names_one_payer_or_maps_payer_ids():
     assert {c["payer"] for c in read("837p_batch.x12", payer="cigna")} == {"cigna"}
-    mapped = read("837p_batch.x12", payer={"99999": "uhc", "AETNA": "bcbs"})
-    assert [c["payer"] for c in mapped] == ["medicare"] * 4 + ["bcbs", "uhc"]
-    assert all("payer" not in c for c in read("837p_batch.x12", known_payers=()))
+    mapped = read("837p_batch.x12", payer={"99999": "uhc", "aetna": "bcbs"})
+    assert [c.get("payer") for c in mapped] == [None] * 4 + ["bcbs", "uhc"]
     with pytest.raises(TypeError):
         read("837p_clean.x12", payer=42)
 
@@ -330,9 +341,9 @@ def test_a_bad_claim_leaves_the_others_of_its_batch_readable(editor):
 
 def test_unsupported_versions_and_transactions_are_named():
     clean = (X12 / "837p_clean.x12").read_text()
-    (newer,) = read_x12(io.StringIO(clean.replace("005010X222A1", "005010X222A2")), "a2")
-    assert isinstance(newer, Unreadable)
-    assert "segment 2: GS08" in newer.message and "005010X222A1 (professional)" in newer.message
+    (base,) = read_x12(io.StringIO(clean.replace("005010X222A1", "005010X222")), "x222")
+    assert isinstance(base, Unreadable)
+    assert "GS08" in base.message and "005010X222A1 and A2 (837P), 005010X223A2 and A3 (837I)" in base.message
     (other,) = read_x12(io.StringIO(clean.replace("ST*837*", "ST*835*")), "st")
     assert isinstance(other, Unreadable) and "segment 3 (ST)" in other.message
     (empty,) = read_x12(io.StringIO(""), "empty")

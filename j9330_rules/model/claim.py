@@ -38,6 +38,21 @@ class Documentation:
     route: str | None = None
 
 
+#: The one code this product checks.
+HCPCS = "J9330"
+#: FHIR ``Claim.use`` values that are requests, not claims (R4: claim | preauthorization | predetermination).
+REQUEST_USES = frozenset({"preauthorization", "predetermination"})
+
+
+def bills_no_drug(data: Any) -> bool:
+    """A raw claim each of whose lines names a procedure code, none of them J9330: nothing to check."""
+    lines = data.get("lines") if isinstance(data, dict) else None
+    if not isinstance(lines, list) or not lines:
+        return False
+    codes = [line.get("hcpcs") if isinstance(line, dict) else None for line in lines]
+    return all(isinstance(code, str) and code.strip() and code.strip().upper() != HCPCS for code in codes)
+
+
 @define(frozen=True)
 class ClaimLine:
     line: int
@@ -57,7 +72,7 @@ class ClaimLine:
 
     @property
     def is_drug_line(self) -> bool:
-        return self.hcpcs == "J9330"
+        return self.hcpcs == HCPCS
 
 
 @define(frozen=True)

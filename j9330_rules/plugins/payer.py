@@ -13,6 +13,16 @@ def _check_name(_instance, _attribute, value: str) -> None:
 
 
 @define(frozen=True)
+class PayerId:
+    """A payer ID (837 loop 2010BB NM109) the payer publishes, with where it says so."""
+
+    id: str
+    source: str
+    reviewed: str  # YYYY-MM-DD: when the source was last read
+    note: str = ""
+
+
+@define(frozen=True)
 class Payer:
     """Who pays the claim; ``policy_sourced`` is False until a cited policy is encoded.
 
@@ -24,3 +34,5 @@ class Payer:
     display_name: str
     policy_sourced: bool
     note: str = ""
+    #: The payer IDs claims to this payer carry; the Editor maps them onto it (plugins/payer_map.py).
+    payer_ids: tuple[PayerId, ...] = field(default=(), converter=tuple)

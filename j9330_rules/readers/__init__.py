@@ -9,10 +9,11 @@ chooses one from a file's first bytes.
 
 from __future__ import annotations
 
+import codecs
 import sys
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, BinaryIO, TextIO
 
 from j9330_rules.readers.base import Unreadable
 from j9330_rules.readers.csv_lines import looks_like_csv, read_csv
@@ -35,29 +36,56 @@ except ImportError:
     pass
 else:
     FORMATS["x12"] = read_x12
-#: File suffixes a directory contributes.
-SUFFIXES = {".json", ".ndjson", ".jsonl", ".csv", ".x12", ".edi", ".837"}
+#: File suffixes a directory contributes (compared without case): JSON, CSV and the names
+#: clearinghouses and practice systems give X12 837 files.
+SUFFIXES = {".json", ".ndjson", ".jsonl", ".csv", ".x12", ".edi", ".837", ".837i", ".837p"}
+_BOMS = ((codecs.BOM_UTF8, "utf-8"), (codecs.BOM_UTF16_LE, "utf-16-le"), (codecs.BOM_UTF16_BE, "utf-16-be"))
 
 
-def detect(head: str) -> str:
+def decode(data: bytes) -> str:
+    """Text from a file's bytes, as Windows and CMS tools write them.
+
+    A byte-order mark (UTF-8, or the UTF-16 that PowerShell's ``>`` writes) is dropped and
+    chooses the encoding; otherwise UTF-8, and Windows-1252 when the bytes are not UTF-8 (CMS
+    files hold 0xA0 and curly quotes). Undefined Windows-1252 bytes become U+FFFD, so one bad
+    byte costs at most the record it is in, never the file.
+    """
+    for bom, encoding in _BOMS:
+        if data.startswith(bom):
+            return data[len(bom) :].decode(encoding, errors="replace")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        return data.decode("cp1252", errors="replace")
+
+
+def detect(head: str, suffix: str = "") -> str:
     """The format of a text from its first characters (JSON and NDJSON are one format).
 
     X12: text starting with ``ISA``. FHIR: JSON whose first object's ``resourceType`` is Claim
     or Bundle. CSV: a first line that is a header naming ``claim_id`` and ``hcpcs``. Anything
-    else is read as JSON.
+    else is read as JSON, but a ``.csv`` file as CSV (so that a file of another layout is one
+    error, not one per line). A byte-order mark is looked past.
     """
+    head = head.lstrip("\ufeff")
     if head.lstrip().startswith("ISA"):
         return "x12"
     if resource_type(head) in ("Claim", "Bundle"):
         return "fhir"
-    if looks_like_csv(head):
+    if looks_like_csv(head) or suffix.lower() == ".csv":
         return "csv"
     return "json"
 
 
-def read_stream(stream: TextIO, label: str, fmt: str | None = None) -> Iterator[Any]:
-    text = stream.read()
-    name = fmt or detect(text[:4096])
+def read_stream(stream: TextIO | BinaryIO, label: str, fmt: str | None = None) -> Iterator[Any]:
+    """Claims from a text or binary stream (bytes are decoded as :func:`decode` says)."""
+    data = stream.read()
+    yield from read_text(decode(data) if isinstance(data, bytes) else data.lstrip("\ufeff"), label, fmt)
+
+
+def read_text(text: str, label: str, fmt: str | None = None) -> Iterator[Any]:
+    """Claims from a whole text, in the format named or the one detected."""
+    name = fmt or detect(text[:4096], Path(label).suffix)
     reader = FORMATS.get(name)
     if reader is None:
         yield Unreadable(f"{label}: the {name} reader is not available in this installation")
@@ -75,20 +103,38 @@ class _Text:
         return self._text
 
 
-def read_paths(paths: Iterable[str], fmt: str | None = None) -> Iterator[Any]:
+def claim_files(path: Path) -> list[Path]:
+    """The claim files of a directory, sorted by name; a file is itself."""
+    if not path.is_dir():
+        return [path]
+    return sorted(p for p in path.iterdir() if p.suffix.lower() in SUFFIXES and p.is_file())
+
+
+def read_paths(paths: Iterable[str | Path], fmt: str | None = None) -> Iterator[Any]:
     """Claims from each path in turn; a directory contributes its claim files, sorted by name."""
     for name in paths:
         if name == STDIN:
-            yield from read_stream(sys.stdin, "<stdin>", fmt)
+            yield from read_stream(getattr(sys.stdin, "buffer", sys.stdin), "<stdin>", fmt)
             continue
-        path = Path(name)
-        files = sorted(p for p in path.iterdir() if p.suffix in SUFFIXES) if path.is_dir() else [path]
-        for file in files:
+        for file in claim_files(Path(name)):
             try:
-                with file.open(encoding="utf-8") as stream:
-                    yield from read_stream(stream, str(file), fmt)
-            except (OSError, UnicodeDecodeError) as exc:
+                data = file.read_bytes()
+            except OSError as exc:
                 yield Unreadable(f"{file}: cannot read ({type(exc).__name__})")
+                continue
+            yield from read_text(decode(data), str(file), fmt)
 
 
-__all__ = ["FORMATS", "INPUT_FORMATS", "STDIN", "Unreadable", "detect", "read_paths", "read_stream"]
+__all__ = [
+    "FORMATS",
+    "INPUT_FORMATS",
+    "STDIN",
+    "SUFFIXES",
+    "Unreadable",
+    "claim_files",
+    "decode",
+    "detect",
+    "read_paths",
+    "read_stream",
+    "read_text",
+]

@@ -191,13 +191,15 @@ class _File:
             else:
                 self._add(where, value, None)
         if not items:
-            if not any(isinstance(v, dict) and v.get("resourceType") == "Bundle" for _, v in top):
-                yield Unreadable(f"{self.label}: holds no FHIR Claim or Bundle")
+            bundles = any(isinstance(v, dict) and v.get("resourceType") == "Bundle" for _, v in top)
+            yield Unreadable(
+                f"{self.label}: {'the Bundle holds no Claim' if bundles else 'holds no FHIR Claim or Bundle'}"
+            )
             return
-        for where, item, version in items:
-            yield item if isinstance(item, Unreadable) else self._claim(where, item, version)
+        for where, item, version, *full_url in items:
+            yield item if isinstance(item, Unreadable) else self._claim(where, item, version, *full_url)
 
-    def _bundle(self, where: str, bundle: dict) -> list[tuple[str, Any, str | None]]:
+    def _bundle(self, where: str, bundle: dict) -> list[tuple[Any, ...]]:
         """A Bundle's claims; a Bundle that says its version passes it on to claims that do not."""
         prefix = f"{where} " if where else ""
         stated = _version_of(bundle)
@@ -216,7 +218,7 @@ class _File:
             return [
                 (where, Unreadable(f"{self._where(where)}: the Bundle is not valid FHIR {version}: {problems}"), None)
             ]
-        found: list[tuple[str, Any, str | None]] = []
+        found: list[tuple[Any, ...]] = []  # (where, raw claim | Unreadable, version[, the entry's fullUrl])
         for position, entry in enumerate(entries if isinstance(entries, list) else ()):
             place = f"{prefix}Bundle.entry[{position}]"
             resource = entry.get("resource") if isinstance(entry, dict) else None
@@ -226,7 +228,7 @@ class _File:
                 found.append((place, Unreadable(f"{self._where(place)}: not a FHIR resource (no resourceType)"), None))
             elif resource["resourceType"] == "Claim":
                 self._add(place, resource, entry.get("fullUrl"))
-                found.append((place, resource, stated))
+                found.append((place, resource, stated, entry.get("fullUrl")))
             else:
                 self._add(place, resource, entry.get("fullUrl"))
         return found
@@ -242,7 +244,7 @@ class _File:
 
     # ------------------------------------------------------------ one claim
 
-    def _claim(self, where: str, raw: dict, bundle_version: str | None = None) -> Any:
+    def _claim(self, where: str, raw: dict, bundle_version: str | None = None, full_url: Any = None) -> Any:
         version = self.version or _version_of(raw) or bundle_version or R4B
         try:
             claim = VERSIONS[version]("Claim").model_validate(raw)
@@ -251,7 +253,7 @@ class _File:
         except Exception as exc:  # a model-level check that is not a ValidationError
             return Unreadable(f"{self._where(where)}: Claim is not valid FHIR {version} ({type(exc).__name__})")
         try:
-            return _Mapper(self, claim, version).build()
+            return _Mapper(self, claim, version, full_url if isinstance(full_url, str) else None).build()
         except _Problem as exc:
             return Unreadable(f"{self._where(where)}: {exc}")
         except Exception as exc:  # a shape the mapping did not foresee: this claim only, and no values
@@ -439,8 +441,8 @@ def _typed_identifier(resource: Any, code: str) -> str | None:
 
 
 class _Mapper:
-    def __init__(self, file: _File, claim: Any, version: str):
-        self.file, self.claim, self.version = file, claim, version
+    def __init__(self, file: _File, claim: Any, version: str, full_url: str | None = None):
+        self.file, self.claim, self.version, self.full_url = file, claim, version, full_url
 
     def resolve(self, reference: Any) -> Any:
         return self.file.resolve(reference, self.claim, self.version)
@@ -449,9 +451,14 @@ class _Mapper:
         claim = self.claim
         diagnoses, positions = self._diagnoses()
         items = claim.item or []
+        payer, payer_id, payer_name = self._payer()
         out: dict[str, Any] = {
-            "claim_id": claim.id or next((i.value for i in _identifiers(claim)), None),
-            "payer": self._payer(),
+            # A Claim in a transaction Bundle may have no id yet: its entry's fullUrl names it.
+            "claim_id": claim.id or next((i.value for i in _identifiers(claim)), None) or self.full_url,
+            "payer": payer,
+            "payer_id": payer_id,
+            "payer_name": payer_name,
+            "use": claim.use if claim.use != "claim" else None,
             "form": _code(claim.type, frozenset({CLAIM_TYPE_SYSTEM})),
             "type_of_bill": self._type_of_bill(),
             "place_of_service": next(
@@ -465,27 +472,31 @@ class _Mapper:
         }
         return {key: value for key, value in out.items() if value is not None}
 
-    def _payer(self) -> Any:
+    def _payer(self) -> tuple[str | None, str | None, str | None]:
+        """(payer, payer_id, payer_name): the payer from the extension or the reader's map; else the
+        insurer's (or, with no insurer, the focal coverage's payor's) identifier and name for the
+        Editor's payer map."""
         explicit = _value(_extension(self.claim, EXT_PAYER))
         if isinstance(explicit, str) and explicit.strip():
-            return explicit
-        insurer = self.claim.insurer
-        if insurer is None:
-            return None
-        organisation = self.resolve(insurer)
-        identifier = insurer.identifier.value if insurer.identifier is not None else None
-        candidates = [
-            identifier,
-            *(i.value for i in _identifiers(organisation)),
-            insurer.display,
-            getattr(organisation, "name", None),
+            return explicit, None, None
+        party = self.claim.insurer
+        if party is None:
+            insurance = self._focal_insurance()
+            coverage = self.resolve(insurance.coverage) if insurance is not None else None
+            party = next(iter(getattr(coverage, "payor", None) or ()), None)
+        if party is None:
+            return None, None, None
+        organisation = self.resolve(party)
+        own = party.identifier.value if party.identifier is not None else None
+        identifiers = [
+            v for v in (own, *(i.value for i in _identifiers(organisation))) if isinstance(v, str) and v.strip()
         ]
-        candidates = [c for c in candidates if isinstance(c, str) and c.strip()]
-        for candidate in candidates:
+        names = [n for n in (party.display, getattr(organisation, "name", None)) if isinstance(n, str) and n.strip()]
+        for candidate in (*identifiers, *names):
             mapped = self.file.payers.get(candidate.strip().lower())
             if mapped is not None:
-                return mapped
-        return insurer.display or getattr(organisation, "name", None) or identifier
+                return mapped, None, None
+        return None, next(iter(identifiers), None), next(iter(names), None)
 
     def _type_of_bill(self) -> str | None:
         for info in self.claim.supportingInfo or ():

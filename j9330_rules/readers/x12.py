@@ -5,10 +5,9 @@ The details (how it works, and why) are in docs/internals.md, "The X12 837 reade
 
 from __future__ import annotations
 
-import functools
 import io
 import re
-from collections.abc import Collection, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
@@ -20,10 +19,21 @@ from j9330_rules.readers.base import Unreadable
 
 __all__ = ["FORMS", "read_x12"]
 
-#: GS08 implementation guide → claim form. pyx12 4.0 ships maps for these two.
-FORMS = {"005010X222A1": "professional", "005010X223A2": "institutional"}
-_SUPPORTED = ", ".join(f"{version} ({form})" for version, form in FORMS.items())
+#: GS08 implementation guide → claim form. pyx12 4.0 ships maps for 005010X222A1 and 005010X223A2.
+FORMS = {
+    "005010X222A1": "professional",
+    "005010X222A2": "professional",
+    "005010X223A2": "institutional",
+    "005010X223A3": "institutional",
+}
+#: An errata version → the pyx12 map it is read with. The errata (X222A2, X223A3) correct code
+#: lists and notes of the guide they amend, not its loops and segments.
+READ_AS = {"005010X222A2": "005010X222A1", "005010X223A3": "005010X223A2"}
+_SUPPORTED = "005010X222A1 and A2 (837P), 005010X223A2 and A3 (837I)"
 DIAGNOSIS_QUALIFIERS = frozenset({"ABK", "ABF"})
+#: HI qualifiers of ICD-9-CM diagnoses (principal, other, admitting, reason for visit, external cause).
+ICD9_QUALIFIERS = frozenset({"BK", "BF", "BJ", "PR", "BN"})
+ICD9_END = "2015-10-01"
 CLAIM_LOOP = "2300"
 
 _ENVELOPE = frozenset({"ISA", "IEA", "GS", "GE", "ST", "SE"})
@@ -94,18 +104,16 @@ def read_x12(
     stream: TextIO,
     label: str,
     payer: str | Mapping[str, str] | None = None,
-    *,
-    known_payers: Collection[str] | None = None,
 ) -> Iterator[Any]:
     """Claims (contract dicts) from an X12 837P/837I text, in file order.
 
     A claim that cannot be read, and a problem that stops the reading, is an
     :class:`Unreadable` naming the segment and position, never its content.
     """
-    text = stream.read().lstrip()
-    resolver = _PayerResolver(payer, known_payers)
+    text, versions, clm_lines = prepared(stream.read())
+    resolver = _PayerResolver(payer)
     errors = _Errors()
-    reading = _Reading(label, resolver, errors)
+    reading = _Reading(label, resolver, errors, versions, clm_lines)
     try:
         reader = pyx12.x12context.X12ContextReader(pyx12.params.params(), errors, io.StringIO(text))
     except pyx12.errors.X12Error:
@@ -130,12 +138,53 @@ def read_x12(
             errors.handle_errors(reader.src.pop_errors())
     except pyx12.errors.EngineError as exc:
         if str(exc).startswith("Map not found"):
-            errors.stop(f"GS08 names an implementation guide with no X12 map; this reader reads {_SUPPORTED}")
+            errors.stop(f"GS08 names an implementation guide this reader does not read; it reads {_SUPPORTED}")
         else:
             errors.stop("the X12 reader stopped (EngineError)")
     except Exception as exc:
         errors.stop(f"the X12 reader stopped ({type(exc).__name__})")
     yield from reading.flush(final=True)
+
+
+def prepared(text: str) -> tuple[str, list[str], list[int]]:
+    """The text as pyx12 should read it, each functional group's GS08 as written, and the
+    segment number (ISA = 1) of every CLM.
+
+    Errata versions are relabelled to the map they are read with (same length, so segment
+    positions hold). A component separator that the body's CLM05 composites use instead of
+    the one ISA16 declares is taken as the body has it, as tolerant clearinghouses do, when
+    every CLM05 agrees and none uses the declared one.
+    """
+    text = text.lstrip("\ufeff").lstrip()
+    if not text.startswith("ISA") or len(text) < 106:
+        return text, [], []
+    element, declared, terminator = text[3], text[104], text[105]
+    if element.isalnum() or terminator.isalnum():
+        return text, [], []
+    segments = [segment.strip() for segment in text.split(terminator)]
+    segments = [segment for segment in segments if segment]
+    clm_lines = [number for number, segment in enumerate(segments, start=1) if segment.startswith(f"CLM{element}")]
+    versions = [_element(segment, element, 8) for segment in segments if segment.startswith(f"GS{element}")]
+    used = {_composite_separator(_element(s, element, 5)) for s in segments if s.startswith(f"CLM{element}")}
+    if len(used) == 1 and None not in used and declared not in used:
+        text = text[:104] + used.pop() + text[105:]
+    for errata, base in READ_AS.items():
+        text = re.sub(rf"(?<={re.escape(element)}){errata}(?=[{re.escape(element + terminator)}\s])", base, text)
+    return text, versions, clm_lines
+
+
+def _element(segment: str, separator: str, position: int) -> str:
+    elements = segment.split(separator)
+    return elements[position] if len(elements) > position else ""
+
+
+_CLM05 = re.compile(r"[0-9A-Z]{1,2}([^0-9A-Za-z\s])[A-Z]\1[0-9A-Z]")
+
+
+def _composite_separator(clm05: str) -> str | None:
+    """The separator CLM05 (facility code, qualifier, frequency: ``11:B:1``) is written with."""
+    match = _CLM05.fullmatch(clm05)
+    return match[1] if match else None
 
 
 # ---------------------------------------------------------------------------
@@ -163,6 +212,9 @@ class _Errors:
         self.interchange = self.group = self.transaction = 0
         self._src: Any = None
         self._segment: tuple[str | None, int, int | None] = (None, 0, None)
+        # The last segments seen, by number: pyx12 reports some errors (trailing empty elements)
+        # only after it has moved on to the next segment, naming the faulty one by its number.
+        self._recent: dict[int, tuple[str | None, int, int | None]] = {}
         self._element: tuple[str | None, str | None] = (None, None)
         self._missing: tuple[str, str | None, bool] | None = None
         self.at_end = False  # pyx12 is checking for trailers that never came
@@ -193,7 +245,7 @@ class _Errors:
 
     def add_seg(self, map_node: Any, seg: Any, seg_count: int, cur_line: int, ls_id: Any) -> None:
         seg_id = _segment_id(seg)
-        self._segment = (seg_id, cur_line, seg_count)
+        self._remember((seg_id, cur_line, seg_count))
         self._element = (None, None)
         # For a "required segment missing" error (which follows at once) pyx12 passes the map
         # node of the missing segment or loop; otherwise this is the segment's own node.
@@ -239,8 +291,8 @@ class _Errors:
 
     def seg_error(self, err_cde: str, err_str: str, err_value: Any = None, src_line: int | None = None) -> None:
         seg_id, line, position = self._segment
-        if src_line:
-            line = src_line
+        if src_line and src_line != line:
+            seg_id, line, position = self._recent.get(src_line, (None, src_line, None))
         if err_cde == "5" and seg_id in ("ISA", "IEA"):
             # pyx12 4.0 counts ISA/IEA across the interchanges of one file; IEA is checked on its own.
             return
@@ -291,7 +343,13 @@ class _Errors:
 
     def _here(self, seg: Any) -> None:
         line = self._src.get_cur_line() if self._src is not None else 0
-        self._segment = (_segment_id(seg), line, None)
+        self._remember((_segment_id(seg), line, None))
+
+    def _remember(self, segment: tuple[str | None, int, int | None]) -> None:
+        self._segment = segment
+        self._recent[segment[1]] = segment
+        if len(self._recent) > 64:
+            del self._recent[next(iter(self._recent))]
 
     def _line(self) -> int:
         return self._src.get_cur_line() if self._src is not None else 1
@@ -328,6 +386,8 @@ class _Context:
     subscriber: dict[str, str | None] = field(default_factory=dict)
     dependent: dict[str, str | None] | None = None
     payer_id: str | None = None
+    payer_name: str | None = None
+    version: str | None = None  # GS08 as written
 
 
 @dataclass
@@ -340,10 +400,16 @@ class _Pending:
 
 
 class _Reading:
-    def __init__(self, label: str, payer: _PayerResolver, errors: _Errors):
+    def __init__(
+        self, label: str, payer: _PayerResolver, errors: _Errors, versions: list[str], clm_lines: list[int] = ()
+    ):
         self.label = label
+        self.clm_lines = clm_lines  # every CLM's segment number, counted in the raw text
+        self.done: set[int] = set()
         self.payer = payer
         self.errors = errors
+        self.versions = versions
+        self.groups = 0
         self.context = _Context()
         self.pending: list[_Pending] = []
         self.claim_count = 0
@@ -355,7 +421,10 @@ class _Reading:
         loop = getattr(getattr(node.x12_map_node, "parent", None), "id", None)
         ctx = self.context
         if seg_id == "GS":
-            ctx.form = FORMS.get(node.get_value("GS08") or "")
+            self.groups += 1
+            written = self.versions[self.groups - 1] if self.groups <= len(self.versions) else None
+            ctx.version = written or node.get_value("GS08")
+            ctx.form = FORMS.get(ctx.version or "")
             if ctx.form is None:
                 line = self._line(node)
                 self.errors.unsupported(
@@ -374,7 +443,8 @@ class _Reading:
             if level == "20":
                 ctx.npi = None
             elif level == "22":
-                ctx.member_id, ctx.subscriber, ctx.dependent, ctx.payer_id = None, {}, None, None
+                ctx.member_id, ctx.subscriber, ctx.dependent = None, {}, None
+                ctx.payer_id = ctx.payer_name = None
             elif level == "23":
                 ctx.dependent = {}
         elif loop == "2010AA" and seg_id == "NM1":
@@ -384,22 +454,31 @@ class _Reading:
         elif loop == "2010BA" and seg_id == "DMG":
             ctx.subscriber = _demographics(node)
         elif loop == "2010BB" and seg_id == "NM1":
-            ctx.payer_id = node.get_value("NM109")
+            ctx.payer_id, ctx.payer_name = node.get_value("NM109"), node.get_value("NM103")
         elif loop == "2010CA" and seg_id == "DMG":
             ctx.dependent = _demographics(node)
 
     def claim(self, node: Any, end: int) -> None:
         first = _first_line(node)
+        ctx = self.context
         try:
-            claim = _claim(node, self.context)
+            claim = _claim(node, ctx) if ctx.form is not None else {}  # the GS problem is the claim's error
+        except _NotAccepted as exc:
+            self.errors.unsupported("segment", first, f"segment {first} (CLM): {exc}")
+            claim = {}
         except Exception as exc:
             self.errors.unsupported(
                 "segment", first, f"segment {first} (CLM): the claim could not be mapped ({type(exc).__name__})"
             )
             claim = {}
-        payer = self.payer(self.context.payer_id)
+        head: dict[str, Any] = {"claim_id": claim.pop("claim_id", None)}
+        payer = self.payer(ctx.payer_id)
         if payer is not None:
-            claim = {"claim_id": claim.pop("claim_id", None), "payer": payer, **claim}
+            head["payer"] = payer
+        head.update(
+            (key, value) for key, value in (("payer_id", ctx.payer_id), ("payer_name", ctx.payer_name)) if value
+        )
+        claim = {**head, **claim, "x12_version": ctx.version}
         self.pending.append(_Pending(first, max(end, first), self.errors.scope, claim))
 
     def flush(self, final: bool = False) -> Iterator[Any]:
@@ -409,12 +488,23 @@ class _Reading:
         for line, scope in self.errors.claim_segments.items():
             if not any(p.first <= line <= p.last for p in self.pending):
                 items.append(_Pending(line, line, scope, lost=True))
+        if final:  # CLMs pyx12 never reached (the reading stopped): each still gets its result
+            seen = self.done | {item.first for item in items}
+            items += [_Pending(line, line, _UNREACHED, lost=True) for line in self.clm_lines if line not in seen]
         items.sort(key=lambda item: item.first)
         spans = [(item.first, item.last) for item in items]
         used: set[int] = set()
         for item in items:
             self.claim_count += 1
-            found = [i for i, problem in enumerate(problems) if _concerns(problem, item, spans)]
+            self.done.add(item.first)
+            if item.scope == _UNREACHED:
+                found = [
+                    i
+                    for i, problem in enumerate(problems)
+                    if problem.level != "segment" or not any(first <= problem.line <= last for first, last in spans)
+                ]
+            else:
+                found = [i for i, problem in enumerate(problems) if _concerns(problem, item, spans)]
             used.update(found)
             if found or item.lost:
                 yield Unreadable(self._message(item.first, [problems[i] for i in found]))
@@ -441,6 +531,7 @@ class _Reading:
         return getattr(node, "cur_line_number", None) or 0
 
 
+_UNREACHED = (-1, -1, -1)  # the scope of a CLM the reading never reached
 _SPECIFIC_FIRST = {"segment": 0, "transaction": 1, "group": 2, "interchange": 3}
 SHOWN = 3  # problems named in one message
 
@@ -472,9 +563,18 @@ def _concerns(problem: _Problem, claim: _Pending, spans: list[tuple[int, int]]) 
 # Mapping one loop 2300 onto the contract
 
 
+class _NotAccepted(Exception):
+    """A claim this reader refuses for a stated reason (no values in it)."""
+
+
 def _claim(node: Any, ctx: _Context) -> dict[str, Any]:
     institutional = ctx.form == "institutional"
     diagnoses = _diagnoses(node)
+    if not diagnoses and _icd9(node):
+        raise _NotAccepted(
+            f"the diagnoses are ICD-9-CM (HI qualifier BK or BF); ICD-9 diagnoses are not accepted for dates of "
+            f"service on or after {ICD9_END} (HIPAA requires ICD-10-CM, qualifiers ABK and ABF)"
+        )
     claim_date = node.get_value("DTP[472]03")
     if claim_date is None and institutional:
         claim_date = node.get_value("DTP[434]03")
@@ -553,6 +653,12 @@ def _diagnoses(node: Any) -> list[str]:
     return codes
 
 
+def _icd9(node: Any) -> bool:
+    return any(
+        segment.get_value(f"HI{i:02d}-1") in ICD9_QUALIFIERS for segment in node.select("HI") for i in range(1, 13)
+    )
+
+
 def _line_authorization(node: Any) -> str | None:
     for loop in node.select("2400"):
         number = loop.get_value("REF[G1]02")
@@ -591,25 +697,19 @@ def _first_line(node: Any) -> int:
 
 
 class _PayerResolver:
-    def __init__(self, payer: str | Mapping[str, str] | None, known: Collection[str] | None):
+    """The reader's own payer option: one payer for every claim, or payer IDs mapped to payers.
+
+    Without it, claims carry ``payer_id`` and ``payer_name`` and the Editor's payer map decides.
+    """
+
+    def __init__(self, payer: str | Mapping[str, str] | None):
         if payer is not None and not isinstance(payer, (str, Mapping)):
             raise TypeError("payer is a payer name, a mapping of X12 payer ids to payer names, or None")
-        self.payer = payer
-        self.known = known
+        self.payer = payer if not isinstance(payer, Mapping) else {str(k).strip().upper(): v for k, v in payer.items()}
 
     def __call__(self, payer_id: str | None) -> str | None:
         if isinstance(self.payer, str):
             return self.payer
-        if isinstance(self.payer, Mapping) and payer_id is not None and payer_id in self.payer:
-            return self.payer[payer_id]
-        candidate = (payer_id or "").strip().lower()
-        known = self.known if self.known is not None else _registered_payers()
-        return candidate if candidate and candidate in known else None
-
-
-@functools.cache
-def _registered_payers() -> frozenset[str]:
-    """The payer names the installed plugins register (read once per process)."""
-    from j9330_rules.plugins.manager import collect, plugin_manager
-
-    return frozenset(collect(*plugin_manager()).payers)
+        if isinstance(self.payer, Mapping) and payer_id is not None:
+            return self.payer.get(payer_id.strip().upper())
+        return None
