@@ -321,3 +321,18 @@ def test_an_unmapped_fhir_insurer_is_named(editor):
     claim["insurer"] = {"identifier": {"value": "12345"}, "display": "Some Health Plan"}
     (result,) = check_items(editor, fhir_claims(claim))
     assert result.error.startswith("$.payer_id: payer ID 12345 (Some Health Plan) is not mapped to a payer")
+
+
+# --- an independent writer's 837s --------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["x12sdk_837p_X222A2.x12", "x12sdk_837i_X223A3.x12"])
+def test_x12sdk_files_give_one_clear_result_per_claim(editor, name):
+    """x12sdk 2.2.0 (tests/fixtures/x12/generate_x12sdk.py) writes the errata versions, qualifies
+    ICD-10 codes as ICD-9 (HI*BK) and, in the 837I, leaves CLM06 where the guide excludes it."""
+    path = X12 / name
+    results = check_items(editor, read_paths([path]))
+    assert len(results) == path.read_text().count("~\nCLM*") == 3
+    for number, result in enumerate(results, start=1):
+        assert result.error.startswith(f"{path}: claim {number} (CLM at segment ")
+        assert "qualified as ICD-9-CM (HI qualifier BK or BF)" in result.error

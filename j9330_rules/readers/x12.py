@@ -572,7 +572,7 @@ def _claim(node: Any, ctx: _Context) -> dict[str, Any]:
     diagnoses = _diagnoses(node)
     if not diagnoses and _icd9(node):
         raise _NotAccepted(
-            f"the diagnoses are ICD-9-CM (HI qualifier BK or BF); ICD-9 diagnoses are not accepted for dates of "
+            f"the diagnoses are qualified as ICD-9-CM (HI qualifier BK or BF); ICD-9 diagnoses are not accepted for dates of "
             f"service on or after {ICD9_END} (HIPAA requires ICD-10-CM, qualifiers ABK and ABF)"
         )
     claim_date = node.get_value("DTP[472]03")
