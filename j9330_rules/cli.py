@@ -261,14 +261,15 @@ def plugins() -> None:
         status = "[red]failed[/red]" if info.name in failed else "ok"
         table.add_row(escape(info.name), info.version or "-", ", ".join(info.hooks) or "-", status)
     console.print(table)
-    payers = Table("Payer", "Name", "Plugin", "Policy", "Rulesets", title="Payers")
+    payers = Table("Payer", "Name", "Plugin", "Policy", "Rulesets", "Payer IDs", title="Payers")
     for name, payer in sorted(registry.payers.items()):
         try:
             specs = ", ".join(f"{s.name} {s.version}" for s in merge(name, registry.specs).specs)
         except SpecError as exc:  # e.g. two plugins' specs define one rule id
             specs = f"[red]invalid:[/red] {escape(str(exc))}"
         policy = "sourced" if payer.policy_sourced else "not provided"
-        payers.add_row(name, payer.display_name, registry.payer_plugins[name], policy, specs)
+        ids = ", ".join(escape(entry.id) for entry in payer.payer_ids) or "-"
+        payers.add_row(name, payer.display_name, registry.payer_plugins[name], policy, specs, ids)
     console.print(payers)
     _sources_due(console, registry.specs)
     for failure in registry.failures:

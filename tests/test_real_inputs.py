@@ -16,7 +16,7 @@ import sys
 
 import pytest
 
-from j9330_rules import Editor, PayerMap, PayerMapError
+from j9330_rules import ClaimError, Editor, PayerMap, PayerMapError
 from j9330_rules.readers import Unreadable, decode, detect, read_paths, read_stream
 from j9330_rules.readers.fhir import fhir_claims
 from j9330_rules.readers.x12 import read_x12
@@ -336,3 +336,26 @@ def test_x12sdk_files_give_one_clear_result_per_claim(editor, name):
     for number, result in enumerate(results, start=1):
         assert result.error.startswith(f"{path}: claim {number} (CLM at segment ")
         assert "qualified as ICD-9-CM (HI qualifier BK or BF)" in result.error
+
+
+def test_the_plugins_declare_the_payer_ids_their_payers_publish():
+    editor = Editor()
+    declared = {entry.id: name for name, payer in editor.payers.items() for entry in payer.payer_ids}
+    assert declared == {"60054": "aetna", "62308": "cigna"}
+    for payer in editor.payers.values():
+        for entry in payer.payer_ids:
+            assert entry.id in entry.source and entry.reviewed == "2026-12-06"
+    assert editor.with_payer({"payer_id": "60054", "payer_name": "AETNA"})["payer"] == "aetna"
+    assert editor.with_payer({"payer_id": " 62308 "})["payer"] == "cigna"
+
+
+def test_an_id_two_plugins_declare_maps_onto_neither():
+    from j9330_rules import Payer, PayerId
+    from j9330_rules.plugins.payer_map import PayerResolver
+
+    first = Payer("one", "One", True, payer_ids=(PayerId("11111", "fixture", "2026-12-06"),))
+    second = Payer("two", "Two", True, payer_ids=(PayerId("11111", "fixture", "2026-12-06"),))
+    resolve = PayerResolver(PayerMap(), {"one": first, "two": second})
+    with pytest.raises(ClaimError, match="declared by more than one plugin"):
+        resolve("11111", None)
+    assert PayerResolver(PayerMap(ids={"11111": "two"}), {"one": first, "two": second})("11111", None) == "two"
