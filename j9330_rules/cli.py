@@ -72,6 +72,18 @@ def reference_options(command):
             multiple=True,
             help="Contract fee schedule CSV (payer, hcpcs, rate_per_unit, effective_from, effective_to).",
         ),
+        click.option(
+            "--icd10-file",
+            type=_FILE,
+            multiple=True,
+            help="CMS ICD-10-CM order or codes file (icd10cm_order_2026.txt, or its ZIP); repeat for several fiscal years.",
+        ),
+        click.option(
+            "--ndc-directory",
+            type=_FILE,
+            multiple=True,
+            help="FDA NDC Directory package.txt (or ndctext.zip): flags NDCs not marketed on the date of service.",
+        ),
     ]
     for option in reversed(options):
         command = option(command)
@@ -184,6 +196,8 @@ def check(files, fmt, fail_on, quiet, input_format, as_of, payer, workers, **opt
     editor = _editor(**options)
     out = _console()
     err = Console(stderr=True)
+    if not quiet:
+        _code_files_not_loaded(err, editor)
     blocking = False
     collected: list[Result] = []
     progress = Progress(
@@ -216,6 +230,19 @@ def check(files, fmt, fail_on, quiet, input_format, as_of, payer, workers, **opt
         out.print(results_table(collected))
         _summary(out, collected)
     sys.exit(EXIT_BLOCKING if blocking else EXIT_CLEAN)
+
+
+_CODE_FILES = {
+    "icd10": "diagnoses are checked by pattern, not against the ICD-10-CM code file (--icd10-file)",
+    "ndc_directory": "NDCs are not checked against the FDA NDC Directory (--ndc-directory)",
+}
+
+
+def _code_files_not_loaded(err: Console, editor: Editor) -> None:
+    """Once per run, on stderr: which optional code files are not loaded, and the option that loads them."""
+    for kind in editor.reference.not_loaded:
+        if kind in _CODE_FILES:
+            err.print(escape(f"note: {_CODE_FILES[kind]}"), style="dim", soft_wrap=True)
 
 
 def _with_payer(items: Iterable, payer: str) -> Iterator:

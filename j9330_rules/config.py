@@ -55,6 +55,8 @@ class EditorConfig:
     crosswalk_file: Paths = field(default=None, converter=_paths)
     mue_file: Paths = field(default=None, converter=_paths)
     fee_schedule: Paths = field(default=None, converter=_paths)
+    icd10_file: Paths = field(default=None, converter=_paths)
+    ndc_directory: Paths = field(default=None, converter=_paths)
     history: str | Path | None = None
     #: Payer IDs and names onto payers: a CSV or TOML file, a mapping of IDs, or a PayerMap.
     payer_map: Any = field(default=None, converter=_payer_map)

@@ -67,6 +67,8 @@ class Editor:
             crosswalk_file=config.crosswalk_file,
             mue_file=config.mue_file,
             fee_schedule=config.fee_schedule,
+            icd10_file=config.icd10_file,
+            ndc_directory=config.ndc_directory,
         )
         self.policies: dict[str, PayerPolicy] = {
             name: merge(name, self.registry.specs) for name in self.registry.payers

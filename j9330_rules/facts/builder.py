@@ -153,6 +153,8 @@ class FactBuilder:
         }
         if normal_ndc is not None:
             self._product(fact, line, normal_ndc, whole, day)
+            self._marketed(fact, normal_ndc, day)
+        self._codes(fact, claim, line, day)
         for matcher in self._diagnosis:
             fact[matcher.name] = matcher.any(diagnoses)
         for matcher in self._modifier:
@@ -176,6 +178,29 @@ class FactBuilder:
             covered = line.ndc_quantity * rows[0].bill_units_pkg
             fact["ndc_units_covered"] = fact_number(covered)
             fact["ndc_quantity_covers"] = covered >= whole
+
+    def _codes(self, fact: Fact, claim: Claim, line: ClaimLine, day: dt.date) -> None:
+        """The line's diagnoses against the ICD-10-CM file of the date's fiscal year, when loaded:
+        the pointer (1-based position) of the first that is not a code, and of the first header."""
+        code_file = self.reference.icd10_on(day)
+        if code_file is None:
+            return
+        fact["dx_codes_checked"] = True
+        for pointer in line.dx_pointers:
+            status = code_file.status(claim.diagnoses[pointer - 1])
+            if status == "unknown":
+                fact.setdefault("dx_unknown_at", pointer)
+            elif status == "header":
+                fact.setdefault("dx_header_at", pointer)
+
+    def _marketed(self, fact: Fact, normal_ndc: str, day: dt.date) -> None:
+        """Per the FDA NDC Directory, when loaded: is the NDC listed, and marketed on the date?"""
+        if not self.reference.ndc_directories:
+            return
+        marketed = self.reference.ndc_marketed(normal_ndc, day)
+        fact["ndc_listed"] = marketed is not None
+        if marketed is not None:
+            fact["ndc_marketed"] = marketed
 
     def _reference(
         self, fact: Fact, claim: Claim, day: dt.date, lines: list[ClaimLine], totals: units.DateUnits

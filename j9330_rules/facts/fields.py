@@ -41,6 +41,8 @@ LINE_FIELDS: dict[str, FieldType] = SHARED_FIELDS | {
     "ndc_present": B, "ndc_valid": B, "ndc_temsirolimus": B, "ndc_unconfirmed": B,
     "ndc_units_covered": N, "ndc_quantity_covers": B,
     "dx_pointed": B,
+    "dx_codes_checked": B, "dx_unknown_at": N, "dx_header_at": N,
+    "ndc_listed": B, "ndc_marketed": B,
     "doc_given": B, "doc_has_lot": B, "doc_has_expiration": B, "doc_has_route": B,
     "doc_route_iv": B, "doc_expired": B,
 }

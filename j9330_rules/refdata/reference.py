@@ -20,6 +20,7 @@ from attrs import define, field
 
 from j9330_rules.facts.units import LABELED_KIT_MG
 from j9330_rules.refdata import cms
+from j9330_rules.refdata.code_files import Icd10CodeFile, NdcDirectory, load_icd10, load_ndc_directory
 from j9330_rules.refdata.fee_schedule import FeeRate, load_fee_schedule
 
 Paths = str | Path | Iterable[str | Path] | None
@@ -30,6 +31,8 @@ OPTIONS = {
     "crosswalk": ("--crosswalk-file", "crosswalk_file", "CMS ASP NDC-HCPCS crosswalk"),
     "mue": ("--mue-file", "mue_file", "CMS MUE table"),
     "fee_schedule": ("--fee-schedule", "fee_schedule", "contract fee schedule"),
+    "icd10": ("--icd10-file", "icd10_file", "CMS ICD-10-CM code file"),
+    "ndc_directory": ("--ndc-directory", "ndc_directory", "FDA NDC Directory package file"),
 }
 
 
@@ -56,11 +59,20 @@ class ReferenceData:
     crosswalks: tuple[cms.Crosswalk, ...] = ()
     mue: tuple[cms.MueTable, ...] = ()
     fees: tuple[FeeRate, ...] = ()
+    icd10: tuple[Icd10CodeFile, ...] = ()
+    ndc_directories: tuple[NdcDirectory, ...] = ()
 
     @property
     def not_loaded(self) -> list[str]:
-        """The kinds of user-loaded file (asp, crosswalk, mue, fee_schedule) with none loaded."""
-        loaded = {"asp": self.asp, "crosswalk": self.crosswalks, "mue": self.mue, "fee_schedule": self.fees}
+        """The kinds of user-loaded file (the keys of OPTIONS) with none loaded."""
+        loaded = {
+            "asp": self.asp,
+            "crosswalk": self.crosswalks,
+            "mue": self.mue,
+            "fee_schedule": self.fees,
+            "icd10": self.icd10,
+            "ndc_directory": self.ndc_directories,
+        }
         return [kind for kind, items in loaded.items() if not items]
 
     @classmethod
@@ -72,9 +84,12 @@ class ReferenceData:
         crosswalk_file: Paths = None,
         mue_file: Paths = None,
         fee_schedule: Paths = None,
+        icd10_file: Paths = None,
+        ndc_directory: Paths = None,
     ) -> ReferenceData:
         """Load the user's files; a missing or wrong-kind file raises at once."""
-        for path in (*_paths(asp_file), *_paths(crosswalk_file), *_paths(mue_file), *_paths(fee_schedule)):
+        every = (asp_file, crosswalk_file, mue_file, fee_schedule, icd10_file, ndc_directory)
+        for path in (path for paths in every for path in _paths(paths)):
             if not path.is_file():
                 raise FileNotFoundError(f"reference file not found: {path}")
         return cls(
@@ -83,7 +98,21 @@ class ReferenceData:
             crosswalks=tuple(cms.load_crosswalk(p) for p in _paths(crosswalk_file)),
             mue=tuple(cms.load_mue(p) for p in _paths(mue_file)),
             fees=tuple(rate for p in _paths(fee_schedule) for rate in load_fee_schedule(p)),
+            icd10=tuple(load_icd10(p) for p in _paths(icd10_file)),
+            ndc_directories=tuple(load_ndc_directory(p) for p in _paths(ndc_directory)),
         )
+
+    def icd10_on(self, day: dt.date) -> Icd10CodeFile | None:
+        """The ICD-10-CM file of the fiscal year holding ``day``; None outside every loaded year."""
+        return next((file for file in self.icd10 if file.effective.contains(day)), None)
+
+    def ndc_marketed(self, code: str, day: dt.date) -> bool | None:
+        """Is the NDC marketed on ``day`` per the NDC Directory (None: not loaded, or not listed)."""
+        for directory in self.ndc_directories:
+            found = directory.marketed(code, day)
+            if found is not None:
+                return found
+        return None
 
     @property
     def kit_mg(self) -> int:
