@@ -196,7 +196,7 @@ def check(files, fmt, fail_on, quiet, input_format, as_of, payer, workers, **opt
     editor = _editor(**options)
     out = _console()
     err = Console(stderr=True)
-    if not quiet:
+    if not quiet and err.is_terminal:  # for the person at the terminal; pipes and logs get data only
         _code_files_not_loaded(err, editor)
     blocking = False
     collected: list[Result] = []
@@ -208,6 +208,8 @@ def check(files, fmt, fail_on, quiet, input_format, as_of, payer, workers, **opt
         console=err,
         disable=quiet or not err.is_terminal,
         transient=True,
+        redirect_stdout=False,  # stdout carries the data: never the live display's
+        redirect_stderr=False,
     )
     with progress:
         task = progress.add_task("claims", total=None)
@@ -242,7 +244,7 @@ def _code_files_not_loaded(err: Console, editor: Editor) -> None:
     """Once per run, on stderr: which optional code files are not loaded, and the option that loads them."""
     for kind in editor.reference.not_loaded:
         if kind in _CODE_FILES:
-            err.print(escape(f"note: {_CODE_FILES[kind]}"), style="dim", soft_wrap=True)
+            err.print(escape(f"note: {_CODE_FILES[kind]}"), style="dim", soft_wrap=True, highlight=False)
 
 
 def _with_payer(items: Iterable, payer: str) -> Iterator:

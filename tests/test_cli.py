@@ -132,7 +132,7 @@ def test_refdata_show_says_what_is_not_loaded(run):
     result = run("refdata", "show")
     assert result.exit_code == 0
     assert "kit_mg" in result.output and "00008117901" in result.output
-    assert result.output.count("not loaded") == 4 and "--asp-file" in result.output
+    assert result.output.count("not loaded") == 6 and "--asp-file" in result.output and "--icd10-file" in result.output
 
 
 def test_refdata_show_lists_the_j9330_rows_of_loaded_files(run):

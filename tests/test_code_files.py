@@ -170,26 +170,42 @@ def test_an_ndc_the_directory_does_not_list_draws_nothing(loaded):
     assert found(loaded, data) == []
 
 
+def test_the_rules_carry_their_contract():
+    from tests.test_national_rules import CODE_FILE_RULES, CONTRACT, NATIONAL
+
+    rules = {rule["id"]: rule for rule in NATIONAL["rules"] if rule["id"] in CODE_FILE_RULES}
+    assert set(rules) == CODE_FILE_RULES
+    for rule in rules.values():
+        assert rule["severity"] == CONTRACT[rule["code"]][0] and rule["reviewed"] == "2026-12-06"
+        assert rule["source"].strip() and rule["message"].strip()
+
+
 def test_without_the_files_nothing_changes():
     bare = Editor()
     assert bare.reference.not_loaded[-2:] == ["icd10", "ndc_directory"]
     assert found(bare, claim(diagnoses=["C64"])) == []
 
 
-def test_the_cli_says_once_which_code_files_are_not_loaded(tmp_path):
+def test_the_cli_says_once_in_a_terminal_which_code_files_are_not_loaded(tmp_path):
+    """Under a pseudo-terminal (script): the note is on the screen once, the data in the file."""
+    import shlex
+    import shutil
     import subprocess
     import sys
 
-    command = [sys.executable, "-m", "j9330_rules", "check", "--fail-on", "never", "--format", "ndjson"]
-    run = subprocess.run([*command, str(EXAMPLES)], capture_output=True, text=True, check=True)
-    assert run.stderr.count("--icd10-file") == 1 and run.stderr.count("--ndc-directory") == 1
-    loaded = subprocess.run(
-        [*command, "--icd10-file", str(ORDER), "--ndc-directory", str(PACKAGES), str(EXAMPLES)],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    assert "note:" not in loaded.stderr
-    assert len(loaded.stdout.splitlines()) == len(run.stdout.splitlines())
-    quiet = subprocess.run([*command, "-q", str(EXAMPLES)], capture_output=True, text=True, check=True)
-    assert quiet.stderr == ""
+    if shutil.which("script") is None:
+        pytest.skip("util-linux script is not installed")
+    out = tmp_path / "out.ndjson"
+
+    def screen(*options: str) -> str:
+        command = [sys.executable, "-m", "j9330_rules", "check", "--fail-on", "never", "--format", "ndjson", *options]
+        shell = f"{shlex.join([*command, str(EXAMPLES)])} > {shlex.quote(str(out))}"
+        return subprocess.run(["script", "-qec", shell, "/dev/null"], capture_output=True, text=True, check=True).stdout
+
+    shown = screen()
+    assert shown.count("--icd10-file") == 1 and shown.count("--ndc-directory") == 1
+    lines = len(out.read_text().splitlines())
+    assert lines >= 4 and "note:" not in out.read_text()
+    assert "note:" not in screen("--icd10-file", str(ORDER), "--ndc-directory", str(PACKAGES))
+    assert len(out.read_text().splitlines()) == lines
+    assert "note:" not in screen("-q")

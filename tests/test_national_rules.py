@@ -62,6 +62,9 @@ CONTRACT: dict[str, tuple[str, str | None, str | None]] = {
     "NDC_NOT_TEMSIROLIMUS": ("deny", "16", "N846"),
     "NDC_QUANTITY_MISMATCH": ("warn", "16", "N815"),
     "DX_MISSING": ("reject", "16", "M76"),
+    "DX_CODE_INVALID": ("reject", "146", None),
+    "DX_CODE_NOT_BILLABLE": ("reject", "146", None),
+    "NDC_NOT_MARKETED": ("warn", "16", "M119"),
     "DX_NOT_COVERED": ("deny", "11", None),
     "DX_COVERAGE_UNVERIFIED": ("review", None, None),
     "PRIOR_AUTH_MISSING": ("deny", "197", None),
@@ -76,7 +79,11 @@ CONTRACT: dict[str, tuple[str, str | None, str | None]] = {
 }
 
 NATIONAL = yaml.safe_load((resources.files("j9330_specs") / "national.yaml").read_text("utf-8"))
-RULES: dict[str, dict[str, Any]] = {rule["id"]: rule for rule in NATIONAL["rules"]}
+# The rules that judge codes against a dated code file (an ICD-10-CM fiscal year, the NDC
+# Directory) fire only with that file loaded and inside its dates: tests/test_code_files.py
+# tests each against the file's own words, on both engines.
+CODE_FILE_RULES = {"NAT-DX-CODE-UNKNOWN", "NAT-DX-CODE-HEADER", "NAT-NDC-NOT-MARKETED"}
+RULES: dict[str, dict[str, Any]] = {rule["id"]: rule for rule in NATIONAL["rules"] if rule["id"] not in CODE_FILE_RULES}
 
 # --- the TEST FIXTURE payer -------------------------------------------------
 
