@@ -23,6 +23,8 @@ import pytest
 from j9330_rules.refdata import cms
 from j9330_rules.refdata.cms import ReferenceFileError
 from j9330_rules.refdata.reference import ReferenceData
+from tests.test_cms import ASP, CROSSWALK_2025, MUE_DME, MUE_OUTPATIENT, MUE_PRACTITIONER
+from tests.test_cms import CROSSWALK_2026 as CROSSWALK
 
 SAMPLES = Path(__file__).resolve().parents[2] / "shared" / "samples"
 REAL_ASP = SAMPLES / "cms" / "asp_pricing_october_2025_extract.csv"
@@ -32,13 +34,8 @@ REAL_LIMIT = Decimal("26.712")
 REAL_NDCS = ["00008-1179-01", "16729-0223-61", "65219-0200-05", "72611-0785-02"]
 REAL_PERIOD = (date(2025, 10, 1), date(2025, 12, 31))
 
-FIXTURES = Path(__file__).parent / "fixtures" / "cms"
-ASP = FIXTURES / "asp_payment_limit_fixture_january_2026.csv"
-CROSSWALK = FIXTURES / "asp_ndc_hcpcs_crosswalk_fixture_january_2026.csv"
-MUE_PRACTITIONER = FIXTURES / "MCR_MUE_PractitionerServices_Eff_01-01-2026_fixture.csv"
-MUE_OUTPATIENT = FIXTURES / "MCR_MUE_OutpatientHospitalServices_Eff_01-01-2026_fixture.csv"
-MUE_DME = FIXTURES / "MCR_MUE_DMESupplierServices_Eff_01-01-2026_fixture.csv"
-ALL_FIXTURES = [ASP, CROSSWALK, FIXTURES / "asp_ndc_hcpcs_crosswalk_fixture_october_2025.csv"]
+
+ALL_FIXTURES = [ASP, CROSSWALK, CROSSWALK_2025]
 ALL_FIXTURES += [MUE_PRACTITIONER, MUE_OUTPATIENT, MUE_DME]
 LOADERS = {"asp": cms.load_asp, "crosswalk": cms.load_crosswalk, "mue": cms.load_mue}
 #: The members CMS ships beside the tables; their bytes here are placeholders.
