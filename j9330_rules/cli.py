@@ -76,7 +76,8 @@ def reference_options(command):
             "--icd10-file",
             type=_FILE,
             multiple=True,
-            help="CMS ICD-10-CM order or codes file (icd10cm_order_2026.txt, or its ZIP); repeat for several fiscal years.",
+            help="CMS ICD-10-CM order or codes file (icd10cm_order_2026.txt, or its ZIP); repeat for several fiscal years "
+            "and for the April 1 release.",
         ),
         click.option(
             "--ndc-directory",

@@ -164,13 +164,15 @@ def test_explain_several_rules_and_case(run, editor):
     _, rules = explained(run, "waste_arithmetic")
     assert rules == {payer: ["NAT-WASTE-KITS", "NAT-WASTE-UNOPENED"] for payer in editor.payers}
     _, rules = explained(run, "REFERENCE_DATA_MISSING")
+    code_file_notes = ["NAT-DX-CODE-UNCONFIRMED", "NAT-DX-CODE-FILE-MISSING"]  # only with --icd10-file loaded
     assert rules["medicare"] == [
+        *code_file_notes,
         "NAT-NDC-UNCONFIRMED",
         "NAT-FEE-SCHEDULE-MISSING",
         "MCR-MUE-MISSING",
         "MCR-ASP-MISSING",
     ]
-    assert rules["aetna"] == ["NAT-NDC-UNCONFIRMED", "NAT-FEE-SCHEDULE-MISSING"]
+    assert rules["aetna"] == [*code_file_notes, "NAT-NDC-UNCONFIRMED", "NAT-FEE-SCHEDULE-MISSING"]
 
 
 def test_explain_host_findings(run, editor):

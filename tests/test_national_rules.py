@@ -82,7 +82,13 @@ NATIONAL = yaml.safe_load((resources.files("j9330_specs") / "national.yaml").rea
 # The rules that judge codes against a dated code file (an ICD-10-CM fiscal year, the NDC
 # Directory) fire only with that file loaded and inside its dates: tests/test_code_files.py
 # tests each against the file's own words, on both engines.
-CODE_FILE_RULES = {"NAT-DX-CODE-UNKNOWN", "NAT-DX-CODE-HEADER", "NAT-NDC-NOT-MARKETED"}
+CODE_FILE_RULES = {
+    "NAT-DX-CODE-UNKNOWN",
+    "NAT-DX-CODE-HEADER",
+    "NAT-NDC-NOT-MARKETED",
+    "NAT-DX-CODE-UNCONFIRMED",  # and these two tell what a loaded ICD-10-CM file could not judge
+    "NAT-DX-CODE-FILE-MISSING",
+}
 RULES: dict[str, dict[str, Any]] = {rule["id"]: rule for rule in NATIONAL["rules"] if rule["id"] not in CODE_FILE_RULES}
 
 # --- the TEST FIXTURE payer -------------------------------------------------

@@ -180,15 +180,22 @@ class FactBuilder:
             fact["ndc_quantity_covers"] = covered >= whole
 
     def _codes(self, fact: Fact, claim: Claim, line: ClaimLine, day: dt.date) -> None:
-        """The line's diagnoses against the ICD-10-CM file of the date's fiscal year, when loaded:
-        the pointer (1-based position) of the first that is not a code, and of the first header."""
-        code_file = self.reference.icd10_on(day)
-        if code_file is None:
+        """The line's diagnoses against the ICD-10-CM release in force on the date, when loaded:
+        the pointer (1-based position) of the first that is not a code, and of the first header.
+        Where the release cannot prove it (the October release from April 1), the pointer of the
+        first code it does not hold as billable is a note's (``dx_unconfirmed_at``)."""
+        releases = self.reference.icd10_in_force(day)
+        if not releases:
             return
         fact["dx_codes_checked"] = True
+        decides = any(release.decides(day) for release in releases)
         for pointer in line.dx_pointers:
-            status = code_file.status(claim.diagnoses[pointer - 1])
-            if status == "unknown":
+            # The same release loaded twice (the order and the codes file, an updated download):
+            # the code is as good as the best of them says, so only a code none of them holds is judged.
+            status = min((release.status(claim.diagnoses[pointer - 1]) for release in releases), key=_STATUS_RANK.get)
+            if status != "billable" and not decides:
+                fact.setdefault("dx_unconfirmed_at", pointer)
+            elif status == "unknown":
                 fact.setdefault("dx_unknown_at", pointer)
             elif status == "header":
                 fact.setdefault("dx_header_at", pointer)
@@ -218,6 +225,8 @@ class FactBuilder:
             fact.update(mue_value=row.value, mue_mai=row.mai, units_over_mue=counted > row.value)
         fact["asp_loaded"] = asp_loaded
         fact["fee_schedule_loaded"] = fee_schedule_loaded
+        if self.reference.icd10:  # absent when no ICD-10-CM file is loaded at all (check says so once)
+            fact["icd10_loaded"] = bool(self.reference.icd10_in_force(day))
 
     def _reference_on(self, form: str, day: dt.date) -> tuple[Any, bool, bool]:
         """(MUE row and table or None, ASP limit loaded, fee schedule loaded) for the setting and date."""
@@ -297,6 +306,7 @@ def _documentation(fact: Fact, line: ClaimLine) -> None:
     fact["doc_expired"] = doc.expiration is not None and doc.expiration < line.service_date
 
 
+_STATUS_RANK = {"billable": 0, "header": 1, "unknown": 2}
 _GRID = Decimal("0.001")
 
 

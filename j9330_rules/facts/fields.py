@@ -41,7 +41,7 @@ LINE_FIELDS: dict[str, FieldType] = SHARED_FIELDS | {
     "ndc_present": B, "ndc_valid": B, "ndc_temsirolimus": B, "ndc_unconfirmed": B,
     "ndc_units_covered": N, "ndc_quantity_covers": B,
     "dx_pointed": B,
-    "dx_codes_checked": B, "dx_unknown_at": N, "dx_header_at": N,
+    "dx_codes_checked": B, "dx_unknown_at": N, "dx_header_at": N, "dx_unconfirmed_at": N,
     "ndc_listed": B, "ndc_marketed": B,
     "doc_given": B, "doc_has_lot": B, "doc_has_expiration": B, "doc_has_route": B,
     "doc_route_iv": B, "doc_expired": B,
@@ -52,7 +52,7 @@ DATE_FIELDS: dict[str, FieldType] = SHARED_FIELDS | {
     "fills_whole_kits": B, "discards_under_one_kit": B, "administered_whole_kits": B,
     "has_jw_line": B, "has_jz": B, "jwjz_conflict": B, "jwjz_missing": B, "jw_without_admin": B,
     "mue_loaded": B, "mue_setting": S, "mue_value": N, "mue_mai": N, "units_over_mue": B,
-    "asp_loaded": B, "fee_schedule_loaded": B, "patient_under_18": B,
+    "asp_loaded": B, "fee_schedule_loaded": B, "icd10_loaded": B, "patient_under_18": B,
     "days_to_other_dose": N, "dose_within_interval": B, "units_in_window": N, "units_over_limit": B,
 }
 # fmt: on

@@ -102,9 +102,12 @@ class ReferenceData:
             ndc_directories=tuple(load_ndc_directory(p) for p in _paths(ndc_directory)),
         )
 
-    def icd10_on(self, day: dt.date) -> Icd10CodeFile | None:
-        """The ICD-10-CM file of the fiscal year holding ``day``; None outside every loaded year."""
-        return next((file for file in self.icd10 if file.effective.contains(day)), None)
+    def icd10_in_force(self, day: dt.date) -> tuple[Icd10CodeFile, ...]:
+        """The loaded ICD-10-CM releases in force on ``day``: the latest to start (from April 1 the
+        April 1 release supersedes the October one), with any loaded twice; none outside every year."""
+        files = [file for file in self.icd10 if file.effective.contains(day)]
+        latest = max((file.effective.effective_from for file in files), default=None)
+        return tuple(file for file in files if file.effective.effective_from == latest)
 
     def ndc_marketed(self, code: str, day: dt.date) -> bool | None:
         """Is the NDC marketed on ``day`` per the NDC Directory (None: not loaded, or not listed)."""

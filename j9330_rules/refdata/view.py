@@ -7,6 +7,7 @@ benchmark; this answers it, and says plainly what is not loaded.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 from rich.table import Table
 
@@ -50,6 +51,24 @@ def reference_tables(reference: ReferenceData) -> Iterator[Table]:
             fee.effective.span(),
             f"{fee.payer}: {fee.rate_per_unit} per unit",
         )
+    for code_file in reference.icd10:
+        billable = sum(code_file.codes.values())
+        headers = len(code_file.codes) - billable
+        files.add_row(
+            "ICD-10-CM",
+            Path(code_file.path).name,
+            code_file.effective.span(),
+            f"FY{code_file.fiscal_year} {code_file.release} release: {billable} billable codes"
+            + (f", {headers} headers" if headers else " (a codes file: headers not listed)"),
+        )
+    for directory in reference.ndc_directories:
+        listed = [
+            f"{code} marketed {directory.packages[code].describe()}"
+            for code in sorted(reference.temsirolimus_ndcs)
+            if code in directory.packages
+        ]
+        summary = f"{len(directory.packages)} packages; " + ("; ".join(listed) or "no bundled temsirolimus NDC listed")
+        files.add_row("NDC Directory", Path(directory.path).name, "as downloaded", summary)
     for kind in reference.not_loaded:
         option, argument, what = OPTIONS[kind]
         files.add_row(what, NOT_LOADED, "-", f"load with {option} (Editor({argument}=...))")
