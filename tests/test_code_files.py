@@ -127,7 +127,7 @@ def test_a_header_code_is_not_billable(loaded):
     assert found(loaded, claim(diagnoses=["C64"])) == [("DX_CODE_NOT_BILLABLE", 1), ("DX_CODE_NOT_BILLABLE", 2)]
     (finding, _) = [f for f in loaded.check(claim(diagnoses=["C64"])).findings if f.code in NEW_CODES]
     assert finding.severity == "reject" and finding.carc == "146"
-    assert "diagnosis 1 is an ICD-10-CM category" in finding.message
+    assert "Diagnosis 1 is an ICD-10-CM category" in finding.message
 
 
 def test_a_code_not_in_the_file_is_invalid(loaded):

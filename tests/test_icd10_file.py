@@ -217,7 +217,7 @@ def test_a_header_is_not_billable(fy2026):
         ("DX_CODE_NOT_BILLABLE", 1, "reject", "146", None),
         ("DX_CODE_NOT_BILLABLE", 2, "reject", "146", None),
     ]
-    assert "diagnosis 1 is an ICD-10-CM category" in findings[0].message and "C64" not in findings[0].message
+    assert "Diagnosis 1 is an ICD-10-CM category" in findings[0].message and "C64" not in findings[0].message
 
 
 def test_a_code_that_does_not_exist_is_invalid(fy2026):
@@ -229,7 +229,7 @@ def test_only_the_codes_the_file_proves_invalid_are_flagged(fy2026):
     assert found(fy2026, claim(["C64.1", "C64"])) == []
     # Pointing to both, the finding names the pointer of the one that is invalid.
     (finding, _) = [f for f in fy2026.check(claim(["C64.1", "C64"], pointers=[1, 2])).findings if f.code in NEW_CODES]
-    assert "diagnosis 2 " in finding.message
+    assert "Diagnosis 2 " in finding.message
     # Mantle cell lymphoma: the billable C83.10 passes, its subcategory C83.1 does not.
     assert found(fy2026, claim(["C83.10"])) == []
     assert found(fy2026, claim(["C83.1"])) == [("DX_CODE_NOT_BILLABLE", 1), ("DX_CODE_NOT_BILLABLE", 2)]
