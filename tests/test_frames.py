@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import itertools
 import subprocess
 import sys
@@ -140,13 +141,23 @@ def test_check_all_is_check_many_collected(editor, example_claims):
 
 def test_summary_counts_as_the_cli_does(bare_editor, example_claims):
     results = bare_editor.check_all(example_claims)
-    assert results.counts == {"claims": 12, "clean": 3, "blocking": 6, "not_checked": 1}
-    assert results.summary == "12 claims: 3 clean (notes only), 6 blocking, 1 not checked"
+    counts = results.counts
+    assert counts == {
+        "claims": 12,
+        "blocking": 6,
+        "not_checked": 1,
+        "review": 0,
+        "warn": 2,
+        "notes_only": 3,
+        "accept": 0,
+    }
+    assert sum(counts.values()) == 2 * counts["claims"]  # every claim has exactly one outcome
+    assert results.summary == "12 claims: 6 blocking, 1 not checked, 2 warn, 3 notes only"
     text = repr(results)
-    assert text.startswith("Results(12 claims: 3 clean (notes only), 6 blocking, 1 not checked)")
+    assert text.startswith("Results(12 claims: 6 blocking, 1 not checked, 2 warn, 3 notes only)")
     assert "EX-03-JZ-MISSING (medicare): return_to_provider" in text
     assert "EX-11-INVALID-INPUT (medicare): not_checked, error: $.lines[0].units" in text
-    assert repr(Results()) == "Results(0 claims: 0 clean (notes only), 0 blocking, 0 not checked)"
+    assert repr(Results()) == "Results(0 claims)"
 
 
 def test_the_cli_prints_the_summary_results_give():
@@ -155,32 +166,59 @@ def test_the_cli_prints_the_summary_results_give():
     from j9330_rules import Editor
     from j9330_rules.cli import main
 
-    shown = CliRunner().invoke(main, ["check", "--fail-on", "never", str(EXAMPLES)]).output
+    shown = CliRunner().invoke(main, ["check", "--fail-on", "never", str(EXAMPLES)]).stderr
     expected = Editor().check_all(list(read_paths([EXAMPLES]))).summary
     assert expected.startswith("12 claims: ")
     assert expected in " ".join(shown.split())
 
 
 def test_every_view_projects_the_same_finding_rows(bare_editor, example_claims):
-    """CSV, the table and to_pandas() are projections of writers/rows.py's rows."""
+    """CSV, the HTML and to_pandas() are projections of writers/rows.py's rows."""
     import csv
     import io
+    import re
 
     from j9330_rules.writers.formats import write_csv
+    from j9330_rules.writers.html import result_table
     from j9330_rules.writers.rows import finding_rows
-    from j9330_rules.writers.table import _rows
 
     results = bare_editor.check_all(example_claims)
     rows = list(finding_rows(results))
     out = io.StringIO()
     write_csv(results, out)
     written = list(csv.DictReader(io.StringIO(out.getvalue())))
-    table = [row for result in results for row in _rows(result)]
-    assert len(rows) == len(written) == len(table)
-    for row, line, cells in zip(rows, written, table):
+    shown = [re.findall(r"<td[^>]*>(.*?)</td>", row) for row in result_table(results).split("<tr>")[2:]]
+    assert len(rows) == len(written) == len(shown) == len(results.to_pandas())
+    for row, line, cells in zip(rows, written, shown):
         code = "ERROR" if row["error"] else row["code"] or "CLEAN"
         assert (line["claim_id"], line["code"], line["line"]) == (row["claim_id"] or "", code, str(row["line"] or ""))
-        assert cells[2] == code and cells[1] == line["line"]
+        assert (cells[0], cells[3], cells[4]) == (row["claim_id"], line["line"], code)
+
+
+def test_the_table_shows_every_finding_but_the_run_notes(bare_editor, example_claims):
+    """The terminal table says run-wide notes once; every other finding is under its claim."""
+    from rich.console import Console
+
+    from j9330_rules.writers.table import RUN_NOTE_CODES, TableWriter
+
+    results = bare_editor.check_all(example_claims)
+    console = Console(width=200, record=True, file=io.StringIO())
+    writer = TableWriter(console)
+    for result in results:
+        writer.add(result)
+    writer.close()
+    text = console.export_text()
+    blocks = text.split("\n\n")
+    for result in results:
+        block = next(b for b in blocks if b.startswith(result.claim_id + "  "))
+        for finding in result.findings:
+            if finding.code in RUN_NOTE_CODES and finding.severity == "info":
+                assert f"({finding.code})" not in block
+            else:
+                assert finding.code in block, (result.claim_id, finding.code)
+    notes = text.split("\n\n")[0]
+    assert notes.startswith("Notes for the whole run")
+    assert notes.count("REFERENCE_DATA_MISSING") >= 1
 
 
 def test_html_escapes_claim_values(editor):
@@ -190,7 +228,7 @@ def test_html_escapes_claim_values(editor):
     shown = results._repr_html_()
     assert "<script" not in shown and "<b>" not in shown
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in shown and "ok &amp; &lt;b&gt;" in shown
-    assert "2 claims: 2 clean (notes only), 0 blocking, 0 not checked" in shown
+    assert "2 claims: 2 accept" in shown
     assert "<table>" in shown
 
 
@@ -235,7 +273,7 @@ def test_without_pandas_the_error_says_what_to_install(monkeypatch, editor):
     with pytest.raises(ImportError, match=r"pip install 'j9330-rules\[pandas\]'"):
         check_frame(object(), editor)
     # Everything else still works.
-    assert "1 claim: 1 clean" in results._repr_html_()
+    assert "1 claim: 1 accept" in results._repr_html_()
 
 
 def test_importing_the_package_does_not_import_pandas():

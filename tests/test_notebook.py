@@ -30,8 +30,7 @@ def _text(cell) -> str:
     return "".join(parts)
 
 
-@pytest.fixture(scope="module")
-def executed():
+def _execute(cwd):
     from jupyter_client.kernelspec import KernelSpecManager
     from jupyter_client.manager import KernelManager
 
@@ -44,9 +43,21 @@ def executed():
     # kernel_dirs=[]: only ipykernel's own "python3" spec, which runs this interpreter (the venv's),
     # never a python3 kernelspec installed elsewhere on the machine.
     km = KernelManager(kernel_name="python3", kernel_spec_manager=KernelSpecManager(kernel_dirs=[]))
-    client = nbclient.NotebookClient(nb, km=km, timeout=120, resources={"metadata": {"path": str(ROOT)}})
+    client = nbclient.NotebookClient(nb, km=km, timeout=120, resources={"metadata": {"path": str(cwd)}})
     client.execute()  # raises CellExecutionError on the first failing cell
     return {cell.id: cell for cell in nb.cells if cell.cell_type == "code"}
+
+
+@pytest.fixture(scope="module")
+def executed():
+    """Run where Jupyter starts when the notebook is opened from docs/: its own folder."""
+    return _execute(NOTEBOOK.parent)
+
+
+def test_runs_from_the_repository_root_too():
+    cells = _execute(ROOT)
+    assert "12 claims: 6 blocking, 1 not checked, 2 warn, 3 notes only" in _text(cells["check"])
+    assert "EX-01-PARTIAL-KIT (medicare): accept, no findings" in _text(cells["refdata"])
 
 
 def test_the_committed_notebook_has_no_outputs():
@@ -65,8 +76,14 @@ def test_runs_without_errors_in_the_venv_kernel(executed):
 
 def test_checks_the_examples_and_shows_a_table(executed):
     shown = _text(executed["check"])
-    assert "12 claims: 3 clean (notes only), 6 blocking, 1 not checked" in shown
+    assert "12 claims: 6 blocking, 1 not checked, 2 warn, 3 notes only" in shown
     assert "<table>" in shown and "JWJZ_MISSING" in shown
+    assert 'class="j9330-sev-reject">reject<' in shown  # severities are styled
+
+
+def test_statistics_count_by_code(executed):
+    shown = _text(executed["statistics"])
+    assert "'code': 'ERROR', 'severity': 'error', 'findings': 1" in shown
 
 
 def test_reads_findings_and_dispositions(executed):
@@ -77,7 +94,9 @@ def test_reads_findings_and_dispositions(executed):
 
 
 def test_dataframes(executed):
-    assert "WASTE_ARITHMETIC" in _text(executed["pandas"])
+    shown = _text(executed["pandas"])
+    assert "WASTE_ARITHMETIC" in shown and "REFERENCE_DATA_MISSING" not in shown
+    assert shown.index("reject") < shown.rindex("deny")  # sorted by the ordered severity
     frame = _text(executed["frame"])
     assert "NDC_INVALID" in frame and "DX_NOT_COVERED" in frame
 
@@ -90,5 +109,5 @@ def test_reference_fixtures_make_the_clean_claim_clean(executed):
 def test_custom_rule_fires(executed):
     assert "demo_health" in _text(executed["plugin"])
     shown = _text(executed["custom-rule"])
-    assert "DEMO-UNITS-CAP UNITS_OVER_POLICY_LIMIT deny - Line 1: 25 units" in shown
+    assert "DEMO-UNITS-CAP UNITS_OVER_POLICY_LIMIT deny - 25 units" in shown
     assert "disposition: deny_lines" in shown

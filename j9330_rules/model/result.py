@@ -116,6 +116,6 @@ class Result:
         return any(f.blocking for f in self.findings)
 
     def _repr_html_(self) -> str:
-        from j9330_rules.writers.table import result_html
+        from j9330_rules.writers.html import results_html
 
-        return result_html([self])
+        return results_html([self])

@@ -7,16 +7,20 @@ order. pandas is optional: it is imported only by :meth:`Results.to_pandas`.
 
 from __future__ import annotations
 
-import html
 from collections.abc import Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, overload
 
 from j9330_rules.model import Result
+from j9330_rules.model.disposition import SEVERITIES
+from j9330_rules.model.tally import OUTCOMES, Tally, tally
+from j9330_rules.writers.html import results_html
 from j9330_rules.writers.rows import FINDING_COLUMNS, finding_rows
-from j9330_rules.writers.table import result_html
 
 if TYPE_CHECKING:
     import pandas
+
+#: The order of ``severity`` in ``to_pandas()``: worst first.
+SEVERITY_ORDER = SEVERITIES
 
 INSTALL_PANDAS = "pip install 'j9330-rules[pandas]'"
 
@@ -73,14 +77,30 @@ class Results(Sequence[Result]):
     # -- counts ---------------------------------------------------------------------------
 
     @property
+    def tally(self) -> Tally:
+        """The counts the CLI prints: claims by outcome, findings by code and by payer."""
+        return tally(self._results)
+
+    @property
     def counts(self) -> dict[str, int]:
-        """See :func:`counts`."""
-        return counts(self._results)
+        """Claims, then claims by outcome (they add up): blocking, not_checked, review, warn,
+        notes_only, accept."""
+        by_outcome = self.tally.by_outcome
+        return {"claims": len(self._results)} | {name.replace(" ", "_"): by_outcome[name] for name in OUTCOMES}
 
     @property
     def summary(self) -> str:
-        """One line, as the CLI prints it under its table."""
-        return summary(self._results)
+        """One line, as the CLI prints it: "12 claims: 6 blocking, 1 not checked, 2 warn, 3 notes only"."""
+        return self.tally.line()
+
+    @property
+    def statistics(self) -> dict[str, list[dict[str, object]]]:
+        """What ``check --statistics`` prints: findings by code (worst first) and by payer."""
+        counts = self.tally
+        return {
+            "by_code": [{"code": c, "severity": s, "findings": n} for c, s, n in counts.codes()],
+            "by_payer": [{"payer": p, "claims": c, "findings": n} for p, c, n in counts.payers()],
+        }
 
     @property
     def blocking(self) -> bool:
@@ -102,18 +122,17 @@ class Results(Sequence[Result]):
         note = ""
         if len(shown) < len(self._results):
             note = (
-                f"<p>Showing the first {len(shown)} of {len(self._results)} claims; "
-                "<code>to_pandas()</code> has them all.</p>"
+                f"Showing the first {len(shown)} of {len(self._results)} claims; <code>to_pandas()</code> has them all."
             )
-        summary = f"<p><strong>{html.escape(self.summary)}</strong></p>"
-        return f'<div class="j9330-results">{summary}{result_html(shown)}{note}</div>'
+        return results_html(shown, heading=self.summary, note=note)
 
     def to_pandas(self) -> pandas.DataFrame:
         """The findings as a DataFrame: one row per finding, every claim present.
 
         Columns: ``claim_id``, ``payer``, ``line`` (nullable ``Int64``; ``<NA>`` for a
         claim-level finding), ``code``, ``severity``, ``carc``, ``rarc``, ``message``, ``rule_id``,
-        ``source``, ``disposition`` (the claim's: accept, review, deny_lines,
+        ``source`` (``severity`` is an ordered categorical, reject < deny < review < warn < info,
+        so ``frame[frame.severity <= "warn"]`` keeps what is worth a look), ``disposition`` (the claim's: accept, review, deny_lines,
         return_to_provider or not_checked), ``line_disposition`` (the finding's line's; None
         for a claim-level finding) and ``error``; the text columns are object columns with
         None where a value is absent. A claim with no findings has one row whose ``code`` is
@@ -129,25 +148,9 @@ class Results(Sequence[Result]):
             columns=list(FINDING_COLUMNS),
         )
         frame["line"] = frame["line"].astype("Int64")
+        # Ordered worst first, so sort_values and comparisons ("severity <= 'warn'") read as people mean them.
+        frame["severity"] = pd.Categorical(frame["severity"], categories=SEVERITY_ORDER, ordered=True)
         return frame
-
-
-def counts(results: Iterable[Result]) -> dict[str, int]:
-    """claims; clean (checked, nothing above ``info``); blocking (a reject or deny); not_checked (an error)."""
-    found = {"claims": 0, "clean": 0, "blocking": 0, "not_checked": 0}
-    for result in results:
-        found["claims"] += 1
-        found["clean"] += result.error is None and all(f.severity == "info" for f in result.findings)
-        found["blocking"] += result.blocking
-        found["not_checked"] += result.error is not None
-    return found
-
-
-def summary(results: Iterable[Result]) -> str:
-    """The one summary line of a batch, for the CLI and for :class:`Results` alike."""
-    c = counts(results)
-    noun = "claim" if c["claims"] == 1 else "claims"
-    return f"{c['claims']} {noun}: {c['clean']} clean (notes only), {c['blocking']} blocking, {c['not_checked']} not checked"
 
 
 def _describe(result: Result) -> str:
