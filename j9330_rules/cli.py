@@ -1,12 +1,16 @@
 """The ``j9330-rules`` command line.
 
-Exit codes: 0 when nothing blocks, 1 when a finding blocks (by default a
-reject or deny; see ``--fail-on``) or a claim could not be checked, 2 for
-usage errors.
+stdout carries the data (the table, or a machine format) and nothing else; progress, notes and
+the summary go to stderr, whether or not it is a terminal. Exit codes: 0 when nothing blocks;
+1 when a finding blocks (by default a reject or deny; see ``--fail-on``) or a claim could not be
+checked; 2 for usage errors (a bad option, file or setting); 5 when the input holds no claims.
+Settings come from the command line, then ``J9330_RULES_*`` variables, then the nearest
+``j9330-rules.toml`` or ``pyproject.toml`` ``[tool.j9330-rules]`` (docs/cli.md).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 from collections.abc import Iterable, Iterator
@@ -16,30 +20,61 @@ import attrs
 import click
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, ProgressColumn, TextColumn, TimeRemainingColumn
 from rich.table import Column, Table
+from rich.text import Text
 
+from j9330_rules.config import find_settings_file, read_settings_file
 from j9330_rules.editor import Editor
-from j9330_rules.errors import EngineUnavailable, PayerMapError, SpecError
+from j9330_rules.errors import ConfigError, EngineUnavailable, PayerMapError, SpecError
 from j9330_rules.findings import HOST_FINDINGS
 from j9330_rules.history import HistoryError
 from j9330_rules.model import Claim, Result
-from j9330_rules.model.results import summary
+from j9330_rules.model.disposition import SEVERITIES
+from j9330_rules.model.tally import Tally
 from j9330_rules.plugins.manager import collect, plugin_manager
-from j9330_rules.readers import INPUT_FORMATS, Unreadable, read_paths
+from j9330_rules.readers import INPUT_FORMATS, Unreadable, estimate_claims, read_paths
 from j9330_rules.refdata.cms import ReferenceFileError
 from j9330_rules.rules.policy import merge
 from j9330_rules.writers.formats import WRITERS
-from j9330_rules.writers.table import results_table
+from j9330_rules.writers.table import TableWriter, TrimmedLines, statistics_tables
 
-EXIT_CLEAN, EXIT_BLOCKING, EXIT_USAGE = 0, 1, 2
+EXIT_CLEAN, EXIT_BLOCKING, EXIT_USAGE, EXIT_NO_CLAIMS = 0, 1, 2, 5
 FAIL_LEVELS = ("reject", "deny", "review", "warn")  # most severe first
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="j9330-rules")
-def main() -> None:
+@click.option(
+    "--config",
+    "config_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    envvar="J9330_RULES_CONFIG",
+    help="Settings file (TOML); default: the nearest j9330-rules.toml, or pyproject.toml with [tool.j9330-rules], "
+    "from the current directory up.",
+)
+@click.option("--no-config", is_flag=True, help="Read no settings file.")
+@click.pass_context
+def main(ctx: click.Context, config_file: Path | None, no_config: bool) -> None:
     """Check claims that bill HCPCS J9330 (temsirolimus, 1 mg)."""
+    settings = None
+    if not no_config:
+        try:
+            path = config_file or find_settings_file()
+            settings = read_settings_file(path) if path else None
+        except ConfigError as exc:
+            raise click.UsageError(str(exc)) from None
+    ctx.obj = settings
+    if settings is not None:  # command-line options and J9330_RULES_* variables win over the file
+        values = {name: list(v) if isinstance(v, tuple) else v for name, v in settings.values.items()}
+        ctx.default_map = {"check": values, "report": values, "refdata": {"show": values}}
+
+
+def _settings_note(err: Console) -> None:
+    """Say which settings file was read, so a run is never shaped by a file nobody sees."""
+    settings = click.get_current_context().find_root().obj
+    if settings is not None:
+        err.print(Text(f"settings: {settings.path}", "dim"), soft_wrap=True)
 
 
 _FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
@@ -52,30 +87,35 @@ def reference_options(command):
             "--asp-file",
             type=_FILE,
             multiple=True,
+            envvar="J9330_RULES_ASP_FILE",
             help="CMS ASP payment limit file (CSV, xlsx or the published ZIP); repeat for several quarters.",
         ),
         click.option(
             "--crosswalk-file",
             type=_FILE,
             multiple=True,
+            envvar="J9330_RULES_CROSSWALK_FILE",
             help="CMS ASP NDC-HCPCS crosswalk (CSV, xlsx or the published ZIP).",
         ),
         click.option(
             "--mue-file",
             type=_FILE,
             multiple=True,
+            envvar="J9330_RULES_MUE_FILE",
             help="CMS MUE table, practitioner and/or outpatient hospital (CSV, xlsx or the published ZIP).",
         ),
         click.option(
             "--fee-schedule",
             type=_FILE,
             multiple=True,
+            envvar="J9330_RULES_FEE_SCHEDULE",
             help="Contract fee schedule CSV (payer, hcpcs, rate_per_unit, effective_from, effective_to).",
         ),
         click.option(
             "--icd10-file",
             type=_FILE,
             multiple=True,
+            envvar="J9330_RULES_ICD10_FILE",
             help="CMS ICD-10-CM order or codes file (icd10cm_order_2026.txt, or its ZIP); repeat for several fiscal years "
             "and for the April 1 release.",
         ),
@@ -83,6 +123,7 @@ def reference_options(command):
             "--ndc-directory",
             type=_FILE,
             multiple=True,
+            envvar="J9330_RULES_NDC_DIRECTORY",
             help="FDA NDC Directory package.txt (or ndctext.zip): flags NDCs not marketed on the date of service.",
         ),
     ]
@@ -94,7 +135,15 @@ def reference_options(command):
 def _editor(**options) -> Editor:
     try:
         return Editor(**options)
-    except (SpecError, EngineUnavailable, FileNotFoundError, ReferenceFileError, HistoryError, PayerMapError) as exc:
+    except (
+        SpecError,
+        EngineUnavailable,
+        FileNotFoundError,
+        ReferenceFileError,
+        HistoryError,
+        PayerMapError,
+        ConfigError,
+    ) as exc:
         raise click.UsageError(str(exc)) from None
 
 
@@ -136,10 +185,17 @@ def _results_in_workers(editor: Editor, items: Iterable, as_of, workers: int) ->
     show_default=True,
     help="table for people; json, ndjson, csv (one row per finding) or x12-summary (835-style adjustments per line) for programs.",
 )
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, writable=True, path_type=Path),
+    help="Write the results to FILE instead of standard output.",
+)
 @reference_options
 @click.option(
     "--history",
     type=click.Path(dir_okay=False, path_type=Path),
+    envvar="J9330_RULES_HISTORY",
     help="SQLite claim history (created if absent) for FREQUENCY and unit-limit edits.",
 )
 @click.option(
@@ -150,6 +206,24 @@ def _results_in_workers(editor: Editor, items: Iterable, as_of, workers: int) ->
     help="Exit 1 when a finding is this severe or more (or a claim cannot be checked); 'never' always exits 0.",
 )
 @click.option(
+    "--min-severity",
+    type=click.Choice(SEVERITIES[::-1]),
+    default="info",
+    show_default=True,
+    help="table: hide findings less severe than this (the machine formats keep every finding).",
+)
+@click.option(
+    "--max-claims",
+    type=click.IntRange(min=0),
+    default=50,
+    show_default=True,
+    metavar="N",
+    help="table: show the N claims that most need attention, blocking first; 0 shows every claim in input order.",
+)
+@click.option(
+    "--statistics", is_flag=True, help="After the summary, count the findings by code and the claims by payer (stderr)."
+)
+@click.option(
     "--input-format",
     type=click.Choice(["auto", *INPUT_FORMATS]),
     default="auto",
@@ -157,14 +231,17 @@ def _results_in_workers(editor: Editor, items: Iterable, as_of, workers: int) ->
     help="Force the input format instead of detecting it.",
 )
 @click.option(
-    "--overrides", type=_FILE, help="Suppressions and severity overrides (TOML or YAML); see docs/overrides.md."
+    "--overrides",
+    type=_FILE,
+    envvar="J9330_RULES_OVERRIDES",
+    help="Suppressions and severity overrides (TOML or YAML); see docs/overrides.md.",
 )
 @click.option(
     "--as-of",
     type=click.DateTime(formats=["%Y-%m-%d"]),
     help="Choose rules by this processing date instead of each line's date of service.",
 )
-@click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
+@click.option("-q", "--quiet", is_flag=True, help="Nothing on stderr but errors: no progress, notes or summary.")
 @click.option(
     "--workers",
     type=click.IntRange(min=1),
@@ -175,6 +252,7 @@ def _results_in_workers(editor: Editor, items: Iterable, as_of, workers: int) ->
 @click.option(
     "--payer-map",
     type=_FILE,
+    envvar="J9330_RULES_PAYER_MAP",
     help="Map payer IDs and names on the claims (837 NM1*PR, FHIR insurer or Coverage.payor) onto payers: CSV or TOML; see docs/payer-map.md.",
 )
 @click.option(
@@ -187,52 +265,133 @@ def _results_in_workers(editor: Editor, items: Iterable, as_of, workers: int) ->
     type=click.Choice(["compiled", "durable"]),
     default="compiled",
     show_default=True,
+    envvar="J9330_RULES_ENGINE",
     help="compiled: the specs as Python predicates; durable: the durable-rules C core they are tested against. Same findings.",
 )
-def check(files, fmt, fail_on, quiet, input_format, as_of, payer, workers, **options) -> None:
-    """Check the claims in FILES (JSON, a JSON list, or NDJSON; a directory; - for stdin)."""
+def check(
+    files,
+    fmt,
+    output,
+    fail_on,
+    min_severity,
+    max_claims,
+    statistics,
+    quiet,
+    input_format,
+    as_of,
+    payer,
+    workers,
+    **options,
+) -> None:
+    """Check the claims in FILES (JSON, a JSON list, NDJSON, CSV, X12 837 or FHIR; a directory; - for stdin)."""
     for name in files:
         if name != "-" and not Path(name).exists():
             raise click.UsageError(f"no such file or directory: {name}")
     editor = _editor(**options)
-    out = _console()
-    err = Console(stderr=True)
-    if not quiet and err.is_terminal:  # for the person at the terminal; pipes and logs get data only
-        _code_files_not_loaded(err, editor)
-    blocking = False
-    collected: list[Result] = []
-    progress = Progress(
-        TextColumn("checking"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=err,
-        disable=quiet or not err.is_terminal,
-        transient=True,
-        redirect_stdout=False,  # stdout carries the data: never the live display's
-        redirect_stderr=False,
-    )
-    with progress:
-        task = progress.add_task("claims", total=None)
-        claims = read_paths(files, None if input_format == "auto" else input_format)
-        if payer is not None:
-            claims = _with_payer(claims, payer)
+    err = Console(stderr=True, highlight=False)
+    if not quiet:
+        _settings_note(err)
+    notes = _code_files_not_loaded(editor)
+    if fmt != "table" and not quiet and err.is_terminal:  # the table says them in its notes
+        for note in notes:
+            err.print(Text(f"note: {note}", "dim"), soft_wrap=True)
+    run = _Run(editor, err, quiet, fail_on)
+    claims = read_paths(files, None if input_format == "auto" else input_format)
+    if payer is not None:
+        claims = _with_payer(claims, payer)
+    with _destination(output) as stream:
+        results = run.results(files, claims, as_of, workers)
+        if fmt == "table":
+            table = TableWriter(_table_console(stream), min_severity=min_severity, max_claims=max_claims, notes=notes)
+            for result in results:
+                table.add(result)
+            table.close()  # after the stream, so the progress bar is gone
+        else:
+            WRITERS[fmt](results, stream)  # streams where the format allows
+    counts = run.counts
+    if counts.claims == 0:
+        raise _no_claims(files)
+    if not quiet:
+        err.print(Text(counts.line(), "bold"), soft_wrap=True)
+        if statistics:
+            for table in statistics_tables(counts):
+                err.print(table)
+    sys.exit(EXIT_BLOCKING if run.failing else EXIT_CLEAN)
 
-        def checked() -> Iterator[Result]:
-            nonlocal blocking
-            for result in _results(editor, claims, as_of.date() if as_of else None, workers):
-                blocking = blocking or _fails(result, fail_on)
-                progress.advance(task)
+
+class _Run:
+    """Reads, checks and counts as results pass, with progress on stderr when it is a terminal."""
+
+    def __init__(self, editor: Editor, err: Console, quiet: bool, fail_on: str):
+        self.editor, self.err, self.quiet, self.fail_on = editor, err, quiet, fail_on
+        self.counts = Tally()
+        self.failing = False
+
+    def results(self, files, claims: Iterable, as_of, workers: int) -> Iterator[Result]:
+        """The results, counted as they pass; the progress bar lives as long as the stream."""
+        progress = Progress(
+            TextColumn("checking"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            _RateColumn(),
+            TimeRemainingColumn(),
+            console=self.err,
+            disable=self.quiet or not self.err.is_terminal,
+            transient=True,
+            redirect_stdout=False,  # stdout carries the data: never the live display's
+            redirect_stderr=False,
+        )
+        with progress:
+            task = progress.add_task("claims", total=None if progress.disable else estimate_claims(files))
+            for result in _results(self.editor, claims, as_of.date() if as_of else None, workers):
+                self.counts.add(result)
+                self.failing = self.failing or _fails(result, self.fail_on)
+                total = progress.tasks[0].total
+                progress.update(task, advance=1, total=None if total is None else max(total, self.counts.claims))
                 yield result
 
-        if fmt == "table":
-            collected.extend(checked())
-        else:
-            WRITERS[fmt](checked(), sys.stdout)  # streams where the format allows
-    if fmt == "table":
-        out.print(results_table(collected))
-        _summary(out, collected)
-    sys.exit(EXIT_BLOCKING if blocking else EXIT_CLEAN)
+
+class _RateColumn(ProgressColumn):
+    """Claims per second, so a billing manager can tell a slow run from a stuck one."""
+
+    def render(self, task) -> Text:
+        speed = task.finished_speed or task.speed
+        return Text("" if speed is None else f"{speed:,.0f} claims/s", "cyan")
+
+
+@contextlib.contextmanager
+def _destination(output: Path | None):
+    """stdout, or ``-o FILE`` (opened only once the options are known good)."""
+    if output is None:
+        yield sys.stdout
+        return
+    try:
+        stream = output.open("w", encoding="utf-8", newline="")
+    except OSError as exc:
+        raise click.UsageError(f"cannot write {output}: {exc.strerror or exc}") from None
+    with stream:
+        yield stream
+
+
+def _table_console(stream) -> Console:
+    console = Console(file=stream, soft_wrap=False, highlight=False)
+    if console.is_terminal:
+        return console
+    # files and pipes: a fixed width, so the same run gives the same file, and no padding
+    return Console(file=TrimmedLines(stream), soft_wrap=False, highlight=False, width=100)
+
+
+class NoClaims(click.ClickException):
+    """No claims in the input: its own exit code, as pytest's "no tests ran" has."""
+
+    exit_code = EXIT_NO_CLAIMS
+
+
+def _no_claims(files) -> NoClaims:
+    named = ", ".join("standard input" if name == "-" else name for name in files)
+    return NoClaims(
+        f"no claims in {named}: a directory contributes its .json, .ndjson, .jsonl, .csv, .x12, .edi and .837 files"
+    )
 
 
 _CODE_FILES = {
@@ -241,11 +400,9 @@ _CODE_FILES = {
 }
 
 
-def _code_files_not_loaded(err: Console, editor: Editor) -> None:
-    """Once per run, on stderr: which optional code files are not loaded, and the option that loads them."""
-    for kind in editor.reference.not_loaded:
-        if kind in _CODE_FILES:
-            err.print(escape(f"note: {_CODE_FILES[kind]}"), style="dim", soft_wrap=True, highlight=False)
+def _code_files_not_loaded(editor: Editor) -> list[str]:
+    """Which optional code files are not loaded, and the option that loads them: said once per run."""
+    return [_CODE_FILES[kind] for kind in editor.reference.not_loaded if kind in _CODE_FILES]
 
 
 def _with_payer(items: Iterable, payer: str) -> Iterator:
@@ -272,10 +429,6 @@ def _fails(result: Result, fail_on: str) -> bool:
     return result.error is not None or any(
         f.severity in FAIL_LEVELS and FAIL_LEVELS.index(f.severity) <= worst for f in result.findings
     )
-
-
-def _summary(console: Console, results: list[Result]) -> None:
-    console.print(escape(summary(results)))
 
 
 @main.command()

@@ -55,6 +55,10 @@ class PayerMapError(J9330Error, ValueError):
     """A payer map cannot be used (unreadable, or mapping onto a payer no plugin registers)."""
 
 
+class ConfigError(J9330Error, ValueError):
+    """A settings file or ``J9330_RULES_*`` variable is invalid; the message names the file and key."""
+
+
 class HistoryError(J9330Error, RuntimeError):
     """The claim history cannot be opened, read or written.
 

@@ -23,7 +23,7 @@ def run():
 def test_examples_cover_a_clean_claim_and_typical_errors(run):
     result = run("check", "--format", "json", str(EXAMPLES))
     assert result.exit_code == 1
-    results = json.loads(result.output)
+    results = json.loads(result.stdout)
     by_id = {r["claim_id"]: r for r in results}
     clean = by_id["EX-01-PARTIAL-KIT"]
     # No reference files are loaded: the only findings say so, plainly.
@@ -39,7 +39,7 @@ def test_engine_option_chooses_the_engine_and_both_give_the_same_output(run):
     for engine in ("compiled", "durable"):
         result = run("check", "--format", "json", "--engine", engine, str(EXAMPLES))
         assert result.exit_code == 1
-        outputs[engine] = json.loads(result.output)
+        outputs[engine] = json.loads(result.stdout)
     assert outputs["compiled"] == outputs["durable"]  # findings, payment and audit evidence alike
     assert any(r["findings"] for r in outputs["compiled"])
     assert run("check", "--engine", "rete", str(EXAMPLES)).exit_code == 2
@@ -58,7 +58,8 @@ def test_clean_claim_exits_zero_and_table_says_clean(run, tmp_path):
         str(path),
     )
     assert result.exit_code == 0
-    assert "CLEAN" in result.output and "1 claim: 1 clean" in result.output
+    assert "CLM-0001  medicare  accept" in result.stdout and "no findings" in result.stdout
+    assert "1 claim: 1 accept" in result.stderr  # the summary is not data: stdout stays clean
 
 
 def test_fail_on_never_and_review(run, tmp_path):
@@ -74,7 +75,7 @@ def test_fail_on_never_and_review(run, tmp_path):
 def test_ndjson_from_stdin_one_result_per_line_even_for_garbage(run):
     lines = [json.dumps(make_claim(claim_id="A")), "{not json", json.dumps(make_claim(claim_id="B")), "[1, 2"]
     result = run("check", "--format", "ndjson", "-", input="\n".join(lines) + "\n")
-    out = [json.loads(line) for line in result.output.splitlines()]
+    out = [json.loads(line) for line in result.stdout.splitlines()]
     assert [r["claim_id"] for r in out] == ["A", None, "B", None]
     assert "<stdin> line 2: not valid JSON" in out[1]["error"]
     assert result.exit_code == 1
@@ -83,14 +84,14 @@ def test_ndjson_from_stdin_one_result_per_line_even_for_garbage(run):
 def test_a_json_list_is_many_claims(run, tmp_path):
     path = tmp_path / "many.json"
     path.write_text(json.dumps([make_claim(claim_id=str(i)) for i in range(3)]))
-    out = json.loads(run("check", "--format", "json", str(path)).output)
+    out = json.loads(run("check", "--format", "json", str(path)).stdout)
     assert [r["claim_id"] for r in out] == ["0", "1", "2"]
 
 
 def test_a_broken_json_document_is_one_unreadable_input(run, tmp_path):
     path = tmp_path / "broken.json"
     path.write_text(json.dumps(make_claim(), indent=2)[:-5])
-    out = json.loads(run("check", "--format", "json", str(path)).output)
+    out = json.loads(run("check", "--format", "json", str(path)).stdout)
     assert len(out) == 1 and "not valid JSON" in out[0]["error"]
 
 
@@ -173,10 +174,10 @@ def test_check_with_reference_files_and_history(run, tmp_path):
         str(history),
         str(path),
     ]
-    first = json.loads(run(*args).output)[0]
+    first = json.loads(run(*args).stdout)[0]
     assert first["payment"]["allowed"] == "1053.43"
     claim["claim_id"] = "CLM-0002"
     claim["lines"] = [dict(line, service_date="2026-03-05") for line in claim["lines"]]
     path.write_text(json.dumps(claim))
-    second = json.loads(run(*args).output)[0]
+    second = json.loads(run(*args).stdout)[0]
     assert "FREQUENCY" in {f["code"] for f in second["findings"]}

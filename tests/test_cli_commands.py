@@ -47,7 +47,7 @@ def test_check_csv(run, claims_file):
     bad["lines"][0]["units"] = 0
     result = run("check", "--format", "csv", *REFERENCE, claims_file(make_claim(), bad))
     assert result.exit_code == 1
-    rows = list(csv.DictReader(io.StringIO(result.output)))
+    rows = list(csv.DictReader(io.StringIO(result.stdout)))
     assert [
         (r["claim_id"], r["payer"], r["line"], r["code"], r["severity"], r["carc"], r["rarc"], r["rule_id"])
         for r in rows
@@ -62,7 +62,7 @@ def test_check_x12_summary(run, claims_file):
     bad["lines"][0]["units"] = 0
     result = run("check", "--format", "x12-summary", *REFERENCE, claims_file(make_claim(), bad))
     assert result.exit_code == 1
-    assert list(csv.DictReader(io.StringIO(result.output))) == [
+    assert list(csv.DictReader(io.StringIO(result.stdout))) == [
         {
             "claim_id": "BAD",
             "payer": "medicare",
@@ -91,10 +91,10 @@ def test_check_fail_on_applies_to_every_format(run, claims_file):
 
 def test_payer_overrides_every_claims_payer(run, claims_file):
     path = claims_file(make_claim(claim_id="A"), make_claim(claim_id="B", payer="aetna"))
-    out = json.loads(run("check", "--format", "json", *REFERENCE, path).output)
+    out = json.loads(run("check", "--format", "json", *REFERENCE, path).stdout)
     assert [r["payer"] for r in out] == ["medicare", "aetna"]
     result = run("check", "--format", "json", "--payer", "cigna", *REFERENCE, path)
-    out = json.loads(result.output)
+    out = json.loads(result.stdout)
     assert [r["payer"] for r in out] == ["cigna", "cigna"]
     assert all({f["payer"] for f in r["findings"]} == {"cigna"} for r in out)
     assert all("PRIOR_AUTH_MISSING" in {f["code"] for f in r["findings"]} for r in out)  # Cigna's policy applies
@@ -112,7 +112,7 @@ def test_unknown_payer_makes_each_claim_an_error_result(run, claims_file):
         claims_file(make_claim(claim_id="A"), make_claim(claim_id="B")),
     )
     assert result.exit_code == 1
-    out = [json.loads(line) for line in result.output.splitlines()]
+    out = [json.loads(line) for line in result.stdout.splitlines()]
     assert [(r["claim_id"], r["payer"]) for r in out] == [("A", "nosuch"), ("B", "nosuch")]
     assert all(
         r["error"].startswith(
@@ -126,7 +126,7 @@ def test_payer_leaves_unreadable_input_unreadable(run):
     result = run(
         "check", "--format", "ndjson", "--payer", "aetna", "-", input=json.dumps(make_claim()) + "\n{not json\n"
     )
-    out = [json.loads(line) for line in result.output.splitlines()]
+    out = [json.loads(line) for line in result.stdout.splitlines()]
     assert out[0]["payer"] == "aetna" and out[0]["error"] is None
     assert out[1]["payer"] is None and "not valid JSON" in out[1]["error"]
 
@@ -197,7 +197,7 @@ def test_explain_unknown_code_exits_two_with_the_codes(run):
 def units_json(run, *args) -> dict:
     result = run("units", *args, "--format", "json")
     assert result.exit_code == 0, result.output
-    return json.loads(result.output)
+    return json.loads(result.stdout)
 
 
 @pytest.mark.parametrize(
@@ -228,7 +228,7 @@ def test_units(run, dose, kits, administered, discarded, bill):
 
 def test_units_json_lines():
     result = CliRunner().invoke(main, ["units", "--dose", "15", "--format", "json"])
-    assert json.loads(result.output)["lines"] == [
+    assert json.loads(result.stdout)["lines"] == [
         {"hcpcs": "J9330", "modifiers": [], "units": 15, "bill": "J9330 x15"},
         {"hcpcs": "J9330", "modifiers": ["JW"], "units": 10, "bill": "J9330-JW x10"},
     ]

@@ -194,8 +194,8 @@ def run(*args: str):
 @pytest.mark.parametrize("forced", [True, False])
 def test_cli_reads_csv_forced_or_detected(forced):
     args = ["--input-format", "csv"] if forced else []
-    got = json.loads(run(*args, str(FIXTURES / "examples.csv")).output)
-    want = json.loads(run(str(EXAMPLES)).output)
+    got = json.loads(run(*args, str(FIXTURES / "examples.csv")).stdout)
+    want = json.loads(run(str(EXAMPLES)).stdout)
     assert got == want
 
 
@@ -203,14 +203,14 @@ def test_cli_reads_the_csv_files_of_a_directory(tmp_path):
     (tmp_path / "a.csv").write_text(to_csv([make_claim(claim_id="CSV-DIR-A")]))
     (tmp_path / "b.json").write_text(json.dumps(make_claim(claim_id="JSON-DIR-B")))
     (tmp_path / "notes.txt").write_text("not a claim")
-    results = json.loads(run(str(tmp_path)).output)
+    results = json.loads(run(str(tmp_path)).stdout)
     assert [r["claim_id"] for r in results] == ["CSV-DIR-A", "JSON-DIR-B"]
 
 
 def test_cli_malformed_csv_exits_1_without_phi():
     result = run("--input-format", "csv", str(FIXTURES / "malformed.csv"))
     assert result.exit_code == 1
-    assert [r["claim_id"] for r in json.loads(result.output)] == ["CSV-GOOD-1", None, "CSV-BAD-UNITS", "CSV-GOOD-2"]
+    assert [r["claim_id"] for r in json.loads(result.stdout)] == ["CSV-GOOD-1", None, "CSV-BAD-UNITS", "CSV-GOOD-2"]
     assert_no_phi(result.output)
 
 

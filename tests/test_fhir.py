@@ -366,10 +366,10 @@ def run(*args: str):
 def test_cli_reads_fhir_forced_or_detected(tmp_path, forced):
     fhir_file = FIXTURES / "bundle-two-claims.json"
     args = ["--input-format", "fhir"] if forced else []
-    got = json.loads(run(*args, str(fhir_file)).output)
+    got = json.loads(run(*args, str(fhir_file)).stdout)
     equivalents = tmp_path / "claims.ndjson"
     equivalents.write_text("\n".join(json.dumps(c) for c in read_fhir(io.StringIO(fhir_file.read_text()), "x")))
-    want = json.loads(run(str(equivalents)).output)
+    want = json.loads(run(str(equivalents)).stdout)
     assert [r["claim_id"] for r in got] == ["FHIR-BDL-A", "FHIR-BDL-B"]
     assert got == want
 
@@ -377,7 +377,7 @@ def test_cli_reads_fhir_forced_or_detected(tmp_path, forced):
 def test_cli_reports_malformed_fhir_per_claim_and_exits_1():
     result = run("--input-format", "fhir", str(FIXTURES / "malformed-bundle.json"))
     assert result.exit_code == 1
-    results = json.loads(result.output)
+    results = json.loads(result.stdout)
     assert [r["error"] is None for r in results] == [True, False, False, False, False]
     assert_no_phi(result.output)
 

@@ -149,7 +149,7 @@ def test_cli_overrides_as_of_and_json_output(tmp_path):
         main, ["check", "--format", "json", "--overrides", str(overrides), "--as-of", "2026-03-02", str(path)]
     )
     assert out.exit_code == 0, out.output
-    (result,) = json.loads(out.output)
+    (result,) = json.loads(out.stdout)
     assert result["suppressed"][0]["entry"] == "suppress[0]"
     assert result["audit"]["as_of"] == "2026-03-02" and result["disposition"] == "accept"
     bad = tmp_path / "bad.toml"

@@ -384,7 +384,7 @@ def _check(*args):
 def test_cli_checks_an_837(editor, forced):
     path = X12 / "837p_batch.x12"
     result = _check(*(["--input-format", "x12"] if forced else []), str(path))
-    rows = [json.loads(line) for line in result.output.splitlines()]
+    rows = [json.loads(line) for line in result.stdout.splitlines()]
     assert [row["claim_id"] for row in rows] == [c["claim_id"] for c in equivalents("837p_batch.ndjson")]
     by_id = {row["claim_id"]: row for row in rows}
     assert "JWJZ_CONFLICT" in {f["code"] for f in by_id["EX-07-JW-JZ-CONFLICT"]["findings"]}
@@ -394,7 +394,7 @@ def test_cli_checks_an_837(editor, forced):
 
 def test_cli_gives_every_claim_of_a_malformed_batch_one_result():
     result = _check("--input-format", "x12", str(X12 / "malformed_se_count.x12"))
-    rows = [json.loads(line) for line in result.output.splitlines()]
+    rows = [json.loads(line) for line in result.stdout.splitlines()]
     assert len(rows) == 6
     assert [row["error"] is not None for row in rows] == [True, True, False, False, False, True]
     assert "segment 45 (SE)" in rows[0]["error"]
