@@ -20,7 +20,7 @@ from j9330_rules import ClaimError, Editor, PayerMap, PayerMapError
 from j9330_rules.readers import Unreadable, decode, detect, read_paths, read_stream
 from j9330_rules.readers.fhir import fhir_claims
 from j9330_rules.readers.x12 import read_x12
-from tests.conftest import EXAMPLES, FIXTURES, check_items
+from tests.conftest import EXAMPLES, FIXTURES, check_items, make_claim
 
 X12 = FIXTURES / "x12"
 FHIR = FIXTURES / "fhir"
@@ -359,3 +359,27 @@ def test_an_id_two_plugins_declare_maps_onto_neither():
     with pytest.raises(ClaimError, match="declared by more than one plugin"):
         resolve("11111", None)
     assert PayerResolver(PayerMap(ids={"11111": "two"}), {"one": first, "two": second})("11111", None) == "two"
+
+
+def test_ndjson_is_read_as_it_arrives_not_whole():
+    """A large NDJSON stream yields its first claim after reading a bounded head, so memory
+    stays at one line however large the file (a 1M-claim run depends on it)."""
+    from j9330_rules.readers import HEAD_BYTES
+
+    body = b"".join(json.dumps(make_claim(claim_id=str(i))).encode() + b"\n" for i in range(20_000))
+    assert len(body) > 10 * (1 << 20)
+    stream = io.BytesIO(body)
+    claims = read_stream(stream, "big.ndjson")
+    assert next(claims)["claim_id"] == "0"
+    assert stream.tell() <= HEAD_BYTES + (1 << 20)
+    rest = list(claims)
+    assert len(rest) == 19_999 and rest[-1]["claim_id"] == "19999"
+
+
+def test_a_bad_byte_in_streamed_ndjson_costs_nothing_but_its_line():
+    lines = [json.dumps(make_claim(claim_id=str(i))).encode() for i in range(3)]
+    lines[1] = lines[1].replace(b'"1"', b'"1\xe9"')  # Windows-1252 é in one claim id
+    lines.insert(2, b"{broken")
+    items = list(read_stream(io.BytesIO(b"\n".join(lines) + b"\n"), "mixed.ndjson"))
+    assert [i["claim_id"] if isinstance(i, dict) else None for i in items] == ["0", "1é", None, "2"]
+    assert isinstance(items[2], Unreadable) and "mixed.ndjson line 3" in items[2].message

@@ -15,13 +15,13 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any, BinaryIO, TextIO
 
-from j9330_rules.readers.base import Unreadable
+from j9330_rules.readers.base import Unreadable, decode
 from j9330_rules.readers.csv_lines import looks_like_csv, read_csv
 
 # fhir.resources is optional: the module guards its import, detects FHIR without it,
 # and its reader then says what to install instead of reading.
 from j9330_rules.readers.fhir import read_fhir, resource_type
-from j9330_rules.readers.json_lines import read_json
+from j9330_rules.readers.json_lines import read_json, read_ndjson_lines
 
 STDIN = "-"
 Reader = Callable[[TextIO, str], Iterator[Any]]
@@ -39,24 +39,6 @@ else:
 #: File suffixes a directory contributes (compared without case): JSON, CSV and the names
 #: clearinghouses and practice systems give X12 837 files.
 SUFFIXES = {".json", ".ndjson", ".jsonl", ".csv", ".x12", ".edi", ".837", ".837i", ".837p"}
-_BOMS = ((codecs.BOM_UTF8, "utf-8"), (codecs.BOM_UTF16_LE, "utf-16-le"), (codecs.BOM_UTF16_BE, "utf-16-be"))
-
-
-def decode(data: bytes) -> str:
-    """Text from a file's bytes, as Windows and CMS tools write them.
-
-    A byte-order mark (UTF-8, or the UTF-16 that PowerShell's ``>`` writes) is dropped and
-    chooses the encoding; otherwise UTF-8, and Windows-1252 when the bytes are not UTF-8 (CMS
-    files hold 0xA0 and curly quotes). Undefined Windows-1252 bytes become U+FFFD, so one bad
-    byte costs at most the record it is in, never the file.
-    """
-    for bom, encoding in _BOMS:
-        if data.startswith(bom):
-            return data[len(bom) :].decode(encoding, errors="replace")
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError:
-        return data.decode("cp1252", errors="replace")
 
 
 def detect(head: str, suffix: str = "") -> str:
@@ -77,10 +59,50 @@ def detect(head: str, suffix: str = "") -> str:
     return "json"
 
 
+#: How much of a stream is read to choose its format before any claim is read.
+HEAD_BYTES = 1 << 16
+
+
 def read_stream(stream: TextIO | BinaryIO, label: str, fmt: str | None = None) -> Iterator[Any]:
-    """Claims from a text or binary stream (bytes are decoded as :func:`decode` says)."""
-    data = stream.read()
-    yield from read_text(decode(data) if isinstance(data, bytes) else data.lstrip("\ufeff"), label, fmt)
+    """Claims from a text or binary stream (bytes are decoded as :func:`decode` says).
+
+    NDJSON in bytes is read line by line as it arrives, so memory stays at one line however
+    large the file or pipe; the other formats are read whole.
+    """
+    head = stream.read(HEAD_BYTES)
+    if isinstance(head, bytes):
+        if _streams_as_ndjson(head, label, fmt):
+            yield from read_ndjson_lines(_lines(head, stream), label)
+            return
+        yield from read_text(decode(head + stream.read()), label, fmt)
+        return
+    yield from read_text((head + stream.read()).lstrip("\ufeff"), label, fmt)
+
+
+def _streams_as_ndjson(head: bytes, label: str, fmt: str | None) -> bool:
+    """NDJSON claims (not FHIR, CSV or X12; not UTF-16, whose lines are not split at b"\\n"):
+    the first line is a whole JSON object of its own."""
+    if fmt not in (None, "json") or head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return False
+    text = decode(head)
+    if (fmt or detect(text[:4096], Path(label).suffix)) != "json" or not text.lstrip().startswith("{"):
+        return False
+    return "\n" in text.lstrip() and _one_line_object(text.lstrip().encode())
+
+
+def _lines(head: bytes, rest: BinaryIO) -> Iterator[bytes]:
+    """The lines of ``head`` and then of the rest of the stream, read 1 MiB at a time."""
+    pending = head
+    while True:
+        lines = pending.split(b"\n")
+        pending = lines.pop()
+        yield from lines
+        chunk = rest.read(1 << 20)
+        if not chunk:
+            break
+        pending += chunk
+    if pending:
+        yield pending
 
 
 def read_text(text: str, label: str, fmt: str | None = None) -> Iterator[Any]:
@@ -118,11 +140,12 @@ def read_paths(paths: Iterable[str | Path], fmt: str | None = None) -> Iterator[
             continue
         for file in claim_files(Path(name)):
             try:
-                data = file.read_bytes()
+                stream = file.open("rb")
             except OSError as exc:
                 yield Unreadable(f"{file}: cannot read ({type(exc).__name__})")
                 continue
-            yield from read_text(decode(data), str(file), fmt)
+            with stream:
+                yield from read_stream(stream, str(file), fmt)
 
 
 def estimate_claims(paths: Iterable[str | Path]) -> int | None:

@@ -1,5 +1,6 @@
 """What every reader shares."""
 
+import codecs
 import json
 from decimal import InvalidOperation
 
@@ -42,3 +43,23 @@ def first_line_parses(text: str) -> bool:
     except JSON_ERRORS:
         return True  # complete enough to be read line by line; that line is reported as unreadable
     return True
+
+
+_BOMS = ((codecs.BOM_UTF8, "utf-8"), (codecs.BOM_UTF16_LE, "utf-16-le"), (codecs.BOM_UTF16_BE, "utf-16-be"))
+
+
+def decode(data: bytes) -> str:
+    """Text from a file's bytes, as Windows and CMS tools write them.
+
+    A byte-order mark (UTF-8, or the UTF-16 that PowerShell's ``>`` writes) is dropped and
+    chooses the encoding; otherwise UTF-8, and Windows-1252 when the bytes are not UTF-8 (CMS
+    files hold 0xA0 and curly quotes). Undefined Windows-1252 bytes become U+FFFD, so one bad
+    byte costs at most the record it is in, never the file.
+    """
+    for bom, encoding in _BOMS:
+        if data.startswith(bom):
+            return data[len(bom) :].decode(encoding, errors="replace")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        return data.decode("cp1252", errors="replace")

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any, TextIO
 
-from j9330_rules.readers.base import JSON_ERRORS, Unreadable, first_line_parses, json_problem
+from j9330_rules.readers.base import JSON_ERRORS, Unreadable, decode, first_line_parses, json_problem
 
 
 def read_json(stream: TextIO, label: str) -> Iterator[Any]:
@@ -26,7 +26,15 @@ def read_json(stream: TextIO, label: str) -> Iterator[Any]:
             else:
                 yield document
             return
-    for number, line in enumerate(text.splitlines(), start=1):
+    yield from read_ndjson_lines(text.splitlines(), label)
+
+
+def read_ndjson_lines(lines: Iterable[str | bytes], label: str) -> Iterator[Any]:
+    """One claim per line, as the lines arrive: memory is one line, however long the file.
+    A line of bytes is decoded on its own, so one bad byte costs at most its line."""
+    for number, line in enumerate(lines, start=1):
+        if isinstance(line, bytes):
+            line = decode(line)
         if not line.strip():
             continue
         try:
