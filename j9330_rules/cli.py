@@ -501,8 +501,16 @@ def refdata_show(**options) -> None:
 
 
 @main.command()
-@click.option("--format", "fmt", type=click.Choice(["md", "html"]), default="md", show_default=True)
 @click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["md", "html", "json"]),
+    default="md",
+    show_default=True,
+    help="md (Markdown) or html for people; json (the same facts) for programs.",
+)
+@click.option(
+    "-o",
     "--out",
     type=click.Path(dir_okay=False, writable=True, path_type=Path),
     help="Write the report to FILE instead of standard output.",

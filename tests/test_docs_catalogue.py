@@ -10,10 +10,11 @@ import pytest
 
 from j9330_rules.rules.catalogue import catalogue
 from j9330_rules.rules.specs import load_spec
+from j9330_specs import NOT_RULESETS
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "edit-catalogue.md"
 SPECS = resources.files("j9330_specs")
-NOT_SPECS = ("catalogue.yaml", "reference.yaml")
+NOT_SPECS = NOT_RULESETS
 HOST_RULES = {
     "PAYER_POLICY_NOT_PROVIDED": {"HOST-PAYER-POLICY"},
     "PLUGIN_FAILED": {"HOST-PLUGIN"},

@@ -362,7 +362,7 @@ def test_html_renders_with_one_bar_per_priced_payer(priced_editor):
     assert sorted(bar["data-payer"] for bar in parsed.bars) == sorted(EXPECTED)
     svg = page[page.index("<svg") : page.index("</svg>")]
     for amount in EXPECTED.values():
-        assert str(amount) in svg
+        assert f"${amount:,.2f}" in svg
     for name in set(priced_editor.payers) - set(EXPECTED):
         display = priced_editor.payers[name].display_name
         assert f"{display}: no benchmark: " in "".join(parsed.text)
@@ -375,7 +375,7 @@ def test_html_renders_with_one_bar_per_priced_payer(priced_editor):
 def test_markdown_carries_the_benchmark_too(priced_editor):
     markdown = render_markdown(summarise(priced_editor, AS_OF))
     for amount in EXPECTED.values():
-        assert f"${amount}" in markdown
+        assert f"${amount:,.2f}" in markdown
     assert "no benchmark: " in markdown
 
 
@@ -426,7 +426,7 @@ def test_cli_writes_html_with_the_benchmark(run, tmp_path: Path):
     parsed = parse_html(page)
     assert len(parsed.bars) == len(EXPECTED)
     for amount in EXPECTED.values():
-        assert str(amount) in page
+        assert f"${amount:,.2f}" in page
 
 
 def test_cli_prints_to_stdout_without_out(run):
@@ -439,3 +439,171 @@ def test_cli_prints_to_stdout_without_out(run):
 def test_cli_as_of_defaults_to_today_and_rejects_bad_dates(run):
     assert f"As of {dt.date.today()}" in run("report").output
     assert run("report", "--as-of", "02/03/2026").exit_code == 2
+
+
+# --- (5) the publication: the seed overview's sections, from the same specs ---------------------
+
+SEED_SECTIONS = (
+    "1. Summary and overview",
+    "2. Billing code overview",
+    "3. Clinical and coding specifications",
+    "4. Payer coverage patterns",
+    "5. Reimbursement benchmarks",
+    "6. Common billing errors",
+    "7. Documentation requirements",
+    "8. Data not available",
+)
+
+
+def _matrix(markdown: str) -> dict[str, dict[str, str]]:
+    section = _section(markdown, markdown.index("## 4. Payer coverage patterns"))
+    lines = [line for line in section.splitlines() if line.startswith("|")]
+    headers = [cell.strip() for cell in lines[0].strip("|").split("|")]
+    rows = {}
+    for line in lines[2:]:
+        cells = [cell.strip() for cell in line.strip("|").split("|")]
+        if len(cells) != len(headers):
+            break  # the next table (sources)
+        name = re.search(r"\(`([a-z_]+)`\)$", cells[0]).group(1)
+        rows[name] = dict(zip(headers[1:], cells[1:]))
+    return rows
+
+
+def test_the_report_has_the_seed_sections_in_order(markdown):
+    positions = [markdown.index(f"\n## {title}\n") for title in SEED_SECTIONS]
+    assert positions == sorted(positions)
+    assert markdown.index("\n## 8. Data not available") < markdown.index("\n## Payer policies in detail")
+
+
+def test_the_matrix_says_what_each_payers_policy_says(bare_editor, markdown):
+    matrix = _matrix(markdown)
+    assert sorted(matrix) == sorted(bare_editor.payers)
+    for name, policy in bare_editor.policies.items():
+        own = {n for s in policy.specs if ALL_PAYERS not in s.applies_to for n in s.parameters}
+        values = policy.parameters_on(AS_OF)
+        row = matrix[name]
+        for column, parameter in (("Prior authorization", "prior_auth_required"), ("JW/JZ", "jwjz_required")):
+            if parameter not in own:
+                assert row[column] == "not stated (not enforced)", (name, column)
+            else:
+                assert row[column].startswith("required" if values[parameter] else "not required"), (name, column)
+        if "adults_only" in own:
+            assert row["Age"] == ("18 or older" if values["adults_only"] else "no age limit"), name
+        if values.get("units_limit") is not None:
+            assert f"{values['units_limit']} units per {values['units_limit_days']} days" in row["Unit limits"]
+        covered = next(
+            (s.code_sets["covered_diagnoses"] for s in policy.specs if "covered_diagnoses" in s.code_sets), None
+        )
+        if covered is not None:
+            first = covered.codes[0]
+            assert row["Covered indications"].startswith(first.rstrip("*")), name
+
+
+def test_the_matrix_on_the_sources_own_words(markdown):
+    """Spot checks against the policies' text, as the specs cite it."""
+    matrix = _matrix(markdown)
+    assert matrix["florida_blue"]["Unit limits"] == "25 units per 7 days"  # VP-0166: '25 billable units every 7 days'
+    assert matrix["florida_blue"]["Age"] == "18 or older"  # VP-0166: 'at least 18 years of age'
+    assert matrix["bcbs"]["Prior authorization"] == "required; 12-month authorization"  # 'Authorization of 12 months'
+    assert matrix["medicare"]["JW/JZ"] == "required"  # JZ required from 2023-07-01
+    assert matrix["medicare"]["Prior authorization"] == "not stated (not enforced)"
+
+
+def test_the_modifier_table_reads_who_requires_each_from_the_specs(bare_editor, markdown):
+    section = _section(markdown, markdown.index("## 3. Clinical"))
+    required = sorted(n for n, p in bare_editor.policies.items() if p.parameters_on(AS_OF)["jwjz_required"])
+    for modifier in ("JW", "JZ"):
+        assert_row(section, f"`{modifier}`", f"required: {', '.join(required)};", what=modifier)
+    for modifier in ("JG", "TB", "PO", "PN", "ER"):
+        assert_row(section, f"`{modifier}`", what=modifier)
+    assert_row(section, "`JW`", "Drug amount discarded/not administered to any patient", what="JW descriptor")
+
+
+def test_common_errors_come_from_the_catalogue_and_the_rules_in_force(bare_editor, markdown):
+    from j9330_rules.rules.catalogue import catalogue
+
+    section = _section(markdown, markdown.index("## 6. Common billing errors"))
+    codes = catalogue()
+    rows = [line for line in section.splitlines() if line.startswith("| `")]
+    assert rows
+    for line in rows:
+        code = re.match(r"\| `([A-Z0-9_]+)`", line).group(1)
+        assert codes[code].severity in ("reject", "deny", "warn") and codes[code].meaning in line
+    # JWJZ_MISSING's rule reads jwjz_required, which only Medicare's spec sets on this date
+    assert_row(section, "`JWJZ_MISSING`", "| medicare |", what="JWJZ_MISSING raised for")
+    assert_row(section, "`UNITS_INVALID`", "| all payers |", what="UNITS_INVALID raised for")
+
+
+def test_asp_by_quarter_lists_every_loaded_asp_file(tmp_path):
+    from tests.conftest import CMS
+
+    april = tmp_path / "asp_payment_limit_fixture_april_2026.csv"  # MADE-UP: the fixture, another limit
+    text = FIXTURE_ASP.read_text(encoding="utf-8").replace("42.137", "43.001")
+    text = text.replace(
+        "Effective January 1, 2026 through March 31, 2026", "Effective April 1, 2026 through June 30, 2026"
+    )
+    april.write_text(text, encoding="utf-8")
+    editor = Editor(asp_file=[FIXTURE_ASP, april], fee_schedule=FIXTURE_FEES)
+    markdown = unescape(render_markdown(summarise(editor, AS_OF)))
+    section = _section(markdown, markdown.index("### CMS ASP payment limit by quarter"))
+    assert_row(section, "2026-01-01 to 2026-03-31", "$42.137", "$1,053.43", what="Q1")
+    assert_row(section, "2026-04-01 to 2026-06-30", "$43.001", "$1,075.03", what="Q2")  # 25 x 43.001 = 1075.025
+    fees = _section(markdown, markdown.index("### Contract fee schedules"))
+    assert_row(fees, "`aetna`", "$51.23", "$1,280.75", what="aetna fee")
+    assert CMS.is_dir()
+
+
+def test_data_not_available_is_said(markdown):
+    asp = _section(markdown, markdown.index("### CMS ASP payment limit by quarter"))
+    assert "data not available: no CMS ASP pricing file is loaded" in asp
+    missing = _section(markdown, markdown.index("## 8. Data not available"))
+    assert "CMS MUE table: not loaded (--mue-file)" in missing
+
+
+def test_the_national_default_is_explained_once(markdown):
+    assert markdown.count("fills the dates") == 1
+    assert "(national default)" in markdown
+
+
+def test_json_carries_the_same_facts(priced_editor):
+    import json
+
+    from j9330_rules.report.overview import render_json
+
+    report = summarise(priced_editor, AS_OF)
+    data = json.loads(render_json(report))
+    assert data["schema"] == "j9330-rules/report/1" and data["as_of"] == str(AS_OF)
+    allowed = {b["payer"]: b["allowed"] for b in (p["benchmark"] for p in data["payers"]) if b["allowed"]}
+    assert allowed == {name: str(amount) for name, amount in EXPECTED.items()}
+    matrix = {row["payer"]: [c["text"] for c in row["cells"]] for row in data["publication"]["matrix"]}
+    assert matrix == {row.payer: [c.text for c in row.cells] for row in report.publication.matrix}
+    assert data["publication"]["asp_quarters"][0]["limit"] == "42.137"
+
+
+def test_cli_writes_json(run, tmp_path: Path):
+    import json
+
+    out = tmp_path / "report.json"
+    result = run("report", "--format", "json", "--as-of", AS_OF, "-o", out)
+    assert result.exit_code == 0
+    assert json.loads(out.read_text(encoding="utf-8"))["publication"]["matrix"]
+
+
+@pytest.mark.parametrize(
+    ("top", "ticks"),
+    [("1280.75", [0, 500, 1000, 1500]), ("25.13", [0, 10, 20, 30]), ("1053.43", [0, 500, 1000, 1500]), ("0", [0])],
+)
+def test_chart_ticks_are_round_and_cover_the_largest_amount(top, ticks):
+    from j9330_rules.report.overview import axis_ticks
+
+    assert axis_ticks(Decimal(top)) == [Decimal(t) for t in ticks]
+
+
+def test_every_descriptive_fact_carries_its_source_and_review_date():
+    from j9330_rules.report.publication import descriptive_facts
+
+    facts = descriptive_facts()
+    entries = [facts["billing_code"], *facts["clinical"], *facts["sites_of_service"], *facts["modifiers"]]
+    entries += facts["documentation"]
+    for entry in entries:
+        assert entry["source"].strip() and dt.date.fromisoformat(entry["reviewed"]) <= dt.date(2026, 12, 6), entry

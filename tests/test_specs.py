@@ -7,11 +7,10 @@ import pytest
 from j9330_rules import SpecError
 from j9330_rules.rules.catalogue import catalogue
 from j9330_rules.rules.specs import load_spec
+from j9330_specs import NOT_RULESETS
 
 SPECS = resources.files("j9330_specs")
-SHIPPED = sorted(
-    p.name for p in SPECS.iterdir() if p.name.endswith(".yaml") and p.name not in ("catalogue.yaml", "reference.yaml")
-)
+SHIPPED = sorted(p.name for p in SPECS.iterdir() if p.name.endswith(".yaml") and p.name not in NOT_RULESETS)
 
 VALID = """
 ruleset: example

@@ -15,16 +15,19 @@ from __future__ import annotations
 
 import datetime as dt
 import html
+import json
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
+import attrs
 from attrs import define
 
 from j9330_rules.editor import Editor
 from j9330_rules.model import Result
 from j9330_rules.refdata.reference import MUE_KIND_BY_FORM, OPTIONS, ReferenceData
+from j9330_rules.report.publication import NOT_AVAILABLE, Publication, publication
 from j9330_rules.rules.catalogue import catalogue
 from j9330_rules.rules.policy import PayerPolicy
 from j9330_rules.rules.specs import (
@@ -223,6 +226,8 @@ class Report:
     failures: tuple[str, ...]
     #: Cited sources not read in the last REVIEW_MONTHS months (or never dated): policy upkeep.
     sources_due: tuple[SourceDue, ...] = ()
+    #: The seed overview's sections: matrix, modifiers, benchmarks by quarter, errors, documentation.
+    publication: Publication | None = None
 
     @property
     def benchmarks(self) -> tuple[Benchmark, ...]:
@@ -516,6 +521,7 @@ def summarise(editor: Editor, as_of: dt.date | None = None, *, dose_mg: int = ST
         national=_national(editor, as_of),
         failures=tuple(f"plugin {f.plugin} failed while {f.stage}: {f.error}" for f in registry.failures),
         sources_due=tuple(sources_due(registry.specs, as_of)),
+        publication=publication(editor, as_of, dose_mg),
     )
 
 
@@ -557,6 +563,7 @@ class Table:
 class Chart:
     benchmarks: tuple[Benchmark, ...]
     title: str
+    axis_label: str = "Allowed amount (US dollars)"
 
 
 def _join(items: Iterable[Inline], sep: str = ", ") -> tuple:
@@ -582,7 +589,13 @@ def effective_text(effective: Effective) -> str:
 
 
 def money(amount: Decimal) -> str:
-    return f"${amount:.2f}"
+    """US dollars to the cent, with thousands separators: $1,053.43."""
+    return f"${amount:,.2f}"
+
+
+def rate(amount: Decimal) -> str:
+    """A rate per unit as published, every digit kept: $42.137 (a payment limit has three decimals)."""
+    return f"${amount:,}"
 
 
 def _parameter_rows(
@@ -597,7 +610,7 @@ def _parameter_rows(
             value = (value, f": {BASIS[fact.value][0]}")
         stated = fact.ruleset
         if fact.default and not national:
-            stated += " (national default: fills the dates the payer's periods do not cover)"
+            stated += " (national default)"
         rows.append(
             (name, value, effective_text(fact.effective), stated, "yes" if fact.in_force else "no", fact.source)
         )
@@ -772,6 +785,222 @@ def _payer_blocks(p: PayerSummary, as_of: dt.date) -> list:
     return blocks
 
 
+def _names(rows, test) -> str:
+    names = [row.display_name for row in rows if test(row)]
+    return ", ".join(names) if names else "none"
+
+
+def _matrix_says(row, requirement: str) -> str:
+    from j9330_rules.report.publication import MATRIX
+
+    index = [name for name, _ in MATRIX].index(requirement)
+    return row.cells[index].text if row.cells[index].stated else ""
+
+
+def _summary_blocks(report: Report) -> list:
+    pub = report.publication
+    matrix = pub.matrix
+    priced = [b for b in report.benchmarks if b.allowed is not None]
+    unpriced = [b for b in report.benchmarks if b.allowed is None]
+    loaded = [s for s in report.national.files if s.loaded]
+    items: list[Inline] = [
+        f"Payers: {len(matrix)}, {sum(r.policy_sourced for r in matrix)} with a sourced policy "
+        f"({_names(matrix, lambda r: r.policy_sourced)}).",
+        "Prior authorization required by: "
+        + _names(matrix, lambda r: _matrix_says(r, "Prior authorization").startswith("required"))
+        + ".",
+        "JW/JZ required by: " + _names(matrix, lambda r: _matrix_says(r, "JW/JZ") == "required") + ".",
+        "340B flag (JG/TB) required by: "
+        + _names(matrix, lambda r: _matrix_says(r, "340B flag (JG/TB)").startswith("required"))
+        + ".",
+        f"Benchmark for the standard {report.standard_dose_mg} mg dose: "
+        + (", ".join(f"{b.display_name} {money(b.allowed)}" for b in priced) or NOT_AVAILABLE)
+        + (f"; {NOT_AVAILABLE} for {', '.join(b.display_name for b in unpriced)}" if priced and unpriced else "")
+        + ".",
+        "Reference files loaded: " + (", ".join(f"{s.what} ({s.source})" for s in loaded) or "none") + ".",
+    ]
+    if pub.not_available:
+        items.append(f"{len(pub.not_available)} items of data are not available: see Data not available.")
+    return [
+        Heading(2, "1. Summary and overview", "summary"),
+        Para(
+            "J9330 is billed for temsirolimus (Torisel), an intravenous kinase inhibitor given weekly for "
+            "advanced renal cell carcinoma. This overview states, for each loaded payer, what a J9330 "
+            "claim must show, how it is priced, and the billing errors the editor checks, on the date above."
+        ),
+        Bullets(tuple(items)),
+    ]
+
+
+def _billing_code_blocks(report: Report) -> list:
+    pub = report.publication
+    code = pub.billing_code
+    kit = next((i for i in report.national.reference if i.name == "kit_mg"), None)
+    ndcs = next((i for i in report.national.reference if i.name == "temsirolimus_ndcs"), None)
+    rows: list[tuple[Inline, ...]] = [(Code(code.topic), code.text, code.source)]
+    if kit is not None:
+        rows.append(("Kit", f"{kit.value} mg labeled contents: one kit is {kit.value} billing units.", kit.source))
+    if ndcs is not None:
+        rows.append(("NDCs (bundled)", value_inline(ndcs.value), ndcs.source))
+    return [
+        Heading(2, "2. Billing code overview", "billing-code"),
+        Table(("Item", "What it is", "Source"), tuple(rows)),
+        Heading(3, "Sites of service"),
+        Table(
+            ("Place of service", "Setting", "How it is billed", "Source"),
+            tuple((Code(site.code), site.name, site.billing, site.source) for site in pub.sites),
+        ),
+        Table(
+            ("Codes", "Setting", "What the rules do", "Source"),
+            tuple((Code(site.code), site.name, site.billing, site.source) for site in pub.not_separately_payable),
+        ),
+    ]
+
+
+def _clinical_blocks(report: Report) -> list:
+    pub = report.publication
+
+    def payers(names: tuple[str, ...]) -> str:
+        return ", ".join(names) if names else "none"
+
+    modifier_rows = []
+    for m in pub.modifiers:
+        if m.parameter:
+            required = f"required: {payers(m.required_by)}; not required: {payers(m.not_required_by)}"
+            by = (required, " (", Code(m.parameter), ")")
+        else:
+            by = "accepted on drug lines for every payer (accepted_drug_modifiers)"
+        modifier_rows.append((Code(m.modifier), m.description, m.when, by, m.source))
+    return [
+        Heading(2, "3. Clinical and coding specifications", "clinical"),
+        Heading(3, "Clinical context"),
+        Table(("Topic", "What the label says", "Source"), tuple((c.topic, c.text, c.source) for c in pub.clinical)),
+        Heading(3, "Modifiers"),
+        Para(
+            "Description is the HCPCS descriptor; which payers require the modifier on "
+            f"{report.as_of} is read from their specs."
+        ),
+        Table(("Modifier", "Description", "When to use", "Payers", "Source"), tuple(modifier_rows)),
+    ]
+
+
+def _matrix_blocks(report: Report) -> list:
+    pub = report.publication
+    rows = []
+    for row in pub.matrix:
+        cells = tuple(cell.text for cell in row.cells)
+        rows.append(((row.display_name, " (", Code(row.payer), ")"), *cells))
+    sources = []
+    for row in pub.matrix:
+        for header, cell in zip(pub.matrix_headers, row.cells):
+            if cell.stated and cell.source:
+                sources.append((row.display_name, header, cell.source))
+    return [
+        Heading(2, "4. Payer coverage patterns", "matrix"),
+        Para(
+            f"What each payer's loaded policy requires on {report.as_of}. \"not stated\" means the payer's "
+            "spec sets nothing for it, so the editor does not enforce it for that payer; "
+            f'"{NOT_AVAILABLE}" means no source gives it.'
+        ),
+        Table(("Payer", *pub.matrix_headers), tuple(rows)),
+        Heading(3, "Sources of the matrix"),
+        Table(("Payer", "Requirement", "Source"), tuple(sources)),
+    ]
+
+
+def _reimbursement_blocks(report: Report) -> list:
+    pub = report.publication
+    dose = report.standard_dose_mg
+    blocks: list = [
+        Heading(2, "5. Reimbursement benchmarks", "benchmark"),
+        Para(
+            f"Allowed amount for one {dose} mg J9330 line ({dose} units, JZ) on {report.as_of}, "
+            "as the editor's benchmark computes it for each payer from the files loaded."
+        ),
+        Chart(
+            report.benchmarks,
+            f"Allowed amount for {dose} mg J9330 on {report.as_of}",
+            f"Allowed amount for {dose} units (US dollars)",
+        ),
+        _benchmark_table(report.benchmarks),
+        Heading(3, "CMS ASP payment limit by quarter"),
+    ]
+    if pub.asp_quarters:
+        blocks.append(
+            Table(
+                ("Quarter", "J9330 payment limit", "Per", f"{dose} units", "File"),
+                tuple(
+                    (
+                        q.period,
+                        rate(q.limit) if q.limit is not None else NOT_AVAILABLE,
+                        q.dosage or "-",
+                        money(q.standard_dose_allowed) if q.standard_dose_allowed is not None else "-",
+                        q.file,
+                    )
+                    for q in pub.asp_quarters
+                ),
+            )
+        )
+    else:
+        blocks.append(Para(f"{NOT_AVAILABLE}: no CMS ASP pricing file is loaded (--asp-file, one per quarter)."))
+    blocks.append(Heading(3, "Contract fee schedules"))
+    if pub.fee_schedules:
+        blocks.append(
+            Table(
+                ("Payer", "Rate per unit", "Effective", f"{dose} units", "File"),
+                tuple(
+                    (Code(f.payer), rate(f.rate), f.period, money(f.standard_dose_allowed), f.file)
+                    for f in pub.fee_schedules
+                ),
+            )
+        )
+    else:
+        blocks.append(Para(f"{NOT_AVAILABLE}: no contract fee schedule is loaded (--fee-schedule)."))
+    return blocks
+
+
+def _errors_blocks(report: Report) -> list:
+    pub = report.publication
+    total = len(report.payers)
+    rows = tuple(
+        (
+            Code(e.code),
+            e.severity,
+            " / ".join(c for c in (e.carc and f"CARC {e.carc}", e.rarc and f"RARC {e.rarc}") if c) or "-",
+            e.meaning,
+            "all payers" if len(e.payers) == total else ", ".join(e.payers),
+        )
+        for e in pub.errors
+    )
+    return [
+        Heading(2, "6. Common billing errors", "errors"),
+        Para(
+            "The billing errors the editor checks, from the edit catalogue, most severe first "
+            "(reject and deny block a claim; warn does not), with the payers whose rules raise each "
+            f"on {report.as_of}."
+        ),
+        Table(("Edit code", "Severity", "CARC/RARC", "The error", "Raised for"), rows),
+    ]
+
+
+def _documentation_blocks(report: Report) -> list:
+    pub = report.publication
+    return [
+        Heading(2, "7. Documentation requirements", "documentation"),
+        Table(("What", "Requirement", "Source"), tuple((d.what, d.text, d.source) for d in pub.documentation)),
+    ]
+
+
+def _not_available_blocks(report: Report) -> list:
+    pub = report.publication
+    return [
+        Heading(2, "8. Data not available", "not-available"),
+        Bullets(tuple(pub.not_available))
+        if pub.not_available
+        else Para("Every payer has a sourced policy and every reference file is loaded."),
+    ]
+
+
 def document(report: Report) -> list:
     """The report as blocks; both renderers draw these."""
     plugins = _join((Code(p.name), f" {p.version or '-'}") for p in report.plugins)
@@ -784,13 +1013,20 @@ def document(report: Report) -> list:
                 ". Every fact cites the source its spec, plugin or reference file gives.",
             )
         ),
-        Heading(2, f"Benchmark: the standard {report.standard_dose_mg} mg dose", "benchmark"),
+        *_summary_blocks(report),
+        *_billing_code_blocks(report),
+        *_clinical_blocks(report),
+        *_matrix_blocks(report),
+        *_reimbursement_blocks(report),
+        *_errors_blocks(report),
+        *_documentation_blocks(report),
+        *_not_available_blocks(report),
+        Heading(2, "Payer policies in detail", "payers"),
         Para(
-            f"Allowed amount for one {report.standard_dose_mg} mg J9330 line ({report.standard_dose_mg} units, JZ) "
-            f"on {report.as_of}, as the editor's benchmark computes it for each payer."
+            "Each payer's rulesets, parameters, code sets and rules as its specs state them. A parameter "
+            'marked "national default" is one the payer\'s spec does not set for every date: the national '
+            "ruleset's value fills the dates the payer's own periods do not cover."
         ),
-        Chart(report.benchmarks, f"Allowed amount for {report.standard_dose_mg} mg J9330 on {report.as_of}"),
-        _benchmark_table(report.benchmarks),
     ]
     for payer in report.payers:
         blocks.extend(_payer_blocks(payer, report.as_of))
@@ -909,34 +1145,69 @@ code { background: #f3f5f7; padding: 0 .2rem; border-radius: 3px; font-size: .92
 nav ul { columns: 3; }
 .chart { max-width: 100%; height: auto; }
 .chart .bar { fill: #3c6e9f; } .chart text { font-size: 13px; fill: #1b1b1b; }
+.chart .axis { stroke: #1b1b1b; } .chart .grid { stroke: #d0d7de; } .chart .tick { font-size: 11px; fill: #555; }
+.chart .axis-label { font-size: 12px; }
 .none { color: #8a4b00; }
 """
 
 
+def axis_ticks(top: Decimal, count: int = 5) -> list[Decimal]:
+    """Round tick values from 0 past ``top``: steps of 1, 2 or 5 times a power of ten."""
+    if top <= 0:
+        return [Decimal(0)]
+    raw = top / count
+    power = Decimal(10) ** (len(str(int(raw))) - 1) if raw >= 1 else Decimal("0.01")
+    step = next(power * m for m in (1, 2, 5, 10) if power * m >= raw)
+    ticks = [Decimal(0)]
+    while ticks[-1] < top:
+        ticks.append(ticks[-1] + step)
+    return ticks
+
+
+def _tick_label(amount: Decimal) -> str:
+    return f"${amount:,.0f}" if amount == amount.to_integral_value() else money(amount)
+
+
 def _svg_chart(chart: Chart) -> str:
+    """A horizontal bar chart: payers on the y axis, the allowed amount in US dollars on the x axis."""
     priced = [b for b in chart.benchmarks if b.allowed is not None]
     unpriced = [b for b in chart.benchmarks if b.allowed is None]
     longest = max((len(b.display_name) for b in priced), default=0)
     label_w = min(max(160, longest * 7 + 24), 480)  # ~7 px a character at 13 px
-    bar_w, value_w, row_h, top = 420, 110, 30, 10
+    bar_w, value_w, row_h, top, axis_h = 420, 110, 30, 10, 48
     width = label_w + bar_w + value_w
-    height = top * 2 + row_h * max(len(priced), 1)
-    top_amount = max((b.allowed for b in priced), default=Decimal(0))
+    height = top + row_h * max(len(priced), 1) + axis_h
+    ticks = axis_ticks(max((b.allowed for b in priced), default=Decimal(0)))
+    scale_top = ticks[-1]
     parts = [
         f'<svg class="chart" role="img" width="{width}" height="{height}" viewBox="0 0 {width} {height}" aria-label="{_h(chart.title)}">',
         f"<title>{_h(chart.title)}</title>",
     ]
     if not priced:
-        parts.append(f'<text x="0" y="{top + 20}">No payer has a loaded price on this date.</text>')
-    for index, b in enumerate(priced):
-        y = top + index * row_h
-        length = float(b.allowed / top_amount * bar_w) if top_amount > 0 else 0.0
-        parts.append(f'<text x="{label_w - 8}" y="{y + 19}" text-anchor="end">{_h(b.display_name)}</text>')
+        parts.append(f'<text x="0" y="{top + 20}">No payer has a loaded price on this date: {NOT_AVAILABLE}.</text>')
+    else:
+        base = top + row_h * len(priced)
+        for tick in ticks:
+            x = label_w + (float(tick / scale_top * bar_w) if scale_top > 0 else 0.0)
+            parts.append(f'<line class="grid" x1="{x:.1f}" y1="{top}" x2="{x:.1f}" y2="{base}"/>')
+            parts.append(
+                f'<text class="tick" x="{x:.1f}" y="{base + 16}" text-anchor="middle">{_h(_tick_label(tick))}</text>'
+            )
+        parts.append(f'<line class="axis" x1="{label_w}" y1="{base}" x2="{label_w + bar_w}" y2="{base}"/>')
+        parts.append(f'<line class="axis" x1="{label_w}" y1="{top}" x2="{label_w}" y2="{base}"/>')
         parts.append(
-            f'<rect class="bar" data-payer="{_h(b.payer)}" x="{label_w}" y="{y + 4}" width="{length:.1f}" height="{row_h - 8}">'
-            f"<title>{_h(b.display_name)}: {_h(money(b.allowed))} ({_h(b.basis)}; {_h(b.source)})</title></rect>"
+            f'<text class="axis-label" x="{label_w + bar_w / 2:.0f}" y="{base + 38}" text-anchor="middle">'
+            f"{_h(chart.axis_label)}</text>"
         )
-        parts.append(f'<text x="{label_w + length + 6:.1f}" y="{y + 19}">{_h(money(b.allowed))}</text>')
+        for index, b in enumerate(priced):
+            y = top + index * row_h
+            length = float(b.allowed / scale_top * bar_w) if scale_top > 0 else 0.0
+            parts.append(f'<text x="{label_w - 8}" y="{y + 19}" text-anchor="end">{_h(b.display_name)}</text>')
+            parts.append(
+                f'<rect class="bar" data-payer="{_h(b.payer)}" x="{label_w}" y="{y + 4}" width="{length:.1f}" height="{row_h - 8}">'
+                f"<title>{_h(b.display_name)}: {_h(money(b.allowed))} ({_h(b.basis)}; {_h(b.source)})</title></rect>"
+            )
+            parts.append(f'<text x="{label_w + length + 6:.1f}" y="{y + 19}">{_h(money(b.allowed))}</text>')
     parts.append("</svg>")
     if unpriced:
         items = "".join(f'<li class="none">{_h(b.display_name)}: no benchmark: {_h(b.reason)}</li>' for b in unpriced)
@@ -976,9 +1247,28 @@ def render_html(report: Report) -> str:
     )
 
 
+# --- JSON -------------------------------------------------------------------------------------
+
+
+def _json_value(_instance: Any, _field: Any, value: Any) -> Any:
+    if isinstance(value, (dt.date, Decimal)):
+        return str(value)
+    if isinstance(value, Mapping) and not isinstance(value, dict):
+        return dict(value)
+    return value
+
+
+def render_json(report: Report) -> str:
+    """The report's model as JSON: the same facts as the HTML and Markdown, for programs.
+    Money and dates are strings (``"1053.43"``, ``"2026-03-02"``), as in the results."""
+    data = attrs.asdict(report, value_serializer=_json_value)
+    return json.dumps({"schema": "j9330-rules/report/1", **data}, indent=2, ensure_ascii=False) + "\n"
+
+
+RENDERERS = {"md": render_markdown, "html": render_html, "json": render_json}
+
+
 def render(report: Report, fmt: str = "md") -> str:
-    if fmt == "md":
-        return render_markdown(report)
-    if fmt == "html":
-        return render_html(report)
-    raise ValueError(f"unknown report format {fmt!r} (md or html)")
+    if fmt not in RENDERERS:
+        raise ValueError(f"unknown report format {fmt!r} ({', '.join(RENDERERS)})")
+    return RENDERERS[fmt](report)
