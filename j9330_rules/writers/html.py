@@ -23,6 +23,7 @@ STYLE = """<style>
 .j9330-results table { border-collapse: collapse; }
 .j9330-results th, .j9330-results td { text-align: left; vertical-align: top; padding: 2px 8px; }
 .j9330-results td.j9330-num { text-align: right; }
+.j9330-results td.j9330-id { white-space: nowrap; }
 .j9330-results .j9330-sev-reject, .j9330-results .j9330-sev-error { color: #b00020; font-weight: bold; }
 .j9330-results .j9330-sev-deny { color: #b00020; }
 .j9330-results .j9330-sev-review { color: #8a6d00; }
@@ -54,11 +55,11 @@ def result_table(results: Iterable[Result]) -> str:
             adjustment = " / ".join(code for code in (row["carc"], row["rarc"]) if code)
             body.append(
                 "<tr>"
-                + _cell(cells["claim_id"] or "(no id)")
+                + _cell(cells["claim_id"] or "(no id)", "j9330-id")
                 + _cell(cells["payer"])
                 + _cell(claim_outcome, _class("out", claim_outcome))
                 + _cell(cells["line"], "j9330-num")
-                + _cell(cells["code"])
+                + _cell(cells["code"], "j9330-id")
                 + _cell(cells["severity"], _class("sev", cells["severity"]))
                 + _cell(adjustment)
                 + _cell(message)
