@@ -1,3 +1,3 @@
-from j9330_rules.cli import main
+from j9330_rules.cli import entry
 
-main()
+entry()

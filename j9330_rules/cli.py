@@ -3,7 +3,9 @@
 stdout carries the data (the table, or a machine format) and nothing else; progress, notes and
 the summary go to stderr, whether or not it is a terminal. Exit codes: 0 when nothing blocks;
 1 when a finding blocks (by default a reject or deny; see ``--fail-on``) or a claim could not be
-checked; 2 for usage errors (a bad option, file or setting); 5 when the input holds no claims.
+checked; 2 for usage errors (a bad option, file or setting); 3 when the run itself failed (a bug:
+the message names the exception type and where, never claim values); 5 when the input holds no
+claims; 130 when interrupted (the results checked so far are written).
 Settings come from the command line, then ``J9330_RULES_*`` variables, then the nearest
 ``j9330-rules.toml`` or ``pyproject.toml`` ``[tool.j9330-rules]`` (docs/cli.md).
 """
@@ -39,7 +41,8 @@ from j9330_rules.rules.policy import merge
 from j9330_rules.writers.formats import WRITERS
 from j9330_rules.writers.table import TableWriter, TrimmedLines, statistics_tables
 
-EXIT_CLEAN, EXIT_BLOCKING, EXIT_USAGE, EXIT_NO_CLAIMS = 0, 1, 2, 5
+EXIT_CLEAN, EXIT_BLOCKING, EXIT_USAGE, EXIT_RUN_FAILED, EXIT_NO_CLAIMS = 0, 1, 2, 3, 5
+EXIT_INTERRUPTED = 130  # as a shell reports SIGINT
 FAIL_LEVELS = ("reject", "deny", "review", "warn")  # most severe first
 
 
@@ -366,7 +369,7 @@ def _destination(output: Path | None):
         yield sys.stdout
         return
     try:
-        stream = output.open("w", encoding="utf-8", newline="")
+        stream = output.open("w", encoding="utf-8", newline="", errors="backslashreplace")
     except OSError as exc:
         raise click.UsageError(f"cannot write {output}: {exc.strerror or exc}") from None
     with stream:
@@ -661,3 +664,30 @@ def _billing_lines(bill) -> list[tuple[tuple[str, ...], int, str]]:
     if bill.discarded_units:
         lines.append((("JW",), bill.discarded_units))
     return [(modifiers, count, "-".join(("J9330", *modifiers)) + f" x{count}") for modifiers, count in lines]
+
+
+def entry(args: list[str] | None = None) -> None:
+    """The console script: ``main`` with a failure of the run itself kept apart from "a claim
+    blocks" (exit 3, not 1) and Ctrl-C stopping cleanly (exit 130). Neither prints an exception's
+    message or a traceback, which could quote a claim."""
+    import os
+    import traceback
+
+    try:
+        code = main.main(args=args, prog_name="j9330-rules", standalone_mode=False)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except BrokenPipeError:  # `| head` stopped reading: not an error of ours (Python's advice)
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        sys.exit(EXIT_BLOCKING)
+    except (KeyboardInterrupt, click.exceptions.Abort):
+        sys.stdout.flush()
+        click.echo("\ninterrupted: the results checked so far are written", err=True)
+        sys.exit(EXIT_INTERRUPTED)
+    except Exception as exc:
+        frame = traceback.extract_tb(exc.__traceback__)[-1]
+        where = f"{Path(frame.filename).name}:{frame.lineno}"
+        click.echo(f"j9330-rules: internal error ({type(exc).__name__} at {where}); please report it", err=True)
+        sys.exit(EXIT_RUN_FAILED)
+    sys.exit(code if isinstance(code, int) else EXIT_CLEAN)

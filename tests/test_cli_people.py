@@ -217,3 +217,59 @@ def test_a_settings_file_with_an_unknown_key_or_missing_file_is_a_usage_error(ru
     (tmp_path / "j9330-rules.toml").write_text('asp-file = "nowhere.csv"\n', encoding="utf-8")
     result = run("check", str(EXAMPLES))
     assert result.exit_code == 2 and "nowhere.csv, which is not a file" in result.stderr
+
+
+# --- values that must not stop a run, and failures of the run itself ------------------------------
+
+
+def test_a_lone_surrogate_in_a_claim_id_stops_no_writer(run, tmp_path):
+    path = tmp_path / "odd.ndjson"
+    path.write_text(
+        json.dumps(make_claim(claim_id="\ud800")) + "\n" + json.dumps(make_claim(claim_id="AFTER")) + "\n",
+        encoding="utf-8",
+    )  # json.dumps writes the surrogate as \\ud800: valid JSON
+    for fmt in ("table", "csv", "x12-summary", "json", "ndjson"):
+        result = run("check", "--fail-on", "never", "--format", fmt, "--max-claims", "0", str(path))
+        assert result.exit_code == 0, (fmt, result.stderr)
+        assert "AFTER" in result.stdout or fmt == "x12-summary", fmt  # the later claim is not lost
+        assert "2 claims" in result.stderr, fmt
+
+
+def test_csv_cells_that_would_be_formulas_are_text(run, tmp_path):
+    ids = ['=HYPERLINK("http://x")', "+1", "-2", "@SUM(A1)", "ok"]
+    path = _claims_file(tmp_path, *(make_claim(claim_id=i) for i in ids))
+    for fmt in ("csv", "x12-summary"):
+        result = run("check", "--fail-on", "never", "--format", fmt, path)
+        cells = {row["claim_id"] for row in csv.DictReader(io.StringIO(result.stdout))}
+        assert not any(cell.startswith(("=", "+", "-", "@")) for cell in cells), fmt
+    rows = list(csv.DictReader(io.StringIO(run("check", "--format", "csv", "--fail-on", "never", path).stdout)))
+    assert list(dict.fromkeys(r["claim_id"] for r in rows)) == ["'" + i for i in ids[:4]] + ["ok"]
+
+
+def test_a_crash_is_exit_3_without_the_exception_text(monkeypatch, tmp_path, capsys):
+    import j9330_rules.cli as cli
+
+    def boom(*args, **kwargs):
+        raise RuntimeError("MEMBER SMITH JOHN 1961-04-02")  # planted: must not be echoed
+        yield
+
+    monkeypatch.setattr(cli, "_results", boom)
+    with pytest.raises(SystemExit) as exit_:
+        cli.entry(["--no-config", "check", str(EXAMPLES)])
+    assert exit_.value.code == cli.EXIT_RUN_FAILED == 3
+    err = capsys.readouterr().err
+    assert "internal error (RuntimeError at " in err and "SMITH" not in err
+
+
+def test_usage_errors_and_blocking_keep_their_codes_through_the_entry_point(tmp_path):
+    import j9330_rules.cli as cli
+
+    with pytest.raises(SystemExit) as usage:
+        cli.entry(["check", "/no/such/file"])
+    assert usage.value.code == 2
+    with pytest.raises(SystemExit) as blocking:
+        cli.entry(["--no-config", "check", "-q", str(EXAMPLES)])
+    assert blocking.value.code == 1
+    with pytest.raises(SystemExit) as clean:
+        cli.entry(["--no-config", "check", "-q", "--fail-on", "never", str(EXAMPLES)])
+    assert clean.value.code == 0

@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import TextIO
 
 from j9330_rules.model import Finding, Result
-from j9330_rules.writers.rows import ERROR, result_rows, text_row
+from j9330_rules.writers.rows import ERROR, encodable, result_rows, spreadsheet_safe, text_row
 from j9330_rules.writers.serialise import result_to_dict
 
 #: The CARC group code each severity takes in the X12 summary.
@@ -161,11 +161,15 @@ def write(fmt: str, results: Iterable[Result], out: TextIO) -> int:
 
 
 def _write_rows(results, out, columns, rows_of) -> int:
+    """CSV rows whose every cell is encodable and shows as text in a spreadsheet (claim ids
+    come from the input: ``=HYPERLINK(...)`` must not become a formula)."""
     writer = csv.DictWriter(out, fieldnames=columns, lineterminator="\n")
     writer.writeheader()
     count = 0
     for result in results:
-        writer.writerows(rows_of(result))
+        writer.writerows(
+            {column: spreadsheet_safe(encodable(cell)) for column, cell in row.items()} for row in rows_of(result)
+        )
         count += 1
     return count
 

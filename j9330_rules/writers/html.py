@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from j9330_rules.model.tally import outcome
-from j9330_rules.writers.rows import CLEAN, result_rows, text_row
+from j9330_rules.writers.rows import CLEAN, encodable, result_rows, text_row
 
 if TYPE_CHECKING:
     from j9330_rules.model import Result
@@ -36,7 +36,7 @@ STYLE = """<style>
 
 def _cell(value: str, css: str = "") -> str:
     attribute = f' class="{css}"' if css else ""
-    return f"<td{attribute}>{html.escape(value)}</td>"
+    return f"<td{attribute}>{html.escape(encodable(value))}</td>"
 
 
 def _class(prefix: str, name: str) -> str:

@@ -69,3 +69,22 @@ def text_row(row: dict[str, Any]) -> dict[str, str]:
     elif row["code"] is None:
         cells["code"] = CLEAN
     return cells
+
+
+#: First characters that make a spreadsheet read a cell as a formula (OWASP, CSV injection).
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def encodable(text: str) -> str:
+    """The text, with any lone surrogate (valid in JSON, not in UTF-8) written as ``\\udXXX``,
+    so one odd claim id cannot stop a writer and lose every later result."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return text
+
+
+def spreadsheet_safe(cell: str) -> str:
+    """A CSV cell a spreadsheet shows as text: a leading ``'`` before a formula character."""
+    return "'" + cell if cell.startswith(FORMULA_STARTS) else cell

@@ -24,6 +24,7 @@ from rich.text import Text
 
 from j9330_rules.model.disposition import SEVERITIES
 from j9330_rules.model.tally import OUTCOMES, Tally, outcome
+from j9330_rules.writers.rows import encodable
 
 if TYPE_CHECKING:
     from j9330_rules.model import Finding, Result
@@ -73,9 +74,9 @@ def _adjustment(finding: Finding) -> str:
 def claim_block(result: Result, findings: list[Finding]) -> Table:
     """One claim: a heading (id, payer, outcome), then each finding, worst first."""
     heading = Text.assemble(
-        (result.claim_id or "(no id)", "bold"),
+        (encodable(result.claim_id or "(no id)"), "bold"),
         "  ",
-        (result.payer or "no payer", "cyan"),
+        (encodable(result.payer or "no payer"), "cyan"),
         "  ",
         (outcome(result), OUTCOME_STYLE[outcome(result)]),
     )
@@ -86,7 +87,7 @@ def claim_block(result: Result, findings: list[Finding]) -> Table:
     grid.add_column(no_wrap=True, min_width=6)
     grid.add_column(ratio=1, overflow="fold")
     if result.error is not None:
-        grid.add_row("", Text("error", SEVERITY_STYLE["error"]), Text(result.error))
+        grid.add_row("", Text("error", SEVERITY_STYLE["error"]), Text(encodable(result.error)))
     for finding in findings:
         head = Text(finding.code, "bold")
         if finding.line is not None:
@@ -97,7 +98,7 @@ def claim_block(result: Result, findings: list[Finding]) -> Table:
         grid.add_row(
             "",
             Text(finding.severity, SEVERITY_STYLE[finding.severity]),
-            Text.assemble(head, "\n", person_message(finding)),
+            Text.assemble(head, "\n", encodable(person_message(finding))),
         )
     if result.error is None and not findings:
         grid.add_row("", "", Text("no findings" if not result.findings else "only the run notes above", "dim"))
