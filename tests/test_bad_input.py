@@ -570,3 +570,43 @@ def test_model_claim_errors_still_yield_one_result_in_check_many(editor):
     assert len(results) == 3
     assert results[0].error is None and results[2].error is None
     assert results[1].error  # whatever the cause, the bad model claim is reported, not raised
+
+
+@pytest.mark.parametrize("payer", ["John Smith", "SMITH, JOHN", "Jane", "x" * 40, "dob 1961-04-02"])
+def test_an_invalid_claim_never_echoes_a_payer_that_is_not_an_identifier(payer):
+    """A name typed into the payer field stays out of every output of the error result."""
+    import io
+
+    from j9330_rules import Editor
+    from j9330_rules.writers.formats import WRITERS
+
+    claim = make_claim(payer=payer)
+    claim["lines"][0]["units"] = "many"
+    (result,) = Editor().check_many([claim])
+    assert result.error is not None and result.payer is None
+    for fmt, write in WRITERS.items():
+        out = io.StringIO()
+        write([result], out)
+        assert payer not in out.getvalue(), fmt
+
+
+@pytest.mark.parametrize("payer", ["medicare", "aetna", "bcbs-tn", "payer_7"])
+def test_an_identifier_payer_still_labels_the_error(payer):
+    from j9330_rules import Editor
+
+    claim = make_claim(payer=payer)
+    claim["lines"][0]["units"] = "many"
+    (result,) = Editor().check_many([claim])
+    assert result.error is not None and result.payer == payer
+
+
+@pytest.mark.parametrize("value", [10**5000, 2**70, -(10**12)], ids=["5001 digits", "2**70", "-10**12"])
+def test_a_huge_line_number_is_a_claim_error(value):
+    from j9330_rules import ClaimError, Editor
+
+    claim = make_claim()
+    claim["lines"][0]["line"] = value
+    with pytest.raises(ClaimError, match=r"\$\.lines\[0\]\.line: expected a whole number below a billion"):
+        Editor().check(claim)
+    (result,) = Editor().check_many([claim])
+    assert "below a billion" in result.error

@@ -278,3 +278,85 @@ def test_host_findings_come_from_the_one_table_explain_reads():
     assert by_code == {code: HOST_FINDINGS[code].rule_id for code in ("PLUGIN_FAILED", "PAYER_POLICY_NOT_PROVIDED")}
     explained = CliRunner().invoke(main, ["explain", "PLUGIN_FAILED"], terminal_width=200).output
     assert HOST_FINDINGS["PLUGIN_FAILED"].rule_id in explained
+
+
+# --- plugins cannot change things silently, nor end the run -----------------------------------
+
+
+class EditsTheParameters:
+    """A hook that tries to switch Medicare's JW/JZ requirement off for everyone after it."""
+
+    @hookimpl
+    def j9330_benchmark(self, claim, payer, policy, reference):
+        day = claim.drug_lines[0].service_date
+        policy.parameters_on(day)["jwjz_required"] = False  # read-only: raises, the plugin fails
+        return None
+
+
+def test_a_hook_cannot_edit_the_policy_for_later_claims():
+    from j9330_rules.readers import read_paths
+    from tests.conftest import EXAMPLES
+
+    editor = Editor(plugins=[EditsTheParameters()])
+    claim = next(c for c in read_paths([EXAMPLES]) if c.get("claim_id") == "EX-03-JZ-MISSING")
+    first, second = editor.check(claim), editor.check(claim)
+    assert "JWJZ_MISSING" in codes(first) and "JWJZ_MISSING" in codes(second)
+    assert "PLUGIN_FAILED" in codes(first)
+
+
+class ReturnsText:
+    @hookimpl(tryfirst=True)
+    def j9330_benchmark(self, claim, payer, reference):
+        return "about a thousand dollars"
+
+
+def test_a_benchmark_of_the_wrong_type_fails_that_plugin_and_the_next_prices(tmp_path):
+    import io
+
+    from j9330_rules.writers.formats import WRITERS
+
+    editor = Editor(plugins=[ReturnsText(), PricesEverything()])
+    results = list(editor.check_many([make_claim(), make_claim(claim_id="B")]))
+    for result in results:
+        assert result.payment == Payment(Decimal("27.75"), "TEST FIXTURE rate", "TEST FIXTURE")
+        failure = next(f for f in result.findings if f.code == "PLUGIN_FAILED")
+        assert "ReturnsText" in failure.message
+    for fmt, write in WRITERS.items():
+        assert write(results, io.StringIO()) == 2, fmt  # every writer gets through every result
+
+
+class ExitsInBenchmark:
+    @hookimpl
+    def j9330_benchmark(self, claim, payer, reference):
+        raise SystemExit(3)
+
+
+def test_a_hook_that_exits_is_isolated_like_one_that_raises():
+    results = list(Editor(plugins=[ExitsInBenchmark()]).check_many([make_claim(), make_claim(claim_id="B")]))
+    assert len(results) == 2
+    assert all("PLUGIN_FAILED" in codes(r) and r.error is None for r in results)
+
+
+@pytest.mark.parametrize("value", [0, -25, 2.5, True, "25"])
+def test_a_bad_kit_size_from_a_plugin_fails_that_plugin_not_every_claim(value):
+    class BadKit:
+        @hookimpl
+        def j9330_register_reference_data(self, register):
+            register("kit_mg", value, source="TEST FIXTURE")
+
+    editor = Editor(plugins=[BadKit()])
+    assert editor.reference.kit_mg == 25  # the bundled, sourced value stays
+    assert any("kit_mg must be a positive whole number" in f.error for f in editor.registry.failures)
+    result = editor.check(make_claim())
+    assert result.error is None
+
+
+def test_bad_bundled_ndcs_from_a_plugin_are_refused():
+    class BadNdcs:
+        @hookimpl
+        def j9330_register_reference_data(self, register):
+            register("temsirolimus_ndcs", ["0008-1179-01"], source="TEST FIXTURE")
+
+    editor = Editor(plugins=[BadNdcs()])
+    assert "00008117901" in editor.reference.temsirolimus_ndcs
+    assert any("11-digit" in f.error for f in editor.registry.failures)

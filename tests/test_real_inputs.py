@@ -199,7 +199,7 @@ def test_payer_map_toml_and_mapping_forms(tmp_path):
 def test_an_unmapped_payer_id_is_named():
     editor = Editor()
     (result,) = check_items(editor, x12(BATCH_837P))[-1:]
-    assert result.error.startswith("$.payer_id: payer ID 99999 (UNMAPPED HEALTH PLAN) is not mapped to a payer")
+    assert result.error.startswith("$.payer_id: payer ID 99999 is not mapped to a payer")
     assert "--payer-map FILE" in result.error
 
 
@@ -320,7 +320,7 @@ def test_an_unmapped_fhir_insurer_is_named(editor):
     claim = professional()
     claim["insurer"] = {"identifier": {"value": "12345"}, "display": "Some Health Plan"}
     (result,) = check_items(editor, fhir_claims(claim))
-    assert result.error.startswith("$.payer_id: payer ID 12345 (Some Health Plan) is not mapped to a payer")
+    assert result.error.startswith("$.payer_id: payer ID 12345 is not mapped to a payer")
 
 
 # --- an independent writer's 837s --------------------------------------------------------------
@@ -383,3 +383,17 @@ def test_a_bad_byte_in_streamed_ndjson_costs_nothing_but_its_line():
     items = list(read_stream(io.BytesIO(b"\n".join(lines) + b"\n"), "mixed.ndjson"))
     assert [i["claim_id"] if isinstance(i, dict) else None for i in items] == ["0", "1é", None, "2"]
     assert isinstance(items[2], Unreadable) and "mixed.ndjson line 3" in items[2].message
+
+
+@pytest.mark.parametrize("name", ["PhiZq7Marker", "John Smith", "SMITH JOHN A"])
+def test_an_unmapped_payer_name_is_never_quoted(name):
+    """A payer's name is free text (a patient's name may land there): the error names no name."""
+    from j9330_rules.plugins.payer_map import PayerResolver
+
+    resolve = PayerResolver(PayerMap(), Editor().payers)
+    with pytest.raises(ClaimError) as error:
+        resolve(None, name)
+    assert name.lower() not in str(error.value).lower()
+    with pytest.raises(ClaimError) as error:
+        resolve(name, None)  # a name typed into the ID field is not quoted either
+    assert name.lower() not in str(error.value).lower()

@@ -131,9 +131,16 @@ def _bool(value: Any, _type: type = bool) -> bool:
     return value
 
 
+#: Whole numbers on a claim (line numbers, diagnosis pointers) are small; a bound keeps a
+#: 5,000-digit one from reaching code that prints or hashes it.
+INT_LIMIT = 10**9
+
+
 def _int(value: Any, _type: type = int) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         raise Invalid("expected a whole number")
+    if not -INT_LIMIT < value < INT_LIMIT:
+        raise Invalid("expected a whole number below a billion")
     return value
 
 
@@ -371,10 +378,15 @@ def safe_claim_id(data: Any) -> str | None:
     return None
 
 
+#: What an error result may echo of a claim's payer: an identifier (lower-case letters, digits,
+#: ``_`` and ``-``, at most 32), never free text, which may be a patient's name in the wrong field.
+PAYER_LABEL = re.compile(r"[a-z0-9_-]{1,32}")
+
+
 def safe_payer(data: Any) -> str | None:
-    """The payer of raw input, for labelling an error result; None if unusable."""
+    """The payer of raw input, for labelling an error result; None unless it looks like an identifier."""
     payer = data.get("payer") if isinstance(data, Mapping) else getattr(data, "payer", None)
-    return payer if isinstance(payer, str) and len(payer) <= 64 else None
+    return payer if isinstance(payer, str) and PAYER_LABEL.fullmatch(payer) else None
 
 
 def error_result(data: Any, message: str) -> Result:

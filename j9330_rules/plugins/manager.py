@@ -160,14 +160,35 @@ def _isolate(function: Callable[..., Any], plugin: str) -> Callable[..., Any]:
             raise  # an invalid spec is the caller's to handle: an editor must never half-run
         except _Abandon:
             return None  # already recorded
-        except Exception as exc:
+        except (Exception, SystemExit) as exc:  # SystemExit too: a plugin may not end the run
             call.failed.append((plugin, exc))
             call.pending.pop(plugin, None)  # a plugin that raises half-way leaves nothing behind
             return None
         finally:
             call.plugin = outer
 
-    return isolated_impl
+    def checked_impl(*args: Any, **kwargs: Any) -> Any:
+        result = isolated_impl(*args, **kwargs)
+        call = _CALL.get()
+        if result is not None and call is not None and not isinstance(result, expected):
+            # a wrong type would kill every writer later: the plugin failed, the next one is asked
+            call.failed.append((plugin, TypeError(f"returned {type(result).__name__}, not {expected.__name__}")))
+            return None
+        return result
+
+    expected = RESULT_TYPES.get(function.__name__)
+    return isolated_impl if expected is None else functools.wraps(function)(checked_impl)
+
+
+def _result_types() -> dict[str, type]:
+    from j9330_rules.model import Payment
+
+    return {"j9330_benchmark": Payment}
+
+
+#: What a hook must return when it returns anything (KeyboardInterrupt alone is not isolated:
+#: it stops the run, and the caller writes the results so far).
+RESULT_TYPES = _result_types()
 
 
 def _unique_name(manager: pluggy.PluginManager, plugin: Any) -> str:
@@ -280,11 +301,23 @@ def _payer(registry: Registry, plugin: str, payer: Payer) -> _Change:
     return _Change(apply, check)
 
 
+def _validate_reference(name: str, value: Any) -> None:
+    """The bundled items the arithmetic reads, checked when registered: a plugin's bad value
+    fails that plugin, instead of every claim (kit_mg=0) or silently (kit_mg=-25)."""
+    if name == "kit_mg" and (isinstance(value, bool) or not isinstance(value, int) or value <= 0):
+        raise ValueError(f"kit_mg must be a positive whole number of mg, not {value!r}")
+    if name == "temsirolimus_ndcs" and (
+        isinstance(value, str) or not all(isinstance(n, str) and len(n) == 11 and n.isdigit() for n in value)
+    ):
+        raise ValueError("temsirolimus_ndcs must be a list of 11-digit NDCs (5-4-2, no hyphens)")
+
+
 def _ruleset(registry: Registry, plugin: str, path: Any) -> _Change:
     spec = load_spec(path)
     return _Change(lambda: registry.specs.append(spec))
 
 
 def _reference(registry: Registry, plugin: str, name: str, value: Any, *, source: str) -> _Change:
+    _validate_reference(name, value)
     item = ReferenceItem(name, value, source, plugin)
     return _Change(lambda: registry.reference.__setitem__(name, item))

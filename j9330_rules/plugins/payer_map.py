@@ -28,7 +28,10 @@ from j9330_rules.plugins.payer import Payer
 
 __all__ = ["PayerMap", "PayerMapError", "PayerResolver"]
 
-_SAFE_NAME = re.compile(r"[A-Za-z0-9 &.,'()/-]{1,80}")
+#: A payer ID the error may quote: short, letters and digits with at least one digit (as payer IDs
+#: are: 60054, SB580). A payer *name* is free text, which may be a patient's name typed into the
+#: wrong field, so it is never quoted.
+_SHOWN_ID = re.compile(r"(?=.*[0-9])[A-Z0-9-]{1,10}")
 _AMBIGUOUS = ""  # an ID two plugins declare: only the user's map can settle it
 
 
@@ -158,9 +161,10 @@ class PayerResolver:
             )
         if key is None and name is None:
             raise ClaimError("$.payer: required field missing")
-        shown = f"payer ID {key}" if key else "the payer"
-        if name and _SAFE_NAME.fullmatch(str(payer_name).strip()):
-            shown += f" ({' '.join(str(payer_name).split())})"
+        if key and _SHOWN_ID.fullmatch(key):
+            shown = f"payer ID {key}"
+        else:
+            shown = "the payer ID" if key else "the payer name (free text, not quoted)"
         raise ClaimError(
             f"$.payer_id: {shown} is not mapped to a payer; add it to a payer map (--payer-map FILE, "
             f"docs/payer-map.md); the known payers are: {self.known}"

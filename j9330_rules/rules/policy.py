@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Mapping
 from string import Template
+from types import MappingProxyType
 from typing import Any
 
 from attrs import define, field
@@ -31,15 +32,17 @@ class PayerPolicy:
     overrides: tuple[SeverityOverride, ...]
     _by_day: dict = field(factory=dict, eq=False, repr=False)
 
-    def parameters_on(self, day: dt.date) -> dict[str, Any]:
-        """Every parameter's value in force on ``day`` (memoised: claims share dates)."""
+    def parameters_on(self, day: dt.date) -> Mapping[str, Any]:
+        """Every parameter's value in force on ``day``, read-only (memoised: claims share dates,
+        so a hook that could edit it would change the policy for every later claim)."""
         values = self._by_day.get(day)
         if values is None:
-            values = {}
+            found = {}
             for name, periods in self.parameters.items():
                 period = next((p for p in periods if p.effective.contains(day)), None)
                 if period is not None:
-                    values[name] = period.value
+                    found[name] = period.value
+            values = MappingProxyType(found)
             if len(self._by_day) < 4096:
                 self._by_day[day] = values
         return values
