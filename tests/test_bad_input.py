@@ -610,3 +610,26 @@ def test_a_huge_line_number_is_a_claim_error(value):
         Editor().check(claim)
     (result,) = Editor().check_many([claim])
     assert "below a billion" in result.error
+
+
+def test_a_mapping_that_raises_when_read_gets_an_error_result():
+    from collections.abc import Mapping
+
+    from j9330_rules import Editor
+
+    class Hostile(Mapping):
+        def __init__(self, data):
+            self.data = data
+
+        def __getitem__(self, key):
+            raise RuntimeError("MEMBER SMITH")
+
+        def __iter__(self):
+            return iter(self.data)
+
+        def __len__(self):
+            return len(self.data)
+
+    results = list(Editor().check_many([Hostile(make_claim()), make_claim(claim_id="NEXT")]))
+    assert [r.claim_id for r in results] == [None, "NEXT"]
+    assert results[0].error is not None and "SMITH" not in results[0].error

@@ -397,3 +397,21 @@ def test_an_unmapped_payer_name_is_never_quoted(name):
     with pytest.raises(ClaimError) as error:
         resolve(name, None)  # a name typed into the ID field is not quoted either
     assert name.lower() not in str(error.value).lower()
+
+
+@pytest.mark.parametrize("first", [b"{broken", b"[1, 2", b'{"claim_id": "X", ', b"\x81{"])
+def test_a_bad_first_ndjson_line_costs_that_line_not_the_file(tmp_path, first):
+    body = first + b"\n" + b"".join(json.dumps(make_claim(claim_id=f"C{i}")).encode() + b"\n" for i in range(999))
+    path = tmp_path / "claims.ndjson"
+    path.write_bytes(body)
+    for items in (list(read_paths([path])), list(read_stream(io.BytesIO(body), "<stdin>"))):
+        assert len(items) == 1000
+        assert isinstance(items[0], Unreadable) and "line 1: not valid JSON" in items[0].message
+        assert [i["claim_id"] for i in items[1:3]] == ["C0", "C1"]
+
+
+def test_a_broken_pretty_printed_document_is_still_one_error(tmp_path):
+    path = tmp_path / "one.json"
+    path.write_text(json.dumps(make_claim(), indent=2)[:-5], encoding="utf-8")
+    (item,) = read_paths([path])
+    assert isinstance(item, Unreadable) and "not valid JSON" in item.message

@@ -200,3 +200,28 @@ rules:""",
     )
     with pytest.raises(SpecError, match="parameter example_limit: a string here, a number elsewhere"):
         _editor_with(tmp_path, text)
+
+
+def test_a_yaml_alias_bomb_is_refused_at_once(tmp_path):
+    import time
+
+    levels = ["a: &a [x, x, x, x, x, x, x, x, x]"]
+    for n in range(1, 9):
+        prev = chr(ord("a") + n - 1)
+        cur = chr(ord("a") + n)
+        levels.append(
+            f"{cur}: &{cur} [*{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}]"
+        )
+    path = tmp_path / "bomb.yaml"
+    path.write_text("\n".join(levels) + "\n", encoding="utf-8")  # 9**9 items if expanded
+    started = time.perf_counter()
+    with pytest.raises(SpecError, match="aliases"):
+        load_spec(path)
+    assert time.perf_counter() - started < 1
+
+
+def test_a_spec_over_a_mebibyte_is_refused(tmp_path):
+    path = tmp_path / "big.yaml"
+    path.write_text("ruleset: big\n# " + "x" * (1 << 20) + "\n", encoding="utf-8")
+    with pytest.raises(SpecError, match="larger than 1024 KiB"):
+        load_spec(path)

@@ -365,7 +365,15 @@ def _check_consistency(claim: Claim) -> None:
 
 
 def safe_claim_id(data: Any) -> str | None:
-    """The claim id of raw input, for labelling an error result; None if unusable."""
+    """The claim id of raw input, for labelling an error result; None if unusable (including
+    a mapping that raises when read: an error result must never raise itself)."""
+    try:
+        return _claim_id(data)
+    except Exception:
+        return None
+
+
+def _claim_id(data: Any) -> str | None:
     if isinstance(data, Claim):
         return data.claim_id
     if isinstance(data, Mapping):
@@ -385,7 +393,10 @@ PAYER_LABEL = re.compile(r"[a-z0-9_-]{1,32}")
 
 def safe_payer(data: Any) -> str | None:
     """The payer of raw input, for labelling an error result; None unless it looks like an identifier."""
-    payer = data.get("payer") if isinstance(data, Mapping) else getattr(data, "payer", None)
+    try:
+        payer = data.get("payer") if isinstance(data, Mapping) else getattr(data, "payer", None)
+    except Exception:
+        return None
     return payer if isinstance(payer, str) and PAYER_LABEL.fullmatch(payer) else None
 
 

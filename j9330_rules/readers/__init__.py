@@ -21,7 +21,7 @@ from j9330_rules.readers.csv_lines import looks_like_csv, read_csv
 # fhir.resources is optional: the module guards its import, detects FHIR without it,
 # and its reader then says what to install instead of reading.
 from j9330_rules.readers.fhir import read_fhir, resource_type
-from j9330_rules.readers.json_lines import read_json, read_ndjson_lines
+from j9330_rules.readers.json_lines import is_ndjson, read_json, read_ndjson_lines
 
 STDIN = "-"
 Reader = Callable[[TextIO, str], Iterator[Any]]
@@ -87,7 +87,7 @@ def _streams_as_ndjson(head: bytes, label: str, fmt: str | None) -> bool:
     text = decode(head)
     if (fmt or detect(text[:4096], Path(label).suffix)) != "json" or not text.lstrip().startswith("{"):
         return False
-    return "\n" in text.lstrip() and _one_line_object(text.lstrip().encode())
+    return "\n" in text.lstrip() and is_ndjson(text)
 
 
 def _lines(head: bytes, rest: BinaryIO) -> Iterator[bytes]:

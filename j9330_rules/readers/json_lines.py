@@ -16,7 +16,7 @@ def read_json(stream: TextIO, label: str) -> Iterator[Any]:
         try:
             document = json.loads(text)
         except JSON_ERRORS as exc:
-            if not first_line_parses(stripped):
+            if not first_line_parses(stripped) and not is_ndjson(stripped):
                 # One broken document is one unreadable input, not one per line.
                 yield Unreadable(f"{label}: not valid JSON ({json_problem(exc)})")
                 return
@@ -27,6 +27,25 @@ def read_json(stream: TextIO, label: str) -> Iterator[Any]:
                 yield document
             return
     yield from read_ndjson_lines(text.splitlines(), label)
+
+
+#: How many lines after the first :func:`is_ndjson` looks at.
+SAMPLE_LINES = 20
+
+
+def is_ndjson(text: str) -> bool:
+    """NDJSON, even when its first line is broken: the first line, or one of the next
+    :data:`SAMPLE_LINES`, is a JSON object on its own (no line of a pretty-printed document is).
+    So a bad first record costs that record, not the file."""
+    for line in text.split("\n", SAMPLE_LINES + 1)[: SAMPLE_LINES + 1]:
+        line = line.strip()
+        if line.startswith("{") and line.endswith("}"):
+            try:
+                if isinstance(json.loads(line), dict):
+                    return True
+            except JSON_ERRORS:
+                continue
+    return False
 
 
 def read_ndjson_lines(lines: Iterable[str | bytes], label: str) -> Iterator[Any]:

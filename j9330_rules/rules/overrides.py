@@ -17,6 +17,7 @@ from attrs import define
 from j9330_rules.errors import SpecError
 from j9330_rules.model import SEVERITIES, Claim, Finding, Suppression
 from j9330_rules.rules.catalogue import catalogue
+from j9330_rules.rules.specs import load_yaml
 
 SELECTORS = ("payer", "npi", "claim_id")
 
@@ -43,7 +44,7 @@ def load_overrides(path: str | Path) -> tuple[Override, ...]:
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
-        data = tomllib.loads(text) if path.suffix == ".toml" else yaml.safe_load(text)
+        data = tomllib.loads(text) if path.suffix == ".toml" else load_yaml(text)
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError, yaml.YAMLError) as exc:
         raise SpecError(f"{path}: cannot read the overrides ({type(exc).__name__})") from None
     return parse_overrides(data or {}, origin=str(path))

@@ -100,6 +100,28 @@ def _validator() -> jsonschema.Draft202012Validator:
     return jsonschema.Draft202012Validator(schema)
 
 
+#: A spec or overrides file larger than this is refused before it is parsed.
+MAX_YAML_BYTES = 1 << 20
+
+
+class _NoAliases(yaml.SafeLoader):
+    """The safe loader, refusing anchors and aliases: no shipped spec uses them, and an alias
+    "bomb" of a few hundred bytes expands to gigabytes."""
+
+    def compose_node(self, parent, index):
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()
+            raise yaml.composer.ComposerError(None, None, "aliases (*name) are not allowed", event.start_mark)
+        return super().compose_node(parent, index)
+
+
+def load_yaml(text: str | bytes) -> Any:
+    """YAML (or JSON) as the safe loader reads it, within :data:`MAX_YAML_BYTES` and without aliases."""
+    if len(text) > MAX_YAML_BYTES:
+        raise yaml.YAMLError(f"larger than {MAX_YAML_BYTES // 1024} KiB")
+    return yaml.load(text, Loader=_NoAliases)
+
+
 def load_spec(path: str | Path | Traversable) -> Spec:
     """Read, validate and build one spec file."""
     source = Path(path) if isinstance(path, str) else path
@@ -110,7 +132,7 @@ def load_spec(path: str | Path | Traversable) -> Spec:
         raise SpecError(f"{origin}: cannot read the spec ({exc.strerror or exc})") from None
     try:
         # JSON is YAML, so one safe loader reads both; tags that build objects are refused.
-        data = yaml.safe_load(raw.decode("utf-8"))
+        data = load_yaml(raw.decode("utf-8"))
     except (yaml.YAMLError, UnicodeDecodeError) as exc:
         raise SpecError(f"{origin}: not valid YAML/JSON ({exc})") from None
     return build_spec(data, origin=origin, digest=hashlib.sha256(raw).hexdigest())
