@@ -20,7 +20,7 @@ pytest.importorskip("pyx12")
 from j9330_rules.cli import main
 from j9330_rules.errors import ClaimError
 from j9330_rules.model.structure import structure_claim
-from j9330_rules.readers import FORMATS, Unreadable, detect, read_stream
+from j9330_rules.readers import FORMATS, Unreadable, detect, read_stream, read_text
 from j9330_rules.readers.x12 import read_x12
 from tests.conftest import FIXTURE_ASP, FIXTURE_MUE
 
@@ -400,3 +400,15 @@ def test_cli_gives_every_claim_of_a_malformed_batch_one_result():
     assert "segment 45 (SE)" in rows[0]["error"]
     for secret in PHI:
         assert secret not in rows[0]["error"]
+
+
+def test_an_error_in_each_claims_loop_costs_each_claim_alone():
+    """One set of 60 claims (bench/x12_scale.py's batch), every one with a bad date in its own
+    loop 2300: 60 results, each naming its own CLM, and a clean set reads whole."""
+    from bench.x12_scale import batch
+
+    items = list(read_text(batch(60, errors=True), "set.x12", "x12"))
+    assert len(items) == 60 and all(isinstance(i, Unreadable) for i in items)
+    assert [int(re.search(r"claim (\d+) ", i.message).group(1)) for i in items] == list(range(1, 61))
+    clean = list(read_text(batch(60, errors=False), "set.x12", "x12"))
+    assert [c["claim_id"] for c in clean] == [f"CLM-{n:06d}" for n in range(60)]

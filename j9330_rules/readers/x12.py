@@ -5,6 +5,7 @@ The details (how it works, and why) are in docs/internals.md, "The X12 837 reade
 
 from __future__ import annotations
 
+import bisect
 import io
 import re
 from collections.abc import Iterator, Mapping
@@ -482,29 +483,26 @@ class _Reading:
         self.pending.append(_Pending(first, max(end, first), self.errors.scope, claim))
 
     def flush(self, final: bool = False) -> Iterator[Any]:
-        """Everything read so far, in file order: each claim, or an Unreadable in its place."""
+        """Everything read so far, in file order: each claim, or an Unreadable in its place.
+
+        Problems are indexed once (by the claim loop that holds them, else by scope), so a
+        batch with an error in every claim costs N log N, not N cubed."""
         problems = self.errors.problems
+        pending = _Spans(self.pending)
         items = list(self.pending)
         for line, scope in self.errors.claim_segments.items():
-            if not any(p.first <= line <= p.last for p in self.pending):
+            if pending.holding(line) is None:
                 items.append(_Pending(line, line, scope, lost=True))
         if final:  # CLMs pyx12 never reached (the reading stopped): each still gets its result
             seen = self.done | {item.first for item in items}
             items += [_Pending(line, line, _UNREACHED, lost=True) for line in self.clm_lines if line not in seen]
         items.sort(key=lambda item: item.first)
-        spans = [(item.first, item.last) for item in items]
+        index = _ProblemIndex(problems, _Spans(items))
         used: set[int] = set()
         for item in items:
             self.claim_count += 1
             self.done.add(item.first)
-            if item.scope == _UNREACHED:
-                found = [
-                    i
-                    for i, problem in enumerate(problems)
-                    if problem.level != "segment" or not any(first <= problem.line <= last for first, last in spans)
-                ]
-            else:
-                found = [i for i, problem in enumerate(problems) if _concerns(problem, item, spans)]
+            found = index.unreached if item.scope == _UNREACHED else index.concerning(item)
             used.update(found)
             if found or item.lost:
                 yield Unreadable(self._message(item.first, [problems[i] for i in found]))
@@ -544,19 +542,51 @@ def _listing(problems: list[_Problem]) -> str:
     return f"{text}; and {hidden} more X12 error(s)" if hidden > 0 else text
 
 
-def _concerns(problem: _Problem, claim: _Pending, spans: list[tuple[int, int]]) -> bool:
-    """Does the problem make the claim unreadable? An error in its own loop, or in its envelope."""
-    interchange, group, _transaction = claim.scope
-    if problem.level == "interchange":
-        return problem.scope[0] == interchange
-    if problem.level == "group":
-        return problem.scope[:2] == (interchange, group)
-    if problem.level == "transaction":
-        return problem.scope == claim.scope
-    if claim.first <= problem.line <= claim.last:
-        return True
-    # A segment error outside every claim loop (header, provider, subscriber) taints its transaction set.
-    return problem.scope == claim.scope and not any(first <= problem.line <= last for first, last in spans)
+class _Spans:
+    """The claims' loops (first and last segment), sorted, for finding the one holding a segment."""
+
+    def __init__(self, items: list[_Pending]):
+        self.spans = sorted((item.first, item.last) for item in items)
+        self.starts = [first for first, _last in self.spans]
+
+    def holding(self, line: int) -> tuple[int, int] | None:
+        at = bisect.bisect_right(self.starts, line) - 1
+        if at >= 0 and line <= self.spans[at][1]:
+            return self.spans[at]
+        return None
+
+
+class _ProblemIndex:
+    """Which problems make which claim unreadable: an error in its own loop, or in its envelope
+    (its interchange, group or transaction set, or a segment of its transaction set outside every
+    claim loop: header, provider, subscriber)."""
+
+    def __init__(self, problems: list[_Problem], spans: _Spans):
+        self.in_loop: dict[tuple[int, int], list[int]] = {}
+        self.by_level: dict[tuple[str, tuple], list[int]] = {}
+        self.unreached: list[int] = []
+        for i, problem in enumerate(problems):
+            if problem.level == "interchange":
+                key = (problem.level, problem.scope[:1])
+            elif problem.level == "group":
+                key = (problem.level, problem.scope[:2])
+            elif problem.level == "transaction":
+                key = (problem.level, problem.scope)
+            else:
+                span = spans.holding(problem.line)
+                if span is not None:
+                    self.in_loop.setdefault(span, []).append(i)
+                    continue
+                key = ("outside", problem.scope)
+            self.by_level.setdefault(key, []).append(i)
+            self.unreached.append(i)
+
+    def concerning(self, claim: _Pending) -> list[int]:
+        scope = claim.scope
+        found = list(self.in_loop.get((claim.first, claim.last), ()))
+        for key in (("interchange", scope[:1]), ("group", scope[:2]), ("transaction", scope), ("outside", scope)):
+            found += self.by_level.get(key, ())
+        return sorted(found)
 
 
 # ---------------------------------------------------------------------------
