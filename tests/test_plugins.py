@@ -360,3 +360,17 @@ def test_bad_bundled_ndcs_from_a_plugin_are_refused():
     editor = Editor(plugins=[BadNdcs()])
     assert "00008117901" in editor.reference.temsirolimus_ndcs
     assert any("11-digit" in f.error for f in editor.registry.failures)
+
+
+def test_built_in_plugins_load_before_any_other_whatever_its_name():
+    """An installed plugin named "aaa" that registers "medicare" must not take the payer from the
+    genuine plugin: built-ins are registered first, and the second registration is the failure."""
+    from types import SimpleNamespace
+
+    from j9330_rules.plugins.manager import load_order
+
+    def ep(name, dist):
+        return SimpleNamespace(name=name, dist=SimpleNamespace(name=dist))
+
+    order = load_order([ep("medicare", "j9330-rules"), ep("aaa", "evil-plugin"), ep("aetna", "j9330_rules")])
+    assert [e.name for e in order] == ["aetna", "medicare", "aaa"]

@@ -201,10 +201,25 @@ def _unique_name(manager: pluggy.PluginManager, plugin: Any) -> str:
     return name
 
 
+#: The distribution whose entry points are the built-in plugins.
+FIRST_PARTY = "j9330-rules"
+
+
+def load_order(entry_points: Iterable[Any]) -> list[Any]:
+    """The built-in plugins first, then the others by name: a payer registered twice keeps the
+    first-party plugin's and blames the newcomer, whatever the newcomer's name sorts as."""
+
+    def third_party(entry_point: Any) -> bool:
+        dist = getattr(entry_point, "dist", None)
+        return (getattr(dist, "name", None) or "").lower().replace("_", "-") != FIRST_PARTY
+
+    return sorted(entry_points, key=lambda ep: (third_party(ep), ep.name))
+
+
 def _load_entry_points(manager: pluggy.PluginManager, registry: Registry) -> None:
     wanted = os.environ.get(LOAD_PLUGINS_ENV)
     allowed = None if wanted is None else {name.strip() for name in wanted.split(",") if name.strip()}
-    for entry_point in sorted(metadata.entry_points(group=ENTRY_POINT_GROUP), key=lambda ep: ep.name):
+    for entry_point in load_order(metadata.entry_points(group=ENTRY_POINT_GROUP)):
         if allowed is not None and entry_point.name not in allowed:
             continue
         if manager.get_plugin(entry_point.name) is not None:
