@@ -303,7 +303,7 @@ def check(
     if payer is not None:
         claims = _with_payer(claims, payer)
     with _destination(output) as stream:
-        results = run.results(files, claims, as_of, workers)
+        results = run.results(files, claims, as_of.date() if as_of else None, workers)
         if fmt == "table":
             table = TableWriter(_table_console(stream), min_severity=min_severity, max_claims=max_claims, notes=notes)
             for result in results:
@@ -312,6 +312,13 @@ def check(
         else:
             WRITERS[fmt](results, stream)  # streams where the format allows
     counts = run.counts
+    if run.stopped is not None:
+        click.echo(
+            f"the run stopped after {counts.claims:,} claims, whose results are written: {run.stopped}. "
+            "No later claim was checked without its history.",
+            err=True,
+        )
+        sys.exit(EXIT_RUN_FAILED)
     if counts.claims == 0:
         raise _no_claims(files)
     if not quiet:
@@ -329,6 +336,7 @@ class _Run:
         self.editor, self.err, self.quiet, self.fail_on = editor, err, quiet, fail_on
         self.counts = Tally()
         self.failing = False
+        self.stopped: HistoryError | None = None
 
     def results(self, files, claims: Iterable, as_of, workers: int) -> Iterator[Result]:
         """The results, counted as they pass; the progress bar lives as long as the stream."""
@@ -346,12 +354,18 @@ class _Run:
         )
         with progress:
             task = progress.add_task("claims", total=None if progress.disable else estimate_claims(files))
-            for result in _results(self.editor, claims, as_of.date() if as_of else None, workers):
-                self.counts.add(result)
-                self.failing = self.failing or _fails(result, self.fail_on)
-                total = progress.tasks[0].total
-                progress.update(task, advance=1, total=None if total is None else max(total, self.counts.claims))
-                yield result
+            try:
+                yield from self._counted(progress, task, _results(self.editor, claims, as_of, workers))
+            except HistoryError as exc:
+                self.stopped = exc  # the writers end cleanly with the results so far
+
+    def _counted(self, progress: Progress, task, results: Iterator[Result]) -> Iterator[Result]:
+        for result in results:
+            self.counts.add(result)
+            self.failing = self.failing or _fails(result, self.fail_on)
+            total = progress.tasks[0].total
+            progress.update(task, advance=1, total=None if total is None else max(total, self.counts.claims))
+            yield result
 
 
 class _RateColumn(ProgressColumn):

@@ -27,7 +27,7 @@ from j9330_rules.findings import (
     policy_not_provided,
     rule_finding,
 )
-from j9330_rules.history import ClaimHistory
+from j9330_rules.history import ClaimHistory, HistoryError
 from j9330_rules.model import SEVERITIES, Audit, Claim, Finding, Payment, Result
 from j9330_rules.model.claim import REQUEST_USES, bills_no_drug
 from j9330_rules.model.structure import error_result, safe_claim_id, structure_claim
@@ -214,7 +214,9 @@ class Editor:
         bounded memory, and a crashed worker is restarted without losing a claim. Plugin
         objects given as ``plugins=`` must pickle (else ``TypeError``; install them as
         entry-point plugins). With ``history=`` every worker reads and records the same
-        SQLite file itself (WAL). See :mod:`j9330_rules.batch.processes`.
+        SQLite file itself (WAL). See :mod:`j9330_rules.batch.processes`. A failure of the
+        history store raises ``HistoryError`` after the results so far, rather than strip every
+        later claim of its history edits.
         """
         if workers != 1:
             from j9330_rules.batch.processes import check_parallel
@@ -239,6 +241,10 @@ class Editor:
             return self.check(claim, as_of=as_of)
         except (ClaimError, EngineFailure) as exc:
             return error_result(claim, str(exc))
+        except HistoryError:
+            # The store failed (a full disk, a corrupt page): every later claim would be checked
+            # without its history and recorded nowhere, so the run stops here, saying why.
+            raise
         except Exception as exc:  # a bug must not lose the other claims' results
             # The traceback's frames, never the exception's text: it may quote a claim value.
             log.error("internal error on input %d (%s)", position, type(exc).__name__)

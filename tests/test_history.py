@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import multiprocessing
 import sqlite3
@@ -14,6 +15,7 @@ import pytest
 
 from j9330_rules.errors import ClaimError
 from j9330_rules.history import SCHEMA_VERSION, ClaimHistory, HistoryError
+from tests.conftest import make_claim
 
 MEMBER = "W123456789-ZZTESTMEMBER"
 OTHER_MEMBER = "W987654321-ZZOTHERMEMBER"
@@ -420,3 +422,75 @@ def test_store_inherited_across_fork_is_refused(history):
     process.join(timeout=30)
     assert "another process" in message
     assert history.window(MEMBER, PAYER, MAR_2, 6) == []  # the parent's connection still works
+
+
+def _member_claim(i):
+    claim = make_claim(claim_id=f"C{i}")
+    claim["patient"]["member_id"] = f"M{i}"
+    return claim
+
+
+def _failing_after(editor, n):
+    """The editor's history store fails (as on a full disk) from its n+1-th record on."""
+    from j9330_rules import HistoryError
+
+    record = editor.history.record
+    calls = {"n": 0}
+
+    def failing(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] > n:
+            raise HistoryError("claim history: recording a claim failed: database or disk is full")
+        return record(*args, **kwargs)
+
+    editor.history.record = failing
+
+
+def test_a_history_failure_stops_check_many_instead_of_stripping_later_claims(tmp_path):
+    from j9330_rules import Editor, HistoryError
+
+    editor = Editor(history=tmp_path / "h.sqlite3")
+    _failing_after(editor, 3)
+    claims = [_member_claim(i) for i in range(10)]
+    seen = []
+    with pytest.raises(HistoryError, match="disk is full"):
+        for result in editor.check_many(claims):
+            seen.append(result)
+    assert [r.claim_id for r in seen] == ["C0", "C1", "C2"]
+    assert all(r.error is None for r in seen)
+
+
+def test_the_cli_says_why_the_run_stopped_and_keeps_the_results_so_far(tmp_path, monkeypatch):
+    import j9330_rules.cli as cli
+    from j9330_rules import Editor
+
+    built = Editor
+
+    def editor_failing(**options):
+        editor = built(**options)
+        _failing_after(editor, 2)
+        return editor
+
+    monkeypatch.setattr(cli, "Editor", editor_failing)
+    path = tmp_path / "claims.ndjson"
+    path.write_text(
+        "".join(json.dumps(_member_claim(i)) + "\n" for i in range(5)),
+        encoding="utf-8",
+    )
+    out = tmp_path / "out.json"
+    with pytest.raises(SystemExit) as exit_:
+        cli.entry(
+            [
+                "--no-config",
+                "check",
+                "--format",
+                "json",
+                "--history",
+                str(tmp_path / "h.sqlite3"),
+                "-o",
+                str(out),
+                str(path),
+            ]
+        )
+    assert exit_.value.code == cli.EXIT_RUN_FAILED
+    assert [r["claim_id"] for r in json.loads(out.read_text(encoding="utf-8"))] == ["C0", "C1"]
