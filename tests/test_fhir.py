@@ -314,7 +314,10 @@ def test_malformed_bundle_gives_one_error_per_bad_claim(editor):
         ),
         (json.dumps(resource(id="Zebulon Quaxworth")), "Claim.id: not in the FHIR format for this element"),
         (json.dumps(resource(resourceType="Claim", status=["Zebulon"])), "Claim.status: wrong type of value"),
-        (json.dumps({**resource(), "zebulon": "Quaxworth"}), "Claim.zebulon: not an element of this resource"),
+        (
+            json.dumps({**resource(), "zebulon": "Quaxworth"}),
+            "Claim: holds an element that is not part of this resource (its name is not quoted)",
+        ),
         ("0E" + "9" * 40, "a number's exponent is out of range"),  # past Decimal's limits (found by test_fuzz)
     ],
 )
@@ -322,7 +325,7 @@ def test_unreadable_inputs_say_where_and_why(text, expected):
     items = list(read_fhir(io.StringIO(text), "in.json"))
     assert len(items) == 1 and isinstance(items[0], Unreadable)
     assert expected in items[0].message
-    assert "Quaxworth" not in items[0].message.replace("Claim.zebulon", "")
+    assert "Quaxworth" not in items[0].message and "zebulon" not in items[0].message
     assert "Zebulon" not in items[0].message
 
 

@@ -19,9 +19,9 @@ Three families of properties, all with Hypothesis:
    ones (FHIR, examples), value by value at random paths, through the readers and
    ``check_many``: one result per readable claim, no crash, no exception.
 
-FHIR reader messages name element paths, and an unknown element by its JSON key (by design:
-test_fhir expects "Claim.zebulon: not an element of this resource"), so for FHIR the PHI check
-ignores element paths: a marker planted as a key may be named there, never one planted as a value.
+FHIR reader messages name element paths; an unknown element's key is not quoted (only an
+element of another FHIR version, such as R5's traceNumber, is). The PHI check still ignores
+element paths, whose parts are the models' own element names.
 
 Settings are modest (60-150 examples per test, no deadline): the file runs in about 30-45 s.
 """
@@ -93,9 +93,8 @@ def time_limit(seconds: float) -> Iterator[None]:
         signal.signal(signal.SIGALRM, previous)
 
 
-#: An element path in a FHIR reader message (``Claim.item[0].quantity``). Its parts are JSON keys:
-#: the reader names an unknown element by its key by design (test_fhir: "Claim.zebulon: not an
-#: element of this resource"), so a marker planted as a *key* may appear there, never as a value.
+#: An element path in a FHIR reader message (``Claim.item[0].quantity``): the models' element
+#: names (an unknown key is not quoted; test_fhir checks that "zebulon" is not named).
 FHIR_PATH = re.compile(r"\b[A-Z][A-Za-z]*(\[\d+\])*(\.[A-Za-z_][A-Za-z0-9_]*(\[\d+\])*)+")
 
 

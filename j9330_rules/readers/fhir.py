@@ -62,6 +62,8 @@ CLAIM_TYPE_SYSTEM = "http://terminology.hl7.org/CodeSystem/claim-type"
 
 _R5_CLAIM_ONLY = frozenset({"traceNumber", "encounter", "event", "diagnosisRelatedGroup", "patientPaid"})
 _R5_ITEM_ONLY = frozenset({"traceNumber", "tax", "patientPaid", "request", "productOrServiceEnd"})
+#: Unknown elements a message may name: they belong to another FHIR version, not to the input.
+_KNOWN_ELSEWHERE = _R5_CLAIM_ONLY | _R5_ITEM_ONLY
 _SEX = {"female": "F", "male": "M", "other": "U", "unknown": "U"}
 _NDC_UNITS = {"ML": "ML", "MG": "ME", "G": "GR", "[IU]": "F2", "1": "UN", "{UNIT}": "UN", "{EACH}": "UN"}
 _MAX_PROBLEMS = 5
@@ -333,12 +335,20 @@ def _describe(exc: ValidationError, kind: str) -> str:
     problems = []
     for error in exc.errors(include_url=False, include_input=False, include_context=False):
         path = kind
-        for part in error.get("loc", ()):
+        loc = tuple(error.get("loc", ()))
+        if error.get("type") == "extra_forbidden" and loc and loc[-1] not in _KNOWN_ELSEWHERE:
+            # An unknown name is the input's, which may be anything (a patient's name as a key):
+            # only an element of another FHIR version is named (R5's traceNumber says "R5").
+            loc = loc[:-1]
+        for part in loc:
             if isinstance(part, int):
                 path += f"[{part}]"
             elif isinstance(part, str) and _NAME.match(part):
                 path += f".{'resourceType' if part == 'resource_type' else part}"
-        problem = f"{path}: {_what(error)}"
+        what = _what(error)
+        if error.get("type") == "extra_forbidden" and len(loc) < len(tuple(error.get("loc", ()))):
+            what = "holds an element that is not part of this resource (its name is not quoted)"
+        problem = f"{path}: {what}"
         if problem not in problems:
             problems.append(problem)
     shown = "; ".join(problems[:_MAX_PROBLEMS])
