@@ -56,11 +56,11 @@ def _remembered(check):
         if kind is str or kind is int:
             return cached(value, kind)
         if kind is list:
-            items = tuple(value)
-            try:
-                return cached(items, tuple(map(type, items)))
-            except TypeError:  # an unhashable item: checked as it is
-                pass
+            types = tuple(map(type, value))
+            # Only flat lists of strings and integers are keys: hashing a nested value recurses
+            # in C without a limit (a 200,000-deep tuple crashes the interpreter).
+            if all(t is str or t is int for t in types):
+                return cached(tuple(value), types)
         return check(value)
 
     return hook
