@@ -70,7 +70,7 @@ def main(ctx: click.Context, config_file: Path | None, no_config: bool) -> None:
     ctx.obj = settings
     if settings is not None:  # command-line options and J9330_RULES_* variables win over the file
         values = {name: list(v) if isinstance(v, tuple) else v for name, v in settings.values.items()}
-        ctx.default_map = {"check": values, "report": values, "refdata": {"show": values}}
+        ctx.default_map = {"check": values, "report": values, "refdata": {"show": values}, "serve": values}
 
 
 def _settings_note(err: Console) -> None:
@@ -312,6 +312,9 @@ def check(
         else:
             WRITERS[fmt](results, stream)  # streams where the format allows
     counts = run.counts
+    if run.interrupted:
+        click.echo(f"\ninterrupted: the results of {counts.claims:,} claims are written", err=True)
+        sys.exit(EXIT_INTERRUPTED)
     if run.stopped is not None:
         click.echo(
             f"the run stopped after {counts.claims:,} claims, whose results are written: {run.stopped}. "
@@ -337,6 +340,7 @@ class _Run:
         self.counts = Tally()
         self.failing = False
         self.stopped: HistoryError | None = None
+        self.interrupted = False
 
     def results(self, files, claims: Iterable, as_of, workers: int) -> Iterator[Result]:
         """The results, counted as they pass; the progress bar lives as long as the stream."""
@@ -358,6 +362,8 @@ class _Run:
                 yield from self._counted(progress, task, _results(self.editor, claims, as_of, workers))
             except HistoryError as exc:
                 self.stopped = exc  # the writers end cleanly with the results so far
+            except KeyboardInterrupt:
+                self.interrupted = True  # Ctrl-C: likewise, then exit 130
 
     def _counted(self, progress: Progress, task, results: Iterator[Result]) -> Iterator[Result]:
         for result in results:
@@ -705,3 +711,120 @@ def entry(args: list[str] | None = None) -> None:
         click.echo(f"j9330-rules: internal error ({type(exc).__name__} at {where}); please report it", err=True)
         sys.exit(EXIT_RUN_FAILED)
     sys.exit(code if isinstance(code, int) else EXIT_CLEAN)
+
+
+@main.command()
+@click.argument("name", type=click.Choice(["claim", "result"]))
+def schema(name) -> None:
+    """Print the JSON Schema of a claim or of a result, generated from the models (docs/service.md)."""
+    from j9330_rules.schemas import schema as generated
+
+    click.echo(json.dumps(generated(name), indent=2))
+
+
+@main.command()
+@click.option(
+    "--host",
+    default="127.0.0.1",
+    show_default=True,
+    envvar="J9330_RULES_HOST",
+    help="Address to bind; 0.0.0.0 only behind a TLS proxy (docs/service.md).",
+)
+@click.option("--port", type=click.IntRange(0, 65535), default=8330, show_default=True, envvar="J9330_RULES_PORT")
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    envvar="J9330_RULES_WORKERS",
+    help="Worker processes, each with its own Editor.",
+)
+@click.option(
+    "--api-keys-file",
+    type=_FILE,
+    envvar="J9330_RULES_API_KEYS_FILE",
+    help="Bearer tokens, one a line; or J9330_RULES_API_KEYS. None: no auth.",
+)
+@click.option(
+    "--max-body-bytes",
+    type=click.IntRange(min=1),
+    default=16 * 1024 * 1024,
+    show_default=True,
+    help="Larger request bodies get 413.",
+)
+@click.option(
+    "--max-batch-claims",
+    type=click.IntRange(min=1),
+    default=10_000,
+    show_default=True,
+    help="Batches with more claims get 413.",
+)
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=0, min_open=True),
+    default=30.0,
+    show_default=True,
+    help="Seconds per request (body read 408, check 504).",
+)
+@click.option(
+    "--keep-alive",
+    type=click.FloatRange(min=0, min_open=True),
+    default=5.0,
+    show_default=True,
+    help="Seconds an idle connection stays open.",
+)
+@reference_options
+@click.option(
+    "--history",
+    type=click.Path(dir_okay=False, path_type=Path),
+    envvar="J9330_RULES_HISTORY",
+    help="SQLite claim history (created if absent).",
+)
+@click.option(
+    "--overrides",
+    type=_FILE,
+    envvar="J9330_RULES_OVERRIDES",
+    help="Suppressions and severity overrides (TOML or YAML).",
+)
+@click.option(
+    "--payer-map", type=_FILE, envvar="J9330_RULES_PAYER_MAP", help="Payer IDs and names onto payers: CSV or TOML."
+)
+@click.option(
+    "--engine",
+    type=click.Choice(["compiled", "durable"]),
+    default="compiled",
+    show_default=True,
+    envvar="J9330_RULES_ENGINE",
+)
+def serve(host, port, workers, api_keys_file, max_body_bytes, max_batch_claims, timeout, keep_alive, **options) -> None:
+    """Serve the checks over HTTP (the [service] extra): POST /v1/claims:check, /v1/claims:batch, and more."""
+    try:
+        from j9330_rules.service.run import serve as run
+    except ImportError as exc:
+        raise click.UsageError(
+            f"serve needs the service extra: pip install 'j9330-rules[service]' ({exc.name} is missing)"
+        ) from None
+    from j9330_rules.config import EditorConfig
+    from j9330_rules.service.auth import load_keys
+    from j9330_rules.service.settings import ServiceSettings
+
+    settings = ServiceSettings(
+        host=host,
+        port=port,
+        workers=workers,
+        api_keys_file=str(api_keys_file) if api_keys_file else None,
+        max_body_bytes=max_body_bytes,
+        max_batch_claims=max_batch_claims,
+        timeout=timeout,
+        keep_alive=keep_alive,
+    )
+    try:
+        keys = load_keys(settings.api_keys_file)
+    except ConfigError as exc:
+        raise click.UsageError(str(exc)) from None
+    err = Console(stderr=True, highlight=False)
+    _settings_note(err)
+    editor = _editor(**options)  # a bad setting stops here, before any worker starts
+    auth = f"{len(keys)} API key(s)" if keys else "no auth"
+    err.print(Text(f"serving on http://{host}:{port} with {workers} worker(s), {auth}", "dim"), soft_wrap=True)
+    run(EditorConfig(**options), settings, editor)

@@ -273,3 +273,22 @@ def test_usage_errors_and_blocking_keep_their_codes_through_the_entry_point(tmp_
     with pytest.raises(SystemExit) as clean:
         cli.entry(["--no-config", "check", "-q", "--fail-on", "never", str(EXAMPLES)])
     assert clean.value.code == 0
+
+
+def test_ctrl_c_writes_the_results_so_far_and_exits_130(monkeypatch, tmp_path):
+    import j9330_rules.cli as cli
+
+    real = cli._results
+
+    def interrupted(editor, items, as_of=None, workers=1):
+        for n, result in enumerate(real(editor, items, as_of, workers)):
+            if n == 3:
+                raise KeyboardInterrupt
+            yield result
+
+    monkeypatch.setattr(cli, "_results", interrupted)
+    out = tmp_path / "out.json"
+    with pytest.raises(SystemExit) as exit_:
+        cli.entry(["--no-config", "check", "--format", "json", "-o", str(out), str(EXAMPLES)])
+    assert exit_.value.code == cli.EXIT_INTERRUPTED == 130
+    assert len(json.loads(out.read_text(encoding="utf-8"))) == 3  # a whole JSON document
