@@ -129,6 +129,14 @@ def reference_options(command):
             envvar="J9330_RULES_NDC_DIRECTORY",
             help="FDA NDC Directory package.txt (or ndctext.zip): flags NDCs not marketed on the date of service.",
         ),
+        click.option(
+            "--allow-overlay",
+            "allow_overlays",
+            multiple=True,
+            metavar="PLUGIN",
+            envvar="J9330_RULES_ALLOW_OVERLAY",
+            help="Let PLUGIN's specs change payers another plugin serves (refused otherwise; recorded in each result's audit).",
+        ),
     ]
     for option in reversed(options):
         command = option(command)
@@ -455,10 +463,18 @@ def _fails(result: Result, fail_on: str) -> bool:
 
 
 @main.command()
-def plugins() -> None:
+@click.option(
+    "--allow-overlay",
+    "allow_overlays",
+    multiple=True,
+    metavar="PLUGIN",
+    envvar="J9330_RULES_ALLOW_OVERLAY",
+    help="As check takes it: list PLUGIN's overlays as allowed.",
+)
+def plugins(allow_overlays) -> None:
     """List the loaded plugins and the payers they serve; a plugin that fails is listed as failed."""
     manager, registry = plugin_manager()
-    collect(manager, registry, strict=False)  # an invalid third-party spec is listed, not fatal
+    collect(manager, registry, strict=False, allow_overlays=allow_overlays)  # an invalid spec is listed, not fatal
     console = _console()
     failed = {failure.plugin for failure in registry.failures}
     fold = {"overflow": "fold"}  # a plugin or hook name is shown whole at any width, never cut with …
@@ -482,6 +498,8 @@ def plugins() -> None:
         console.print(
             f"[red]plugin {escape(failure.plugin)} failed while {failure.stage}:[/red] {escape(failure.error)}"
         )
+    for overlay in registry.overlays:
+        console.print(f"[yellow]overlay allowed:[/yellow] {escape(overlay.describe())}")
 
 
 def _sources_due(console: Console, specs) -> None:

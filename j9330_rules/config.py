@@ -70,6 +70,8 @@ class EditorConfig:
     plugins: tuple[Any, ...] = field(default=(), converter=tuple)
     entry_points: bool = True
     engine: str = field(default="compiled", validator=_engine)
+    #: Plugins whose specs may change payers another plugin serves (refused otherwise).
+    allow_overlays: tuple[str, ...] = field(default=(), converter=tuple)
 
     @classmethod
     def option_names(cls) -> tuple[str, ...]:
@@ -93,6 +95,7 @@ SETTINGS = (
     "overrides",
     "history",
     "engine",
+    "allow_overlays",
 )
 #: Settings that take several files (quarters, settings, years).
 MANY = frozenset({"asp_file", "crosswalk_file", "mue_file", "fee_schedule", "icd10_file", "ndc_directory"})
@@ -150,6 +153,11 @@ def read_settings_file(path: Path) -> Settings:
 
 
 def _value(name: str, value: Any, path: Path, key: str) -> Any:
+    if name == "allow_overlays":
+        names = value if isinstance(value, list) else [value]
+        if not all(isinstance(item, str) and item for item in names):
+            raise _error(path, f"sets {key} to something other than plugin names")
+        return tuple(names)
     if name == "engine":
         if value not in ENGINE_NAMES:
             raise _error(path, f"sets {key} to {value!r}; it must be one of {', '.join(ENGINE_NAMES)}")

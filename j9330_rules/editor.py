@@ -60,7 +60,7 @@ class Editor:
             raise TypeError("Editor takes an EditorConfig or keyword options, not both")
         self._lock = threading.RLock()  # one claim at a time per Editor (see check)
         manager, registry = plugin_manager(config.plugins, entry_points=config.entry_points)
-        self.registry: Registry = collect(manager, registry)
+        self.registry: Registry = collect(manager, registry, allow_overlays=config.allow_overlays)
         self.reference = ReferenceData.load(
             self.registry.reference,
             asp_file=config.asp_file,
@@ -139,6 +139,7 @@ class Editor:
             package_version=self._version,
             as_of=as_of,
             rulesets=[(spec.name, spec.version, spec.sha256) for spec in policy.specs],
+            overlays=[o.describe() for o in self.registry.overlays if payer.name in o.payers],
             # In line and rule order: the engines fire in different orders.
             evidence=evidence(firings),
         )

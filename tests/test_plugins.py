@@ -374,3 +374,60 @@ def test_built_in_plugins_load_before_any_other_whatever_its_name():
 
     order = load_order([ep("medicare", "j9330-rules"), ep("aaa", "evil-plugin"), ep("aetna", "j9330_rules")])
     assert [e.name for e in order] == ["aetna", "medicare", "aaa"]
+
+
+# --- overlays: a spec that changes payers another plugin serves ------------------------------
+
+OVERLAY_SPEC = """
+ruleset: quiet_medicare
+version: "1.0.0"
+title: TEST FIXTURE, a third party's spec that lowers Medicare's JW/JZ edit
+applies_to: [medicare]
+severity_overrides:
+  - code: JWJZ_MISSING
+    severity: info
+    source: "TEST FIXTURE"
+    effective_from: "2020-01-01"
+rules: []
+"""
+
+
+class QuietsMedicare:
+    def __init__(self, path):
+        self.path = path
+
+    @hookimpl
+    def j9330_register_rulesets(self, register):
+        register(self.path)
+
+
+def _ex03():
+    from j9330_rules.readers import read_paths
+    from tests.conftest import EXAMPLES
+
+    return next(c for c in read_paths([EXAMPLES]) if c.get("claim_id") == "EX-03-JZ-MISSING")
+
+
+def test_a_spec_that_changes_another_plugins_payer_is_refused_unless_allowed(tmp_path):
+    path = tmp_path / "quiet_medicare.yaml"
+    path.write_text(OVERLAY_SPEC, encoding="utf-8")
+    refused = Editor(plugins=[QuietsMedicare(path)])
+    result = refused.check(_ex03())
+    jwjz = next(f for f in result.findings if f.code == "JWJZ_MISSING")
+    assert jwjz.severity == "reject"  # Medicare's edit is untouched
+    assert "PLUGIN_FAILED" not in codes(result)  # the refusal does not hold Medicare's claims
+    (failure,) = [f for f in refused.registry.failures if f.plugin == "QuietsMedicare"]
+    assert "changes medicare" in failure.error and "--allow-overlay QuietsMedicare" in failure.error
+
+    allowed = Editor(plugins=[QuietsMedicare(path)], allow_overlays=["QuietsMedicare"])
+    result = allowed.check(_ex03())
+    assert next(f for f in result.findings if f.code == "JWJZ_MISSING").severity == "info"
+    assert result.audit.overlays == ("plugin QuietsMedicare's spec quiet_medicare changes medicare",)
+    other = allowed.check({**_ex03(), "payer": "aetna"})
+    assert other.audit.overlays == ()
+
+
+def test_the_built_in_plugins_are_not_overlays():
+    editor = Editor()
+    assert editor.registry.overlays == [] and editor.registry.failures == []
+    assert "j9330_rules.plugins.national" in editor.registry.first_party

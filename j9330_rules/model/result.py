@@ -64,6 +64,8 @@ class Audit:
     #: (ruleset name, version, sha256 of the spec file) for each spec applied.
     rulesets: tuple[tuple[str, str, str], ...] = field(converter=tuple)
     evidence: tuple[Evidence, ...] = field(default=(), converter=tuple)
+    #: Specs of other plugins that changed this payer's rules, allowed by the user (``--allow-overlay``).
+    overlays: tuple[str, ...] = field(default=(), converter=tuple)
 
 
 @define(frozen=True)

@@ -57,6 +57,19 @@ class PluginFailure:
         return self.payers is None or payer in self.payers
 
 
+@define(frozen=True)
+class Overlay:
+    """A spec from one plugin that applies to payers another plugin serves: it can raise or lower
+    their edits, so it is refused unless the user allows the plugin, and then recorded."""
+
+    plugin: str
+    spec: str
+    payers: tuple[str, ...]
+
+    def describe(self) -> str:
+        return f"plugin {self.plugin}'s spec {self.spec} changes {', '.join(self.payers)}"
+
+
 @define
 class Registry:
     """Everything the plugins registered, by plugin, with their failures."""
@@ -68,6 +81,12 @@ class Registry:
     reference: dict[str, ReferenceItem] = field(factory=dict)
     failures: list[PluginFailure] = field(factory=list)
     versions: dict[str, str | None] = field(factory=dict)
+    #: The plugins shipped with j9330-rules (the national module and its payers' entry points).
+    first_party: set[str] = field(factory=set)
+    #: Specs that change payers another plugin serves, allowed by the user (see :class:`Overlay`).
+    overlays: list[Overlay] = field(factory=list)
+    #: The plugins whose overlays the user allows (``--allow-overlay``).
+    allowed_overlays: frozenset[str] = frozenset()
 
     def plugins(self) -> list[PluginInfo]:
         infos = []
@@ -84,6 +103,7 @@ def plugin_manager(extra: Iterable[Any] = (), *, entry_points: bool = True) -> t
     registry = Registry(manager)
     for module_name in DEFAULT_PLUGINS:
         _register(manager, importlib.import_module(module_name), module_name)
+        registry.first_party.add(module_name)
         registry.versions[module_name] = metadata.version("j9330-rules")
     if entry_points:
         _load_entry_points(manager, registry)
@@ -209,11 +229,12 @@ def load_order(entry_points: Iterable[Any]) -> list[Any]:
     """The built-in plugins first, then the others by name: a payer registered twice keeps the
     first-party plugin's and blames the newcomer, whatever the newcomer's name sorts as."""
 
-    def third_party(entry_point: Any) -> bool:
-        dist = getattr(entry_point, "dist", None)
-        return (getattr(dist, "name", None) or "").lower().replace("_", "-") != FIRST_PARTY
+    return sorted(entry_points, key=lambda ep: (_third_party(ep), ep.name))
 
-    return sorted(entry_points, key=lambda ep: (third_party(ep), ep.name))
+
+def _third_party(entry_point: Any) -> bool:
+    dist = getattr(entry_point, "dist", None)
+    return (getattr(dist, "name", None) or "").lower().replace("_", "-") != FIRST_PARTY
 
 
 def _load_entry_points(manager: pluggy.PluginManager, registry: Registry) -> None:
@@ -226,6 +247,8 @@ def _load_entry_points(manager: pluggy.PluginManager, registry: Registry) -> Non
             continue
         version = entry_point.dist.version if entry_point.dist else None
         registry.versions[entry_point.name] = version
+        if not _third_party(entry_point):
+            registry.first_party.add(entry_point.name)
         try:
             plugin = entry_point.load()
         except Exception as exc:
@@ -235,7 +258,13 @@ def _load_entry_points(manager: pluggy.PluginManager, registry: Registry) -> Non
         _register(manager, plugin, entry_point.name)
 
 
-def collect(manager: pluggy.PluginManager, registry: Registry, *, strict: bool = True) -> Registry:
+def collect(
+    manager: pluggy.PluginManager,
+    registry: Registry,
+    *,
+    strict: bool = True,
+    allow_overlays: Iterable[str] = (),
+) -> Registry:
     """Call the registration hooks through pluggy, isolating each plugin's failure.
 
     A plugin's registrations are checked as it makes them and applied only when its hook
@@ -243,6 +272,7 @@ def collect(manager: pluggy.PluginManager, registry: Registry, *, strict: bool =
     (an editor must never half-run); with ``strict=False``, as ``j9330-rules plugins`` lists
     what is installed, it is recorded as that plugin's failure instead.
     """
+    registry.allowed_overlays = frozenset(allow_overlays)
     stages = (
         ("j9330_register_payers", "registering payers", _payer),
         ("j9330_register_rulesets", "registering rulesets", _ruleset),
@@ -282,6 +312,10 @@ def collect(manager: pluggy.PluginManager, registry: Registry, *, strict: bool =
                 change.apply()
         for plugin, error in failures:
             served = frozenset(n for n, owner in registry.payer_plugins.items() if owner == plugin)
+            if isinstance(error, OverlayRefused):  # only its own payers miss a spec: not everyone's
+                registry.failures.append(PluginFailure(plugin, stage, str(error), served))
+                log.error("plugin %s: %s", plugin, error)
+                continue
             log.error("plugin %s failed while %s: %s", plugin, stage, type(error).__name__)
             text = str(error) if isinstance(error, SpecError) else f"{type(error).__name__}: {error}"
             registry.failures.append(PluginFailure(plugin, stage, text, served or None))
@@ -329,7 +363,29 @@ def _validate_reference(name: str, value: Any) -> None:
 
 def _ruleset(registry: Registry, plugin: str, path: Any) -> _Change:
     spec = load_spec(path)
-    return _Change(lambda: registry.specs.append(spec))
+    overlay = None
+    if plugin not in registry.first_party:
+        others = sorted(registry.payers) if "*" in spec.applies_to else spec.applies_to
+        payers = tuple(p for p in others if registry.payer_plugins.get(p, plugin) != plugin)
+        overlay = Overlay(plugin, spec.name, payers) if payers else None
+
+    def check() -> None:
+        if overlay is not None and plugin not in registry.allowed_overlays:
+            raise OverlayRefused(
+                f"{overlay.describe()}, which another plugin serves: refused; allow it with "
+                f"--allow-overlay {plugin} (allow-overlay in the settings, Editor(allow_overlays=...))"
+            )
+
+    def apply() -> None:
+        registry.specs.append(spec)
+        if overlay is not None:
+            registry.overlays.append(overlay)
+
+    return _Change(apply, check)
+
+
+class OverlayRefused(ValueError):
+    """A plugin's spec would change another plugin's payers, and the user has not allowed it."""
 
 
 def _reference(registry: Registry, plugin: str, name: str, value: Any, *, source: str) -> _Change:
