@@ -817,6 +817,9 @@ def schema(name) -> None:
 def serve(host, port, workers, api_keys_file, max_body_bytes, max_batch_claims, timeout, keep_alive, **options) -> None:
     """Serve the checks over HTTP (the [service] extra): POST /v1/claims:check, /v1/claims:batch, and more."""
     try:
+        import fastapi  # noqa: F401  (the [service] extra)
+        import uvicorn  # noqa: F401
+
         from j9330_rules.service.run import serve as run
     except ImportError as exc:
         raise click.UsageError(

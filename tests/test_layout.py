@@ -84,6 +84,7 @@ def test_the_folders_follow_the_pipeline():
         "writers",
         "report",
         "batch",
+        "service",
     }
 
 
