@@ -143,6 +143,44 @@ def reference_options(command):
     return command
 
 
+def editor_options(command):
+    """Everything an Editor is built from, for the commands that check claims (check, serve):
+    the reference files, then history, overrides, payer map and engine."""
+    options = [
+        click.option(
+            "--history",
+            type=click.Path(dir_okay=False, path_type=Path),
+            envvar="J9330_RULES_HISTORY",
+            help="SQLite claim history (created if absent) for FREQUENCY and unit-limit edits.",
+        ),
+        click.option(
+            "--overrides",
+            type=_FILE,
+            envvar="J9330_RULES_OVERRIDES",
+            help="Suppressions and severity overrides (TOML or YAML); see docs/overrides.md.",
+        ),
+        click.option(
+            "--payer-map",
+            type=_FILE,
+            envvar="J9330_RULES_PAYER_MAP",
+            help="Map payer IDs and names on the claims (837 NM1*PR, FHIR insurer or Coverage.payor) onto payers: "
+            "CSV or TOML; see docs/payer-map.md.",
+        ),
+        click.option(
+            "--engine",
+            type=click.Choice(["compiled", "durable"]),
+            default="compiled",
+            show_default=True,
+            envvar="J9330_RULES_ENGINE",
+            help="compiled: the specs as Python predicates; durable: the durable-rules C core they are tested "
+            "against. Same findings.",
+        ),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return reference_options(command)
+
+
 def _editor(**options) -> Editor:
     try:
         return Editor(**options)
@@ -202,13 +240,7 @@ def _results_in_workers(editor: Editor, items: Iterable, as_of, workers: int) ->
     type=click.Path(dir_okay=False, writable=True, path_type=Path),
     help="Write the results to FILE instead of standard output.",
 )
-@reference_options
-@click.option(
-    "--history",
-    type=click.Path(dir_okay=False, path_type=Path),
-    envvar="J9330_RULES_HISTORY",
-    help="SQLite claim history (created if absent) for FREQUENCY and unit-limit edits.",
-)
+@editor_options
 @click.option(
     "--fail-on",
     type=click.Choice([*FAIL_LEVELS, "never"]),
@@ -242,12 +274,6 @@ def _results_in_workers(editor: Editor, items: Iterable, as_of, workers: int) ->
     help="Force the input format instead of detecting it.",
 )
 @click.option(
-    "--overrides",
-    type=_FILE,
-    envvar="J9330_RULES_OVERRIDES",
-    help="Suppressions and severity overrides (TOML or YAML); see docs/overrides.md.",
-)
-@click.option(
     "--as-of",
     type=click.DateTime(formats=["%Y-%m-%d"]),
     help="Choose rules by this processing date instead of each line's date of service.",
@@ -261,23 +287,9 @@ def _results_in_workers(editor: Editor, items: Iterable, as_of, workers: int) ->
     help="Check in N worker processes (results stay in input order); 1 checks in this process.",
 )
 @click.option(
-    "--payer-map",
-    type=_FILE,
-    envvar="J9330_RULES_PAYER_MAP",
-    help="Map payer IDs and names on the claims (837 NM1*PR, FHIR insurer or Coverage.payor) onto payers: CSV or TOML; see docs/payer-map.md.",
-)
-@click.option(
     "--payer",
     metavar="NAME",
     help="Check every claim as this payer's, whatever the claim says (an unknown payer makes each claim an error result).",
-)
-@click.option(
-    "--engine",
-    type=click.Choice(["compiled", "durable"]),
-    default="compiled",
-    show_default=True,
-    envvar="J9330_RULES_ENGINE",
-    help="compiled: the specs as Python predicates; durable: the durable-rules C core they are tested against. Same findings.",
 )
 def check(
     files,
@@ -791,29 +803,7 @@ def schema(name) -> None:
     show_default=True,
     help="Seconds an idle connection stays open.",
 )
-@reference_options
-@click.option(
-    "--history",
-    type=click.Path(dir_okay=False, path_type=Path),
-    envvar="J9330_RULES_HISTORY",
-    help="SQLite claim history (created if absent).",
-)
-@click.option(
-    "--overrides",
-    type=_FILE,
-    envvar="J9330_RULES_OVERRIDES",
-    help="Suppressions and severity overrides (TOML or YAML).",
-)
-@click.option(
-    "--payer-map", type=_FILE, envvar="J9330_RULES_PAYER_MAP", help="Payer IDs and names onto payers: CSV or TOML."
-)
-@click.option(
-    "--engine",
-    type=click.Choice(["compiled", "durable"]),
-    default="compiled",
-    show_default=True,
-    envvar="J9330_RULES_ENGINE",
-)
+@editor_options
 def serve(host, port, workers, api_keys_file, max_body_bytes, max_batch_claims, timeout, keep_alive, **options) -> None:
     """Serve the checks over HTTP (the [service] extra): POST /v1/claims:check, /v1/claims:batch, and more."""
     try:
