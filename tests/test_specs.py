@@ -225,3 +225,62 @@ def test_a_spec_over_a_mebibyte_is_refused(tmp_path):
     path.write_text("ruleset: big\n# " + "x" * (1 << 20) + "\n", encoding="utf-8")
     with pytest.raises(SpecError, match="larger than 1024 KiB"):
         load_spec(path)
+
+
+def _spec_with(when: str, rules: int = 1) -> str:
+    body = "".join(
+        f"""
+  - id: T-{n}
+    code: UNITS_INVALID
+    severity: reject
+    fact: line
+    when: {when}
+    message: "m"
+    source: "TEST FIXTURE"
+    effective_from: "2020-01-01"
+"""
+        for n in range(rules)
+    )
+    return f'ruleset: bounded\nversion: "1.0.0"\ntitle: TEST FIXTURE\napplies_to: [bounded_payer]\nrules:{body}'
+
+
+def _bounded_editor(path):
+    """An Editor with a fixture payer whose only spec is ``path``: rules are checked as policies merge."""
+    from j9330_rules import Editor, Payer, hookimpl
+
+    class Bounded:
+        @hookimpl
+        def j9330_register_payers(self, register):
+            register(Payer(name="bounded_payer", display_name="TEST FIXTURE payer", policy_sourced=True))
+
+        @hookimpl
+        def j9330_register_rulesets(self, register):
+            register(path)
+
+    return Editor(plugins=[Bounded()], entry_points=False)
+
+
+def test_conditions_nested_past_the_bound_are_refused_naming_the_rule(tmp_path):
+    when = "{units_valid: false}"
+    for _ in range(50):
+        when = "{$and: [" + when + "]}"
+    with pytest.raises(SpecError, match=r"rule T-0: conditions nest \d+ deep; at most 8"):
+        _bounded_editor(write(tmp_path, _spec_with(when)))
+
+
+def test_an_or_amplifier_is_refused(tmp_path):
+    branch = "{$or: [{units_valid: false}, {units_valid: true}, {dose_matches: false}, {dose_matches: true}]}"
+    when = "{$and: [" + ", ".join([branch] * 6) + "]}"  # 4**6 = 4,096 alternatives
+    with pytest.raises(SpecError, match=r"rule T-0: the condition expands to [\d,]+ alternatives"):
+        _bounded_editor(write(tmp_path, _spec_with(when)))
+
+
+def test_too_many_rules_are_refused(tmp_path):
+    with pytest.raises(SpecError, match="1,001 rules; a spec holds at most 1,000"):
+        load_spec(write(tmp_path, _spec_with("{units_valid: false}", rules=1001)))
+
+
+def test_the_shipped_specs_are_within_the_bounds():
+    from j9330_rules import Editor
+
+    assert Editor().policies  # every shipped rule is checked as the policies merge

@@ -100,6 +100,8 @@ def _validator() -> jsonschema.Draft202012Validator:
     return jsonschema.Draft202012Validator(schema)
 
 
+#: The most rules one spec may hold (durable-rules refused 10,000 with an uncaught C error).
+MAX_RULES = 1000
 #: A spec or overrides file larger than this is refused before it is parsed.
 MAX_YAML_BYTES = 1 << 20
 
@@ -143,6 +145,8 @@ def build_spec(data: Any, *, origin: str, digest: str = "") -> Spec:
     if errors:
         raise SpecError(_describe(errors[0], data, origin))
     name = data["ruleset"]
+    if len(data["rules"]) > MAX_RULES:
+        raise SpecError(f"{origin}: {len(data['rules']):,} rules; a spec holds at most {MAX_RULES:,} (split it)")
     rules = tuple(_rule(entry, name) for entry in data["rules"])
     _check_semantics(data, rules, origin)
     return Spec(
