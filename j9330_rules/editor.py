@@ -203,7 +203,7 @@ class Editor:
         first, last = min(dates), max(dates)
         parameters = policy.parameters_on(as_of or first)
         reach = max(parameters.get("min_days_between_doses") or 0, parameters.get("units_limit_days") or 0)
-        return self.history.window(
+        return self.history.units_by_date(
             patient, policy.payer, first, reach + (last - first).days, exclude_claim=claim.claim_id
         )
 

@@ -494,3 +494,14 @@ def test_the_cli_says_why_the_run_stopped_and_keeps_the_results_so_far(tmp_path,
         )
     assert exit_.value.code == cli.EXIT_RUN_FAILED
     assert [r["claim_id"] for r in json.loads(out.read_text(encoding="utf-8"))] == ["C0", "C1"]
+
+
+def test_units_by_date_sums_each_date_once_whatever_the_claims(history):
+    """One entry per date, so a member with thousands of claims on one date costs one row."""
+    for n in range(50):
+        history.record(MEMBER, PAYER, f"C{n}", {MAR_2: 2})
+    history.record(MEMBER, PAYER, "LATER", {date(2026, 3, 5): 25})
+    assert history.units_by_date(MEMBER, PAYER, MAR_2, 6, exclude_claim="C0") == [(MAR_2, 98), (date(2026, 3, 5), 25)]
+    assert len(history.window(MEMBER, PAYER, MAR_2, 6)) == 51  # the raw entries, claim by claim
+    with pytest.raises(ClaimError):
+        history.units_by_date(MEMBER, PAYER, MAR_2, -1)
