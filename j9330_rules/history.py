@@ -25,7 +25,7 @@ __all__ = ["SCHEMA_VERSION", "ClaimHistory", "HistoryError"]
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 _SALT_BYTES = 32
 _T = TypeVar("_T")
 
@@ -53,6 +53,21 @@ _MIGRATIONS: dict[int, tuple[str, ...]] = {
            ) WITHOUT ROWID""",
         """CREATE INDEX IF NOT EXISTS administrations_by_date
                ON administrations (patient, payer, service_date)""",
+    ),
+    # Units and claims per (patient, payer, date), kept with every record and forget, so a check
+    # reads one row per date however many claims one member has on it.
+    2: (
+        """CREATE TABLE IF NOT EXISTS date_totals (
+               patient      TEXT NOT NULL,
+               payer        TEXT NOT NULL,
+               service_date TEXT NOT NULL,
+               units        INTEGER NOT NULL,
+               claims       INTEGER NOT NULL,
+               PRIMARY KEY (patient, payer, service_date)
+           ) WITHOUT ROWID""",
+        """INSERT OR REPLACE INTO date_totals (patient, payer, service_date, units, claims)
+               SELECT patient, payer, service_date, SUM(units), COUNT(*) FROM administrations
+               GROUP BY patient, payer, service_date""",
     ),
 }
 
@@ -122,10 +137,7 @@ class ClaimHistory:
         now = datetime.now().astimezone().isoformat(timespec="seconds")
 
         def write(conn: sqlite3.Connection) -> None:
-            conn.execute(
-                "DELETE FROM administrations WHERE patient = ? AND payer = ? AND claim_id = ?",
-                (key, payer, claim_id),
-            )
+            _remove_administrations(conn, key, payer, claim_id)
             conn.execute(
                 "INSERT OR REPLACE INTO claims (patient, payer, claim_id, recorded_at) VALUES (?, ?, ?, ?)",
                 (key, payer, claim_id, now),
@@ -133,6 +145,12 @@ class ClaimHistory:
             conn.executemany(
                 "INSERT INTO administrations (patient, payer, claim_id, service_date, units) VALUES (?, ?, ?, ?, ?)",
                 [(key, payer, claim_id, day, units) for day, units in rows],
+            )
+            conn.executemany(
+                "INSERT INTO date_totals (patient, payer, service_date, units, claims) VALUES (?, ?, ?, ?, 1)"
+                " ON CONFLICT (patient, payer, service_date)"
+                " DO UPDATE SET units = units + excluded.units, claims = claims + 1",
+                [(key, payer, day, units) for day, units in rows],
             )
 
         self._write(write)
@@ -144,10 +162,7 @@ class ClaimHistory:
         _check_text("claim_id", claim_id)
 
         def write(conn: sqlite3.Connection) -> bool:
-            conn.execute(
-                "DELETE FROM administrations WHERE patient = ? AND payer = ? AND claim_id = ?",
-                (key, payer, claim_id),
-            )
+            _remove_administrations(conn, key, payer, claim_id)
             cursor = conn.execute(
                 "DELETE FROM claims WHERE patient = ? AND payer = ? AND claim_id = ?", (key, payer, claim_id)
             )
@@ -167,7 +182,18 @@ class ClaimHistory:
         claim's date is its own entry; two claims on one date give two entries
         (ordered by date, then claim id).
         """
-        return self._dated(patient, payer, around, days, exclude_claim, summed=False)
+        key, low, high = self._range(patient, payer, around, days, exclude_claim)
+        sql = (
+            "SELECT service_date, units FROM administrations"
+            " WHERE patient = ? AND payer = ? AND service_date BETWEEN ? AND ?"
+        )
+        params: tuple[str, ...] = (key, payer, low, high)
+        if exclude_claim is not None:
+            sql += " AND claim_id <> ?"
+            params += (exclude_claim,)
+        sql += " ORDER BY service_date, claim_id"
+        rows = self._read(lambda conn: conn.execute(sql, params).fetchall())
+        return [(date.fromisoformat(day), units) for day, units in rows]
 
     def units_by_date(
         self, patient: str, payer: str, around: date, days: int, exclude_claim: str | None = None
@@ -176,12 +202,35 @@ class ClaimHistory:
 
         What the dosing-interval and unit-limit facts need (the nearest other date, the units in
         a window), in at most ``2 * days + 1`` rows however many claims one member has on a date:
-        SQLite sums them, so a feed with a placeholder member id costs no Python per claim."""
-        return self._dated(patient, payer, around, days, exclude_claim, summed=True)
+        the totals are kept per date as claims are recorded, so a feed with a placeholder member id
+        costs one indexed read per claim, not a scan of that member's claims."""
+        key, low, high = self._range(patient, payer, around, days, exclude_claim)
 
-    def _dated(
-        self, patient: str, payer: str, around: date, days: int, exclude_claim: str | None, *, summed: bool
-    ) -> list[tuple[date, int]]:
+        def read(conn: sqlite3.Connection) -> list[tuple[str, int, int]]:
+            totals = conn.execute(
+                "SELECT service_date, units, claims FROM date_totals"
+                " WHERE patient = ? AND payer = ? AND service_date BETWEEN ? AND ? ORDER BY service_date",
+                (key, payer, low, high),
+            ).fetchall()
+            if exclude_claim is None:
+                return totals
+            own = dict(
+                conn.execute(
+                    "SELECT service_date, units FROM administrations WHERE patient = ? AND payer = ? AND claim_id = ?",
+                    (key, payer, exclude_claim),
+                ).fetchall()
+            )
+            return [
+                (day, units - own[day], claims - 1) if day in own else (day, units, claims)
+                for day, units, claims in totals
+            ]
+
+        return [(date.fromisoformat(day), units) for day, units, claims in self._read(read) if claims > 0]
+
+    def _range(
+        self, patient: str, payer: str, around: date, days: int, exclude_claim: str | None
+    ) -> tuple[str, str, str]:
+        """The arguments of a window checked: the patient's key and the first and last day."""
         key = self.patient_key(patient)
         _check_text("payer", payer)
         centre = _as_date(around, "around")
@@ -191,17 +240,7 @@ class ClaimHistory:
             raise ClaimError("days: must not be negative")
         if exclude_claim is not None:
             _check_text("exclude_claim", exclude_claim)
-        sql = (
-            f"SELECT service_date, {'SUM(units)' if summed else 'units'} FROM administrations"
-            " WHERE patient = ? AND payer = ? AND service_date BETWEEN ? AND ?"
-        )
-        params: tuple[str, ...] = (key, payer, _shift(centre, -days).isoformat(), _shift(centre, days).isoformat())
-        if exclude_claim is not None:
-            sql += " AND claim_id <> ?"
-            params += (exclude_claim,)
-        sql += " GROUP BY service_date ORDER BY service_date" if summed else " ORDER BY service_date, claim_id"
-        rows = self._read(lambda conn: conn.execute(sql, params).fetchall())
-        return [(date.fromisoformat(day), units) for day, units in rows]
+        return key, _shift(centre, -days).isoformat(), _shift(centre, days).isoformat()
 
     def close(self) -> None:
         """Close the connection; later calls raise ``HistoryError``. Idempotent."""
@@ -313,6 +352,26 @@ class ClaimHistory:
                 return body(conn)
             except sqlite3.Error as exc:
                 raise _store_error("read", exc) from None
+
+
+def _remove_administrations(conn: sqlite3.Connection, key: str, payer: str, claim_id: str) -> None:
+    """Take one claim's administrations out, and out of the per-date totals."""
+    old = conn.execute(
+        "SELECT service_date, units FROM administrations WHERE patient = ? AND payer = ? AND claim_id = ?",
+        (key, payer, claim_id),
+    ).fetchall()
+    if not old:
+        return
+    conn.executemany(
+        "UPDATE date_totals SET units = units - ?, claims = claims - 1"
+        " WHERE patient = ? AND payer = ? AND service_date = ?",
+        [(units, key, payer, day) for day, units in old],
+    )
+    conn.executemany(
+        "DELETE FROM date_totals WHERE patient = ? AND payer = ? AND service_date = ? AND claims <= 0",
+        [(key, payer, day) for day, _units in old],
+    )
+    conn.execute("DELETE FROM administrations WHERE patient = ? AND payer = ? AND claim_id = ?", (key, payer, claim_id))
 
 
 def _store_error(action: str, exc: sqlite3.Error) -> HistoryError:

@@ -54,7 +54,7 @@ def test_opens_in_wal_mode_with_busy_timeout_and_schema_version(db_path):
     with _raw(db_path) as conn:
         versions = [row[0] for row in conn.execute("SELECT version FROM schema_version")]
         salt = conn.execute("SELECT value FROM meta WHERE key = 'patient_salt'").fetchone()[0]
-    assert versions == [SCHEMA_VERSION]
+    assert versions == list(range(1, SCHEMA_VERSION + 1))
     assert isinstance(salt, bytes) and len(salt) == 32
 
 
@@ -65,7 +65,7 @@ def test_reopening_keeps_schema_and_salt(db_path):
     with ClaimHistory(db_path) as store:
         assert store.patient_key(MEMBER) == key
         assert store.window(MEMBER, PAYER, MAR_2, 0) == [(MAR_2, 20)]
-    assert _count(db_path, "schema_version") == 1
+    assert _count(db_path, "schema_version") == SCHEMA_VERSION  # each migration once
 
 
 def test_database_file_is_owner_only(db_path):
@@ -376,7 +376,7 @@ def test_concurrent_processes_lose_no_claims(db_path):
     assert _count(db_path, "administrations") == total
     with _raw(db_path) as conn:
         claim_ids = {row[0] for row in conn.execute("SELECT claim_id FROM claims")}
-        assert conn.execute("SELECT COUNT(*) FROM schema_version").fetchone()[0] == 1
+        assert conn.execute("SELECT COUNT(*) FROM schema_version").fetchone()[0] == SCHEMA_VERSION
         assert conn.execute("SELECT COUNT(*) FROM meta WHERE key = 'patient_salt'").fetchone()[0] == 1
         assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     assert claim_ids == {f"P{w}-C{n:03d}" for w in range(PROCESSES) for n in range(CLAIMS_PER_PROCESS)}
@@ -505,3 +505,32 @@ def test_units_by_date_sums_each_date_once_whatever_the_claims(history):
     assert len(history.window(MEMBER, PAYER, MAR_2, 6)) == 51  # the raw entries, claim by claim
     with pytest.raises(ClaimError):
         history.units_by_date(MEMBER, PAYER, MAR_2, -1)
+
+
+def test_the_date_totals_agree_with_the_claims_through_re_records_and_forgets(history):
+    """units_by_date reads kept totals: after replacing and forgetting claims they still equal the
+    sum of the claims' own rows (window), date by date, with the checked claim left out."""
+    from collections import Counter
+
+    history.record(MEMBER, PAYER, "A", {MAR_2: 20, date(2026, 3, 3): 5})
+    history.record(MEMBER, PAYER, "B", {MAR_2: 25})
+    history.record(MEMBER, PAYER, "A", {MAR_2: 10})  # re-recorded: replaces A's dates
+    history.record(MEMBER, PAYER, "C", {date(2026, 3, 4): 0})  # a zero-unit date still counts
+    history.record(MEMBER, PAYER, "D", {MAR_2: 7})
+    assert history.forget(MEMBER, PAYER, "D")
+    for exclude in (None, "A", "B", "C", "NEW"):
+        summed = Counter()
+        for day, units in history.window(MEMBER, PAYER, MAR_2, 6, exclude_claim=exclude):
+            summed[day] += units
+        assert history.units_by_date(MEMBER, PAYER, MAR_2, 6, exclude_claim=exclude) == sorted(summed.items())
+
+
+def test_a_version_1_file_gets_its_date_totals(db_path):
+    history = ClaimHistory(db_path)
+    history.record(MEMBER, PAYER, "OLD", {MAR_2: 20})
+    history.close()
+    with _raw(db_path) as conn:  # as a version-1 file was: no totals table
+        conn.execute("DROP TABLE date_totals")
+        conn.execute("DELETE FROM schema_version WHERE version = 2")
+    with ClaimHistory(db_path) as reopened:
+        assert reopened.units_by_date(MEMBER, PAYER, MAR_2, 0) == [(MAR_2, 20)]
