@@ -365,7 +365,7 @@ def _ruleset(registry: Registry, plugin: str, path: Any) -> _Change:
     spec = load_spec(path)
     overlay = None
     if plugin not in registry.first_party:
-        others = sorted(registry.payers) if "*" in spec.applies_to else spec.applies_to
+        others = sorted(registry.payers) if spec.general else spec.applies_to
         payers = tuple(p for p in others if registry.payer_plugins.get(p, plugin) != plugin)
         overlay = Overlay(plugin, spec.name, payers) if payers else None
 

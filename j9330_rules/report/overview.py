@@ -27,11 +27,10 @@ from attrs import define
 from j9330_rules.editor import Editor
 from j9330_rules.model import Result
 from j9330_rules.refdata.reference import MUE_KIND_BY_FORM, OPTIONS, ReferenceData
-from j9330_rules.report.publication import NOT_AVAILABLE, Publication, publication
+from j9330_rules.report.publication import NOT_AVAILABLE, Publication, period_text, publication
 from j9330_rules.rules.catalogue import catalogue
 from j9330_rules.rules.policy import PayerPolicy
 from j9330_rules.rules.specs import (
-    ALL_PAYERS,
     REVIEW_MONTHS,
     CodeSet,
     Effective,
@@ -237,10 +236,6 @@ class Report:
 # --- building the model -----------------------------------------------------------------------
 
 
-def _general(spec: Spec) -> bool:
-    return ALL_PAYERS in spec.applies_to
-
-
 def _spec_ref(spec: Spec) -> SpecRef:
     # The file name, not the path: the report is shared beyond the machine that built it.
     origin = re.split(r"[\\/]", spec.origin)[-1]
@@ -249,7 +244,7 @@ def _spec_ref(spec: Spec) -> SpecRef:
 
 def _specific_first(policy: PayerPolicy) -> list[Spec]:
     """The policy's specs in merge order: payer-specific first, as ``policy.merge`` tries them."""
-    return sorted(policy.specs, key=_general)
+    return sorted(policy.specs, key=lambda spec: spec.general)
 
 
 def _parameters(
@@ -262,16 +257,16 @@ def _parameters(
     for name in wanted:
         in_force = None
         if policy is not None:
-            in_force = next((p for p in policy.parameters.get(name, ()) if p.effective.contains(as_of)), None)
+            in_force = policy.period_on(name, as_of)
         for spec in specs:
             for period in spec.parameters.get(name, ()):
                 current = period is in_force if policy is not None else period.effective.contains(as_of)
-                facts.append(ParameterFact(name, period, spec.name, _general(spec), current))
+                facts.append(ParameterFact(name, period, spec.name, spec.general, current))
     return facts
 
 
 def _code_set(spec: Spec, name: str, replaces: str | None = None) -> CodeSetFact:
-    return CodeSetFact(spec.code_sets[name], spec.name, _general(spec), replaces)
+    return CodeSetFact(spec.code_sets[name], spec.name, spec.general, replaces)
 
 
 def _overrides(specs: Iterable[Spec]) -> list[OverrideFact]:
@@ -281,10 +276,6 @@ def _overrides(specs: Iterable[Spec]) -> list[OverrideFact]:
         for spec in specs
         for o in spec.severity_overrides
     ]
-
-
-def _period_text(effective: Effective, quarter: str | None = None) -> str:
-    return effective.span(unknown=quarter or "period unknown")
 
 
 def basis_data(reference: ReferenceData, payer: str, basis: Any, as_of: dt.date) -> DataStatus:
@@ -300,7 +291,7 @@ def basis_data(reference: ReferenceData, payer: str, basis: Any, as_of: dt.date)
             )
         limit, file = found
         row = file.rows["J9330"]
-        period = _period_text(file.effective, file.quarter)
+        period = period_text(file.effective, file.quarter)
         return DataStatus(
             what, True, f"J9330 payment limit {limit} per {row.dosage or 'unit'}, in force {period}", file.path.name
         )
@@ -312,7 +303,7 @@ def basis_data(reference: ReferenceData, payer: str, basis: Any, as_of: dt.date)
     return DataStatus(
         what,
         True,
-        f"{fee.rate_per_unit} per unit for {payer}, in force {_period_text(fee.effective)}",
+        f"{fee.rate_per_unit} per unit for {payer}, in force {period_text(fee.effective)}",
         fee.path.name,
     )
 
@@ -389,7 +380,7 @@ def _payer(editor: Editor, name: str, as_of: dt.date, dose_mg: int) -> PayerSumm
     payer = editor.payers[name]
     policy = editor.policies[name]
     specs = _specific_first(policy)
-    specific = [s for s in specs if not _general(s)]
+    specific = [s for s in specs if not s.general]
 
     def topic(names: Sequence[str]) -> tuple[ParameterFact, ...]:
         return tuple(_parameters(specs, [n for n in names if n in policy.parameters], policy, as_of))
@@ -404,7 +395,7 @@ def _payer(editor: Editor, name: str, as_of: dt.date, dose_mg: int) -> PayerSumm
         for set_name in sorted(spec.code_sets):
             if set_name == COVERED_SET:
                 continue
-            shadowed = next((s.name for s in specs if _general(s) and set_name in s.code_sets), None)
+            shadowed = next((s.name for s in specs if s.general and set_name in s.code_sets), None)
             other_code_sets.append(_code_set(spec, set_name, shadowed))
     other_names = sorted({n for s in specific for n in s.parameters} - set(TOPIC_PARAMETERS))
 
@@ -412,7 +403,7 @@ def _payer(editor: Editor, name: str, as_of: dt.date, dose_mg: int) -> PayerSumm
     mue_tables = tuple(_mue_tables(editor.reference, as_of)) if mue_rules else ()
     basis = policy.parameters_on(as_of).get("benchmark_basis")
     reimbursement_data = (basis_data(editor.reference, name, basis, as_of),) if basis is not None else ()
-    general_rulesets = {s.name for s in specs if _general(s)}
+    general_rulesets = {s.name for s in specs if s.general}
 
     missing = []
     if not payer.policy_sourced:
@@ -466,7 +457,7 @@ def _files(reference: ReferenceData) -> list[DataStatus]:
         )
         files.append(
             DataStatus(
-                f"CMS ASP payment limit file, {_period_text(asp.effective, asp.quarter)}",
+                f"CMS ASP payment limit file, {period_text(asp.effective, asp.quarter)}",
                 True,
                 detail,
                 asp.path.name,
@@ -475,7 +466,7 @@ def _files(reference: ReferenceData) -> list[DataStatus]:
     for crosswalk in reference.crosswalks:
         rows = [r for r in crosswalk.entries if r.hcpcs == "J9330"]
         detail = "; ".join(f"{r.ndc} {r.drug_name}: {r.bill_units_pkg} units/package" for r in rows) or "no J9330 NDCs"
-        period = _period_text(crosswalk.effective, crosswalk.quarter)
+        period = period_text(crosswalk.effective, crosswalk.quarter)
         files.append(DataStatus(f"CMS ASP NDC-HCPCS crosswalk, {period}", True, detail, crosswalk.path.name))
     for table in reference.mue:
         row = table.rows.get("J9330")
@@ -483,7 +474,7 @@ def _files(reference: ReferenceData) -> list[DataStatus]:
         what = f"CMS MUE table, {table.kind.replace('_', ' ')}, effective {table.effective_from or table.quarter or 'date unknown'}"
         files.append(DataStatus(what, True, detail, table.path.name))
     for fee in reference.fees:
-        period = _period_text(fee.effective)
+        period = period_text(fee.effective)
         files.append(
             DataStatus(
                 f"contract fee schedule, {fee.payer}, {period}", True, f"{fee.rate_per_unit} per unit", fee.path.name
@@ -496,7 +487,7 @@ def _files(reference: ReferenceData) -> list[DataStatus]:
 
 
 def _national(editor: Editor, as_of: dt.date) -> NationalSummary:
-    general = [s for s in editor.registry.specs if _general(s)]
+    general = [s for s in editor.registry.specs if s.general]
     code_sets = [_code_set(s, n) for s in general for n in sorted(s.code_sets)]
     return NationalSummary(
         specs=tuple(_spec_ref(s) for s in general),

@@ -20,6 +20,7 @@ from attrs import define
 
 from j9330_rules.editor import Editor
 from j9330_rules.plugins.pricing import line_allowed
+from j9330_rules.refdata.reference import OPTIONS
 from j9330_rules.rules.catalogue import catalogue
 
 NOT_AVAILABLE = "data not available"
@@ -147,12 +148,10 @@ def descriptive_facts() -> dict[str, Any]:
 def _stated(editor: Editor, payer: str, name: str, as_of: dt.date) -> tuple[Any, bool, str]:
     """The parameter's value on ``as_of``, whether a payer's own spec states it, and its source."""
     policy = editor.policies[payer]
-    period = next((p for p in policy.parameters.get(name, ()) if p.effective.contains(as_of)), None)
+    period = policy.period_on(name, as_of)
     if period is None:
         return None, False, ""
-    own = any(
-        "*" not in spec.applies_to and any(p is period for p in spec.parameters.get(name, ())) for spec in policy.specs
-    )
+    own = any(not spec.general and any(p is period for p in spec.parameters.get(name, ())) for spec in policy.specs)
     return period.value, own, period.source
 
 
@@ -172,7 +171,7 @@ def _cell(editor: Editor, payer: str, requirement: str, names: tuple[str, ...], 
     policy = editor.policies[payer]
     if requirement == "Covered indications":
         code_set = next(
-            (s.code_sets[COVERED_SET] for s in policy.specs if "*" not in s.applies_to and COVERED_SET in s.code_sets),
+            (s.code_sets[COVERED_SET] for s in policy.specs if not s.general and COVERED_SET in s.code_sets),
             None,
         )
         if code_set is None:
@@ -242,7 +241,8 @@ def _modifiers(editor: Editor, facts: dict[str, Any], as_of: dt.date) -> tuple[M
     return tuple(rows)
 
 
-def _period(effective, quarter: str | None = None) -> str:
+def period_text(effective, quarter: str | None = None) -> str:
+    """A file's or a rate's period as the report lists it: its dates, else its quarter."""
     return effective.span(unknown=quarter or "period unknown")
 
 
@@ -253,7 +253,7 @@ def _asp_quarters(editor: Editor, dose: int) -> tuple[AspQuarter, ...]:
         limit = row.payment_limit if row is not None else None
         rows.append(
             AspQuarter(
-                _period(asp.effective, asp.quarter),
+                period_text(asp.effective, asp.quarter),
                 limit,
                 row.dosage if row is not None else "",
                 line_allowed(dose, limit) if limit is not None else None,
@@ -266,7 +266,7 @@ def _asp_quarters(editor: Editor, dose: int) -> tuple[AspQuarter, ...]:
 def _fee_schedules(editor: Editor, dose: int) -> tuple[FeeRow, ...]:
     fees = sorted(editor.reference.fees, key=lambda f: (f.payer, f.effective.effective_from or dt.date.min))
     return tuple(
-        FeeRow(f.payer, f.rate_per_unit, _period(f.effective), line_allowed(dose, f.rate_per_unit), f.path.name)
+        FeeRow(f.payer, f.rate_per_unit, period_text(f.effective), line_allowed(dose, f.rate_per_unit), f.path.name)
         for f in fees
         if f.hcpcs == "J9330"
     )
@@ -337,7 +337,7 @@ def _documentation(editor: Editor, facts: dict[str, Any], as_of: dt.date) -> tup
 
 def _sites(facts: dict[str, Any], editor: Editor) -> tuple[tuple[Site, ...], tuple[Site, ...]]:
     sites = tuple(Site(e["code"], e["name"], e["billing"], e["source"]) for e in facts["sites_of_service"])
-    national = next(s for s in editor.registry.specs if "*" in s.applies_to and "inpatient_places" in s.code_sets)
+    national = next(s for s in editor.registry.specs if s.general and "inpatient_places" in s.code_sets)
     places = national.code_sets["inpatient_places"]
     bills = national.code_sets.get("rhc_fqhc_bills")
     excluded = [
@@ -361,8 +361,6 @@ def _sites(facts: dict[str, Any], editor: Editor) -> tuple[tuple[Site, ...], tup
 
 
 def _not_available(editor: Editor, matrix: tuple[MatrixRow, ...], asp: tuple[AspQuarter, ...]) -> tuple[str, ...]:
-    from j9330_rules.refdata.reference import OPTIONS
-
     missing = []
     for row in matrix:
         if not row.policy_sourced:

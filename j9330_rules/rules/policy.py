@@ -19,7 +19,7 @@ from attrs import define, field
 from j9330_rules.errors import SpecError
 from j9330_rules.facts.fields import DATE_FIELDS, FIELDS, LINE_FIELDS, FieldType, type_of_value, vocabulary
 from j9330_rules.rules.conditions import checked
-from j9330_rules.rules.specs import ALL_PAYERS, CodeSet, Period, Rule, SeverityOverride, Spec
+from j9330_rules.rules.specs import CodeSet, Period, Rule, SeverityOverride, Spec
 
 
 @define(frozen=True)
@@ -38,14 +38,18 @@ class PayerPolicy:
         values = self._by_day.get(day)
         if values is None:
             found = {}
-            for name, periods in self.parameters.items():
-                period = next((p for p in periods if p.effective.contains(day)), None)
+            for name in self.parameters:
+                period = self.period_on(name, day)
                 if period is not None:
                     found[name] = period.value
             values = MappingProxyType(found)
             if len(self._by_day) < 4096:
                 self._by_day[day] = values
         return values
+
+    def period_on(self, name: str, day: dt.date) -> Period | None:
+        """The period of parameter ``name`` in force on ``day`` (the payer's own first), or None."""
+        return next((p for p in self.parameters.get(name, ()) if p.effective.contains(day)), None)
 
     def severity(self, rule: Rule, day: dt.date) -> str:
         """The rule's severity, unless the payer sets another for the code on ``day``."""
@@ -59,12 +63,12 @@ def merge(payer: str, specs: Iterable[Spec]) -> PayerPolicy:
     specs = list(specs)
     applying = [spec for spec in specs if spec.applies_to_payer(payer)]
     # Specific specs first: their parameters, code sets and overrides win.
-    ordered = sorted(applying, key=lambda spec: ALL_PAYERS in spec.applies_to)
+    ordered = sorted(applying, key=lambda spec: spec.general)
     parameters: dict[str, list[Period]] = {}
     code_sets: dict[str, CodeSet] = {}
     owner: dict[tuple[str, str], Spec] = {}
     for spec in ordered:
-        general = ALL_PAYERS in spec.applies_to
+        general = spec.general
         for name, periods in spec.parameters.items():
             _claim(owner, ("parameter", name), spec, general)
             parameters.setdefault(name, []).extend(periods)
@@ -101,7 +105,7 @@ def _claim(owner: dict, key: tuple[str, str], spec: Spec, general: bool) -> bool
     if previous is None:
         owner[key] = spec
         return True
-    previous_general = ALL_PAYERS in previous.applies_to
+    previous_general = previous.general
     if previous_general == general and previous.name != spec.name:
         raise SpecError(f"{spec.origin}: {key[0]} {key[1]} is also defined by ruleset {previous.name}")
     return False

@@ -90,8 +90,13 @@ class Spec:
     sha256: str
     description: str = ""
 
+    @property
+    def general(self) -> bool:
+        """A national spec: it applies to every payer (``applies_to: ["*"]``)."""
+        return ALL_PAYERS in self.applies_to
+
     def applies_to_payer(self, payer: str) -> bool:
-        return ALL_PAYERS in self.applies_to or payer in self.applies_to
+        return self.general or payer in self.applies_to
 
 
 @cache
