@@ -83,6 +83,17 @@ def _settings_note(err: Console) -> None:
 _FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
 
 
+#: ``--allow-overlay``: for every command that builds an Editor, and for ``plugins``, which lists them.
+ALLOW_OVERLAY = click.option(
+    "--allow-overlay",
+    "allow_overlays",
+    multiple=True,
+    metavar="PLUGIN",
+    envvar="J9330_RULES_ALLOW_OVERLAY",
+    help="Let PLUGIN's specs change payers another plugin serves (refused otherwise; recorded in each result's audit).",
+)
+
+
 def reference_options(command):
     """The reference-file options shared by every command that builds an Editor."""
     options = [
@@ -129,14 +140,7 @@ def reference_options(command):
             envvar="J9330_RULES_NDC_DIRECTORY",
             help="FDA NDC Directory package.txt (or ndctext.zip): flags NDCs not marketed on the date of service.",
         ),
-        click.option(
-            "--allow-overlay",
-            "allow_overlays",
-            multiple=True,
-            metavar="PLUGIN",
-            envvar="J9330_RULES_ALLOW_OVERLAY",
-            help="Let PLUGIN's specs change payers another plugin serves (refused otherwise; recorded in each result's audit).",
-        ),
+        ALLOW_OVERLAY,
     ]
     for option in reversed(options):
         command = option(command)
@@ -475,14 +479,7 @@ def _fails(result: Result, fail_on: str) -> bool:
 
 
 @main.command()
-@click.option(
-    "--allow-overlay",
-    "allow_overlays",
-    multiple=True,
-    metavar="PLUGIN",
-    envvar="J9330_RULES_ALLOW_OVERLAY",
-    help="As check takes it: list PLUGIN's overlays as allowed.",
-)
+@ALLOW_OVERLAY
 def plugins(allow_overlays) -> None:
     """List the loaded plugins and the payers they serve; a plugin that fails is listed as failed."""
     manager, registry = plugin_manager()

@@ -415,3 +415,16 @@ def test_a_broken_pretty_printed_document_is_still_one_error(tmp_path):
     path.write_text(json.dumps(make_claim(), indent=2)[:-5], encoding="utf-8")
     (item,) = read_paths([path])
     assert isinstance(item, Unreadable) and "not valid JSON" in item.message
+
+
+def test_the_progress_total_is_the_number_of_claims_where_it_can_be_counted(tmp_path):
+    from j9330_rules.readers import estimate_claims
+
+    x12 = FIXTURES / "x12" / "837p_batch.x12"
+    assert estimate_claims([x12]) == len(list(read_paths([x12])))  # CLM segments
+    assert estimate_claims([EXAMPLES]) == len(list(read_paths([EXAMPLES])))  # NDJSON lines and whole objects
+    broken_first = tmp_path / "b.ndjson"
+    broken_first.write_text("{broken\n" + json.dumps(make_claim()) + "\n", encoding="utf-8")
+    assert estimate_claims([broken_first]) == 2
+    assert estimate_claims(["-"]) is None
+    assert estimate_claims([FIXTURES / "csv" / "examples.csv"]) is None

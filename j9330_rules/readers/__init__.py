@@ -164,16 +164,6 @@ def estimate_claims(paths: Iterable[str | Path]) -> int | None:
     return total
 
 
-def _one_line_object(text: bytes) -> bool:
-    import json
-
-    first = text.split(b"\n", 1)[0]
-    try:
-        return isinstance(json.loads(first), dict)
-    except ValueError:
-        return False
-
-
 def _estimate(file: Path) -> int | None:
     try:
         with file.open("rb") as stream:
@@ -183,7 +173,7 @@ def _estimate(file: Path) -> int | None:
             if fmt == "x12" and len(text) > 3:
                 needle = b"CLM" + text[3:4]  # ISA's 4th character is the element separator
             elif fmt in ("json", "fhir") and text.startswith(b"{"):
-                if not _one_line_object(text):
+                if not is_ndjson(decode(text)):
                     return 1  # one pretty-printed object (a claim, or a Bundle: counted as one)
                 needle = b"\n"  # NDJSON: a claim a line
             else:

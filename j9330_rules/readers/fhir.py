@@ -336,18 +336,17 @@ def _describe(exc: ValidationError, kind: str) -> str:
     for error in exc.errors(include_url=False, include_input=False, include_context=False):
         path = kind
         loc = tuple(error.get("loc", ()))
-        if error.get("type") == "extra_forbidden" and loc and loc[-1] not in _KNOWN_ELSEWHERE:
-            # An unknown name is the input's, which may be anything (a patient's name as a key):
-            # only an element of another FHIR version is named (R5's traceNumber says "R5").
-            loc = loc[:-1]
-        for part in loc:
+        # An unknown name is the input's, which may be anything (a patient's name as a key):
+        # only an element of another FHIR version is named (R5's traceNumber says "R5").
+        unnamed = error.get("type") == "extra_forbidden" and bool(loc) and loc[-1] not in _KNOWN_ELSEWHERE
+        for part in loc[:-1] if unnamed else loc:
             if isinstance(part, int):
                 path += f"[{part}]"
             elif isinstance(part, str) and _NAME.match(part):
                 path += f".{'resourceType' if part == 'resource_type' else part}"
-        what = _what(error)
-        if error.get("type") == "extra_forbidden" and len(loc) < len(tuple(error.get("loc", ()))):
-            what = "holds an element that is not part of this resource (its name is not quoted)"
+        what = (
+            "holds an element that is not part of this resource (its name is not quoted)" if unnamed else _what(error)
+        )
         problem = f"{path}: {what}"
         if problem not in problems:
             problems.append(problem)

@@ -101,7 +101,7 @@ def claim_block(result: Result, findings: list[Finding]) -> Table:
             Text.assemble(head, "\n", encodable(person_message(finding))),
         )
     if result.error is None and not findings:
-        grid.add_row("", "", Text("no findings" if not result.findings else "only the run notes above", "dim"))
+        grid.add_row("", "", Text("no findings" if not result.findings else "only notes for the whole run", "dim"))
     return _stack(heading, grid)
 
 
@@ -183,12 +183,9 @@ class TableWriter:
     def close(self) -> None:
         if not self._seen:
             return  # no claims: the caller says so; notes about reference data would only bury it
-        if self.max_claims:
-            self._print_notes()
-            for _, _, result in sorted(self._held, key=lambda item: (-item[0], -item[1])):
-                self._print(result)
-        else:
-            self._print_notes()
+        self._print_notes()
+        for _, _, result in sorted(self._held, key=lambda item: (-item[0], -item[1])):  # none when streaming
+            self._print(result)
         self._print_footer()
 
     # -- parts ----------------------------------------------------------------------------------
