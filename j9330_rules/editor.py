@@ -188,6 +188,17 @@ class Editor:
             return {**claim, "payer": self._payer_of(claim.get("payer_id"), claim.get("payer_name"))}
         return claim
 
+    def _record_again(self, claim: Any) -> None:
+        """Record a claim as its check did (a worker killed between sending a result and writing
+        its record); the parent asks only for claims whose results did not block."""
+        if self.history is None or self._nothing_to_check(claim) is not None:
+            return
+        model = structure_claim(self.with_payer(claim))
+        payer = self.registry.payers.get(model.payer)
+        patient = self._patient_key(model)
+        if payer is not None and model.drug_lines and patient is not None:
+            self.history.record(patient, payer.name, model.claim_id, self._builders[payer.name].billed_units(model))
+
     def _patient_key(self, claim: Claim) -> str | None:
         if self.history is None or not claim.patient.member_id:
             return None

@@ -88,6 +88,7 @@ class ClaimHistory:
         self._lock = threading.Lock()
         self._pid = os.getpid()
         self._conn: sqlite3.Connection | None = None
+        self._held: dict[tuple[str, str, str], list[tuple[str, int]]] | None = None
         directory = self.path.parent
         if not directory.is_dir():
             raise HistoryError(f"claim history: directory does not exist: {directory}")
@@ -134,29 +135,45 @@ class ClaimHistory:
         if not isinstance(administrations, Mapping):
             raise TypeError("administrations: must be a mapping of date to units")
         rows = sorted((_iso(day, "administrations"), _units(units)) for day, units in administrations.items())
-        now = datetime.now().astimezone().isoformat(timespec="seconds")
+        if self._held is not None:
+            self._held.pop((key, payer, claim_id), None)
+            self._held[(key, payer, claim_id)] = rows
+            return
+        now = _now()
+        self._write(lambda conn: _record_rows(conn, key, payer, claim_id, rows, now))
 
-        def write(conn: sqlite3.Connection) -> None:
-            _remove_administrations(conn, key, payer, claim_id)
-            conn.execute(
-                "INSERT OR REPLACE INTO claims (patient, payer, claim_id, recorded_at) VALUES (?, ?, ?, ?)",
-                (key, payer, claim_id, now),
-            )
-            conn.executemany(
-                "INSERT INTO administrations (patient, payer, claim_id, service_date, units) VALUES (?, ?, ?, ?, ?)",
-                [(key, payer, claim_id, day, units) for day, units in rows],
-            )
-            conn.executemany(
-                "INSERT INTO date_totals (patient, payer, service_date, units, claims) VALUES (?, ?, ?, ?, 1)"
-                " ON CONFLICT (patient, payer, service_date)"
-                " DO UPDATE SET units = units + excluded.units, claims = claims + 1",
-                [(key, payer, day, units) for day, units in rows],
-            )
+    # -- records held back: what a worker does for one chunk of claims ---------------
 
-        self._write(write)
+    def hold(self) -> None:
+        """Keep later records in memory, seen by this object's reads, until :meth:`write_held`.
+
+        A worker holds a chunk's records and writes them once it has sent the chunk's results,
+        so a worker killed mid-chunk leaves nothing of the chunk behind: its claims are
+        re-checked against the history as it was before the chunk, as the serial path sees it.
+        """
+        self._held = {}
+
+    def write_held(self) -> int:
+        """Write the held records in one transaction and stop holding; the number written."""
+        held, self._held = self._held or {}, None
+        if held:
+            now = _now()
+
+            def write(conn: sqlite3.Connection) -> None:
+                for (key, payer, claim_id), rows in held.items():
+                    _record_rows(conn, key, payer, claim_id, rows, now)
+
+            self._write(write)
+        return len(held)
+
+    def drop_held(self) -> None:
+        """Forget the held records and stop holding."""
+        self._held = None
 
     def forget(self, patient: str, payer: str, claim_id: str) -> bool:
         """Remove a claim (voided, reversed, denied); True when it was recorded."""
+        if self._held is not None:
+            raise HistoryError("claim history: forget() while records are held; write_held() first")
         key = self.patient_key(patient)
         _check_text("payer", payer)
         _check_text("claim_id", claim_id)
@@ -184,16 +201,27 @@ class ClaimHistory:
         """
         key, low, high = self._range(patient, payer, around, days, exclude_claim)
         sql = (
-            "SELECT service_date, units FROM administrations"
+            "SELECT service_date, claim_id, units FROM administrations"
             " WHERE patient = ? AND payer = ? AND service_date BETWEEN ? AND ?"
         )
         params: tuple[str, ...] = (key, payer, low, high)
         if exclude_claim is not None:
             sql += " AND claim_id <> ?"
             params += (exclude_claim,)
-        sql += " ORDER BY service_date, claim_id"
-        rows = self._read(lambda conn: conn.execute(sql, params).fetchall())
-        return [(date.fromisoformat(day), units) for day, units in rows]
+        held = self._held_for(key, payer)
+        if held:  # the held claims' stored rows are replaced by what is held
+            sql += f" AND claim_id NOT IN ({', '.join('?' * len(held))})"
+            params += tuple(held)
+        rows = self._read(lambda conn: conn.execute(sql + " ORDER BY service_date, claim_id", params).fetchall())
+        entries = [(day, claim_id, units) for day, claim_id, units in rows]
+        entries += [
+            (day, claim_id, units)
+            for claim_id, days in held.items()
+            if claim_id != exclude_claim
+            for day, units in days
+            if low <= day <= high
+        ]
+        return [(date.fromisoformat(day), units) for day, _claim, units in sorted(entries)]
 
     def units_by_date(
         self, patient: str, payer: str, around: date, days: int, exclude_claim: str | None = None
@@ -206,26 +234,49 @@ class ClaimHistory:
         costs one indexed read per claim, not a scan of that member's claims."""
         key, low, high = self._range(patient, payer, around, days, exclude_claim)
 
-        def read(conn: sqlite3.Connection) -> list[tuple[str, int, int]]:
+        held = self._held_for(key, payer)
+        # The stored rows of the claim checked and of the held claims are taken out of the totals
+        # (the held ones are replaced by what is held).
+        taken = sorted({*held, *([exclude_claim] if exclude_claim is not None else [])})
+
+        def read(conn: sqlite3.Connection) -> tuple[list[tuple[str, int, int]], list[tuple[str, int]]]:
             totals = conn.execute(
                 "SELECT service_date, units, claims FROM date_totals"
                 " WHERE patient = ? AND payer = ? AND service_date BETWEEN ? AND ? ORDER BY service_date",
                 (key, payer, low, high),
             ).fetchall()
-            if exclude_claim is None:
-                return totals
-            own = dict(
-                conn.execute(
-                    "SELECT service_date, units FROM administrations WHERE patient = ? AND payer = ? AND claim_id = ?",
-                    (key, payer, exclude_claim),
-                ).fetchall()
-            )
-            return [
-                (day, units - own[day], claims - 1) if day in own else (day, units, claims)
-                for day, units, claims in totals
-            ]
+            if not taken:
+                return totals, []
+            stored = conn.execute(
+                "SELECT service_date, units FROM administrations WHERE patient = ? AND payer = ?"
+                f" AND claim_id IN ({', '.join('?' * len(taken))})",
+                (key, payer, *taken),
+            ).fetchall()
+            return totals, stored
 
-        return [(date.fromisoformat(day), units) for day, units, claims in self._read(read) if claims > 0]
+        totals, stored = self._read(read)
+        if not stored and not held:
+            return [(date.fromisoformat(day), units) for day, units, claims in totals if claims > 0]
+        by_date = {day: [units, claims] for day, units, claims in totals}
+        for day, units in stored:
+            if day in by_date:
+                by_date[day][0] -= units
+                by_date[day][1] -= 1
+        for claim_id, days in held.items():
+            if claim_id == exclude_claim:
+                continue
+            for day, units in days:
+                if low <= day <= high:
+                    total = by_date.setdefault(day, [0, 0])
+                    total[0] += units
+                    total[1] += 1
+        return [(date.fromisoformat(day), units) for day, (units, claims) in sorted(by_date.items()) if claims > 0]
+
+    def _held_for(self, key: str, payer: str) -> dict[str, list[tuple[str, int]]]:
+        """The held records of one patient and payer, by claim id."""
+        if not self._held:
+            return {}
+        return {claim_id: rows for (k, p, claim_id), rows in self._held.items() if k == key and p == payer}
 
     def _range(
         self, patient: str, payer: str, around: date, days: int, exclude_claim: str | None
@@ -352,6 +403,31 @@ class ClaimHistory:
                 return body(conn)
             except sqlite3.Error as exc:
                 raise _store_error("read", exc) from None
+
+
+def _now() -> str:
+    return datetime.now().astimezone().isoformat(timespec="seconds")
+
+
+def _record_rows(
+    conn: sqlite3.Connection, key: str, payer: str, claim_id: str, rows: list[tuple[str, int]], now: str
+) -> None:
+    """One claim's record, replacing any earlier one (inside the caller's transaction)."""
+    _remove_administrations(conn, key, payer, claim_id)
+    conn.execute(
+        "INSERT OR REPLACE INTO claims (patient, payer, claim_id, recorded_at) VALUES (?, ?, ?, ?)",
+        (key, payer, claim_id, now),
+    )
+    conn.executemany(
+        "INSERT INTO administrations (patient, payer, claim_id, service_date, units) VALUES (?, ?, ?, ?, ?)",
+        [(key, payer, claim_id, day, units) for day, units in rows],
+    )
+    conn.executemany(
+        "INSERT INTO date_totals (patient, payer, service_date, units, claims) VALUES (?, ?, ?, ?, 1)"
+        " ON CONFLICT (patient, payer, service_date)"
+        " DO UPDATE SET units = units + excluded.units, claims = claims + 1",
+        [(key, payer, day, units) for day, units in rows],
+    )
 
 
 def _remove_administrations(conn: sqlite3.Connection, key: str, payer: str, claim_id: str) -> None:

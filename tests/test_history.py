@@ -12,6 +12,8 @@ from datetime import date, datetime
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from j9330_rules.errors import ClaimError
 from j9330_rules.history import SCHEMA_VERSION, ClaimHistory, HistoryError
@@ -534,3 +536,48 @@ def test_a_version_1_file_gets_its_date_totals(db_path):
         conn.execute("DELETE FROM schema_version WHERE version = 2")
     with ClaimHistory(db_path) as reopened:
         assert reopened.units_by_date(MEMBER, PAYER, MAR_2, 0) == [(MAR_2, 20)]
+
+
+# -- records held back (a worker's chunk) ----------------------------------------------
+
+_held_records = st.lists(
+    st.tuples(
+        st.sampled_from(["A", "B", "C", "D"]),  # claim id: repeats re-record
+        st.sampled_from([MEMBER, OTHER_MEMBER]),
+        st.dictionaries(st.integers(0, 12).map(lambda d: date(2026, 3, 1 + d)), st.integers(0, 30), max_size=3),
+    ),
+    max_size=8,
+)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(stored=_held_records, held=_held_records, around=st.integers(0, 12), days=st.integers(0, 7))
+def test_held_records_read_as_they_will_once_written(tmp_path_factory, stored, held, around, days):
+    """While records are held a store reads exactly as it will once they are written, for every
+    claim checked (excluded) or not; forget and drop behave as documented."""
+    path = tmp_path_factory.mktemp("held") / "h.sqlite3"
+    centre = date(2026, 3, 1 + around)
+    with ClaimHistory(path) as store:
+        for claim_id, member, administrations in stored:
+            store.record(member, PAYER, claim_id, administrations)
+        store.hold()
+        for claim_id, member, administrations in held:
+            store.record(member, PAYER, claim_id, administrations)
+
+        def reads():
+            return [
+                (read(member, PAYER, centre, days, exclude_claim=exclude))
+                for read in (store.window, store.units_by_date)
+                for member in (MEMBER, OTHER_MEMBER)
+                for exclude in (None, "A", "B", "E")
+            ]
+
+        while_held = reads()
+        with pytest.raises(HistoryError, match="held"):
+            store.forget(MEMBER, PAYER, "A")
+        assert store.write_held() == len({(claim_id, member) for claim_id, member, _ in held})
+        assert while_held == reads()
+        store.hold()
+        store.record(MEMBER, PAYER, "Z", {centre: 5})
+        store.drop_held()
+        assert reads() == while_held  # dropped: nothing of it was written

@@ -413,3 +413,125 @@ def test_cli_workers_2_gives_the_serial_output(tmp_path):
     assert parallel.output == serial.output
     assert len(parallel.output.splitlines()) == 40
     assert runner.invoke(main, ["check", "--workers", "0", str(path)]).exit_code == 2
+
+
+class _PatchesHistoryInWorkers:
+    """TEST-ONLY plugin: on arrival in a worker (unpickling), wraps ClaimHistory.write_held so a
+    chunk holding ``claim_id`` meets ``action`` (kill the worker once, or fail the store)."""
+
+    def __init__(self, marker_dir: Path, claim_id: str, action: str):
+        self.state = (str(marker_dir), claim_id, action)
+
+    def __getstate__(self):
+        return self.state
+
+    def __setstate__(self, state):  # pragma: no cover - runs in the workers
+        from j9330_rules.history import ClaimHistory, HistoryError
+
+        self.state = state
+        marker_dir, claim_id, action = state
+        write_held = ClaimHistory.write_held
+
+        def patched(history):
+            if any(key[2] == claim_id for key in history._held or {}):
+                if action == "fail":
+                    raise HistoryError("claim history: write failed: database or disk is full")
+                try:
+                    os.close(os.open(Path(marker_dir) / f"{claim_id}.died", os.O_CREAT | os.O_EXCL))
+                except FileExistsError:
+                    pass
+                else:
+                    os.kill(os.getpid(), signal.SIGKILL)
+            return write_held(history)
+
+        ClaimHistory.write_held = patched
+
+    @hookimpl
+    def j9330_benchmark(self, claim, payer, policy, reference):
+        return None
+
+
+def one_member_chunk() -> list[dict]:
+    """One patient's doses on days 0 and 3 and then far apart, among other patients' claims: the
+    dose on day 0 is a first dose, the one on day 3 comes too soon (FREQUENCY)."""
+    claims = []
+    for number, day in enumerate([0, 3, 40, 80, 120, 160]):
+        claim = make_claim(claim_id=f"ONE-{number}")
+        claim["patient"]["member_id"] = "MEMBER-ONE"
+        for line in claim["lines"]:
+            line["service_date"] = (dt.date(2026, 1, 5) + dt.timedelta(days=day)).isoformat()
+        claims.append(claim)
+    return claims + history_claims()
+
+
+def _frequency(results: list[dict]) -> list[str]:
+    return [r["claim_id"] for r in results if any(f["code"] == "FREQUENCY" for f in r["findings"])]
+
+
+def _stored(path: Path) -> list:
+    from j9330_rules.history import ClaimHistory
+
+    with ClaimHistory(path) as store:
+        return store.window("MEMBER-ONE", "medicare", dt.date(2026, 3, 1), 400)
+
+
+@pytest.mark.parametrize("when", ["checking", "writing"])
+def test_a_worker_killed_mid_chunk_with_history_gives_the_serial_results(tmp_path, when):
+    """Killed while checking the chunk's third claim, or after sending the chunk's results while
+    writing its records: the re-run claims see what the serial run saw, and the file ends the same."""
+    claims = one_member_chunk()
+    serial_path = tmp_path / "serial.sqlite3"
+    expected = dicts(Editor(asp_file=FIXTURE_ASP, mue_file=FIXTURE_MUE, history=serial_path).check_many(claims))
+    assert "ONE-1" in _frequency(expected) and "ONE-0" not in _frequency(expected)
+    markers = tmp_path / "markers"
+    markers.mkdir()
+    plugin = (
+        Saboteur(markers, once={"ONE-2"}) if when == "checking" else _PatchesHistoryInWorkers(markers, "ONE-2", "kill")
+    )
+    parallel_path = tmp_path / "parallel.sqlite3"
+    editor = Editor(asp_file=FIXTURE_ASP, mue_file=FIXTURE_MUE, history=parallel_path, plugins=[plugin])
+    results = dicts(editor.check_many(claims, workers=2))
+    assert [p.name for p in markers.iterdir()] == ["ONE-2.died"]  # the worker was killed
+    assert _frequency(results) == _frequency(expected)
+    assert results == expected
+    assert _stored(parallel_path) == _stored(serial_path)
+    assert worker_processes() == []
+
+
+def test_a_history_failure_in_a_worker_stops_the_run_after_the_results_before_it(tmp_path):
+    from j9330_rules import HistoryError
+
+    claims = one_member_chunk()
+    expected = dicts(Editor(asp_file=FIXTURE_ASP, mue_file=FIXTURE_MUE).check_many(claims))
+    editor = Editor(
+        asp_file=FIXTURE_ASP,
+        mue_file=FIXTURE_MUE,
+        history=tmp_path / "h.sqlite3",
+        plugins=[_PatchesHistoryInWorkers(tmp_path, "H-3-2", "fail")],
+    )
+    seen = []
+    with pytest.raises(HistoryError, match="disk is full"):
+        for result in editor.check_many(claims, workers=2):
+            seen.append(result)
+    failing = next(i for i, c in enumerate(claims) if c["claim_id"] == "H-3-2")
+    assert 0 < len(seen) <= failing  # results stop at or before the chunk whose records failed
+    assert [r.claim_id for r in seen] == [c["claim_id"] for c in claims[: len(seen)]]
+    assert all(r.error is None for r in seen)  # none stripped of its findings, none an internal error
+    assert worker_processes() == []
+    del expected
+
+
+class _ExitsWhenUnpickled:
+    """TEST-ONLY claim: unpickling it ends the process that does it (os._exit)."""
+
+    def __reduce__(self):
+        return (os._exit, (7,))
+
+
+def test_a_claim_that_kills_whoever_unpickles_it_costs_only_its_own_result(editor):
+    claims = [make_claim(claim_id="BEFORE"), _ExitsWhenUnpickled(), make_claim(claim_id="AFTER")]
+    results = list(editor.check_many(claims, workers=2))  # the parent never unpickles it: it survives
+    assert [r.claim_id for r in results] == ["BEFORE", None, "AFTER"]
+    assert results[1].error == CRASHED
+    assert results[0].error is None and results[2].error is None
+    assert worker_processes() == []

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 from attrs import define, field
 
 from j9330_rules.config import EditorConfig
-from j9330_rules.errors import WorkerStartupError
+from j9330_rules.errors import HistoryError, WorkerStartupError
 from j9330_rules.model import Claim, Result
 
 if TYPE_CHECKING:
@@ -154,6 +154,10 @@ class _Task:
     items: list[tuple[int, bytes]]  # (input index, pickled claim)
     alone: bool = False  # one claim re-run after its chunk crashed a worker: a crash now is its own
     end: int = 0  # where the task's message ends in the bytes written to the worker
+    # With a history: the results, sent before the worker writes the chunk's records. They count
+    # once it says the records are written; if it dies in between, the claims are recorded again.
+    results: list[Result] | None = None
+    record: list[int] | None = None  # a record-only task: the input indexes whose claims to record
 
 
 @define(eq=False)
@@ -178,7 +182,7 @@ class _Worker:
     written: int = 0  # bytes the pipe took
 
     def send(self, task: _Task) -> None:
-        message = pickle.dumps((task.id, task.items), _PICKLE)
+        message = pickle.dumps((task.id, task.items, task.record), _PICKLE)
         self.inflight[task.id] = task
         self.load += len(task.items)
         self.queued += _HEADER.size + len(message)
@@ -245,7 +249,12 @@ class _Pool:
         self.workers: list[_Worker] = []
         self.ids = itertools.count()
         self.done: dict[int, Result] = {}  # results not yet yielded, by input index
+        # The claims in flight, by input index: a claim that crashed its worker gets its error
+        # result from the object here, never by unpickling its blob (which may be what kills).
+        self.claims: dict[int, Any] = {}
         self.start_failures = 0  # workers in a row that died before they were ready
+        self.stopped: HistoryError | None = None  # a worker's history store failed
+        self.stop_at: int | None = None  # then: results are given up to this input index
 
     # -- the main loop ----------------------------------------------------------------
 
@@ -258,12 +267,17 @@ class _Pool:
         try:
             self.workers = [self._start(slot) for slot in range(self.count)]
             while True:
-                if not exhausted:
+                if not exhausted and self.stopped is None:
                     pulled, exhausted, failure = self._fill(source, pulled, yielded)
-                while yielded in self.done:
+                while yielded in self.done and (self.stop_at is None or yielded < self.stop_at):
                     result = self.done.pop(yielded)
+                    self.claims.pop(yielded, None)
                     yielded += 1
                     yield result
+                if self.stopped is not None and (
+                    yielded == self.stop_at or not any(worker.inflight for worker in self.workers)
+                ):
+                    break
                 if exhausted and yielded == pulled:
                     break
                 if not exhausted and self.window - (pulled - yielded) >= self.chunk_size:
@@ -275,6 +289,8 @@ class _Pool:
         finally:
             for worker in self.workers:
                 worker.stop(graceful=finished)
+        if self.stopped is not None:
+            raise self.stopped
         if failure is not None:
             raise failure
 
@@ -308,6 +324,7 @@ class _Pool:
                     claim, f"internal error (the claim cannot be sent to a worker: {type(exc).__name__})"
                 )
                 continue
+            self.claims[index] = claim
             slot = self._slot(claim)
             chunk = shared if slot is None else by_slot.setdefault(slot, [])
             chunk.append((index, blob))
@@ -326,9 +343,13 @@ class _Pool:
         member = _member_id(claim)
         return None if member is None else zlib.crc32(member.encode("utf-8", "surrogatepass")) % self.count
 
-    def _send(self, slot: int | None, items: list[tuple[int, bytes]], *, alone: bool = False) -> None:
+    def _send(
+        self, slot: int | None, items: list[tuple[int, bytes]], *, alone: bool = False, record: list[int] | None = None
+    ) -> _Task:
         worker = min(self.workers, key=lambda w: w.load) if slot is None else self.workers[slot]
-        worker.send(_Task(next(self.ids), list(items), alone))
+        task = _Task(next(self.ids), list(items), alone, record=record)
+        worker.send(task)
+        return task
 
     def _wait(self) -> None:
         """Wait for results, a dead worker, or room in a task pipe; handle what came."""
@@ -369,12 +390,24 @@ class _Pool:
         if kind == "ready":
             worker.ready = True
             self.start_failures = 0
-        elif kind == "done":
+        elif kind == "done" and self.affinity:
             _kind, task_id, results = message
-            task = worker.inflight.pop(task_id)
+            worker.inflight[task_id].results = results  # they count once the records are written
+        elif kind in ("done", "recorded"):
+            task = worker.inflight.pop(message[1])
             worker.load -= len(task.items)
+            results = message[2] if kind == "done" else task.results
             for (index, _blob), result in zip(task.items, results, strict=True):
                 self.done[index] = result
+        elif kind == "history":
+            # The worker's history store failed: the results stop before its first unfinished claim.
+            _kind, text = message
+            first = min((index for task in worker.inflight.values() for index, _blob in task.items), default=None)
+            self.stopped = self.stopped or HistoryError(text)
+            if first is not None:
+                self.stop_at = first if self.stop_at is None else min(self.stop_at, first)
+            worker.inflight.clear()
+            worker.load = 0
         elif kind == "failed":
             raise WorkerStartupError(
                 f"a worker process could not build its Editor ({message[1]}). Plugins passed as "
@@ -415,11 +448,18 @@ class _Pool:
         worker.stop(graceful=False)
         self.workers[worker.slot] = self._start(worker.slot)
         for task in lost:
-            if task is not started:
+            if task.results is not None:
+                # Checked, and its results came; its records may not all be written: record again
+                # (a claim's record replaces itself), then count the results kept here.
+                record = task.record
+                if record is None:
+                    record = [index for (index, _b), result in zip(task.items, task.results) if _recorded(result)]
+                self._send(worker.slot, task.items, record=record).results = task.results
+            elif task is not started:
                 self._send(worker.slot, task.items, alone=task.alone)
             elif task.alone:
-                ((index, blob),) = task.items
-                self.done[index] = _error(pickle.loads(blob), CRASHED)
+                ((index, _blob),) = task.items
+                self.done[index] = _error(self.claims.get(index), CRASHED)
             else:
                 for item in task.items:
                     self._send(worker.slot, [item], alone=True)
@@ -438,6 +478,11 @@ class _Pool:
         results_out.close()
         os.set_blocking(tasks_out.fileno(), False)
         return _Worker(slot, process, tasks_out, results_in)
+
+
+def _recorded(result: Result) -> bool:
+    """Whether checking the claim recorded it in the history (a checked claim that does not block)."""
+    return result.error is None and not result.blocking
 
 
 def _member_id(claim: Any) -> str | None:
@@ -483,19 +528,53 @@ def _worker_main(
         results.send(("failed", f"{type(exc).__name__}: {exc}"))
         return
     results.send(("ready", os.getpid()))
+    history = editor.history
+    failed = False  # the history store failed: the parent stops the run; tasks still queued are dropped
     try:
         while (task := _next_task(tasks.fileno())) is not None:
-            task_id, items = task
-            out = [_check_one(editor, index, blob, as_of) for index, blob in items]
+            task_id, items, record = task
+            if failed:
+                continue
+            if history is None:
+                _send_results(results, task_id, [_check_one(editor, index, blob, as_of) for index, blob in items])
+                continue
             try:
-                results.send(("done", task_id, out))
-            except (pickle.PicklingError, TypeError, AttributeError):
-                results.send(("done", task_id, [_sendable(result) for result in out]))
+                # The chunk's records are held until its results are sent, then written at once:
+                # killed before, the chunk left nothing; killed after, the parent records it again.
+                history.hold()
+                if record is None:
+                    _send_results(results, task_id, [_check_one(editor, index, blob, as_of) for index, blob in items])
+                else:
+                    for index, blob in items:
+                        if index in record:
+                            _record_again(editor, index, blob)
+                history.write_held()
+                results.send(("recorded", task_id))
+            except HistoryError as exc:
+                history.drop_held()
+                failed = True
+                results.send(("history", str(exc)))
     except (BrokenPipeError, EOFError):
         pass  # the parent went away
     finally:
-        if editor.history is not None:
-            editor.history.close()
+        if history is not None:
+            history.close()
+
+
+def _record_again(editor: Editor, index: int, blob: bytes) -> None:
+    try:
+        editor._record_again(pickle.loads(blob))
+    except HistoryError:
+        raise
+    except Exception as exc:  # it was checked without error once: a bug, logged without its text
+        log.error("input %d could not be recorded again (%s)", index + 1, type(exc).__name__)
+
+
+def _send_results(results: Connection, task_id: int, out: list[Result]) -> None:
+    try:
+        results.send(("done", task_id, out))
+    except (pickle.PicklingError, TypeError, AttributeError):
+        results.send(("done", task_id, [_sendable(result) for result in out]))
 
 
 def _next_task(fd: int) -> tuple[int, list[tuple[int, bytes]]] | None:
