@@ -49,11 +49,20 @@ def _remembered(check):
     time, and raise again). Keys carry the types: ``True`` and ``1`` are equal keys otherwise,
     and only one of them is valid."""
     cached = functools.lru_cache(maxsize=8192)(lambda value, _types: check(value))
+    strings: dict[str, Any] = {}  # str keys only, so no other type's value can hit one
 
     @functools.wraps(check)
     def hook(value: Any, _type: Any = None) -> Any:
         kind = type(value)
-        if kind is str or kind is int:
+        if kind is str:
+            found = strings.get(value)
+            if found is None:
+                found = check(value)
+                if len(strings) >= 8192:
+                    strings.clear()
+                strings[value] = found
+            return found
+        if kind is int:
             return cached(value, kind)
         if kind is list:
             types = tuple(map(type, value))
@@ -63,6 +72,7 @@ def _remembered(check):
                 return cached(tuple(value), types)
         return check(value)
 
+    hook.strings = strings  # type: ignore[attr-defined]  # read by the fast path (_fast_claim)
     return hook
 
 
@@ -309,6 +319,177 @@ _CONVERTER = _make_converter(detailed=True)
 _QUICK = _make_converter(detailed=False)
 
 
+class _Unusual(Exception):
+    """Something the fast path leaves to the converters, which name the problem precisely."""
+
+
+def _known(cls: type) -> frozenset[str]:
+    return frozenset(a.name for a in attrs.fields(cls) if a.init and a.name != "extra")
+
+
+_LINE_KEYS, _CLAIM_KEYS = _known(ClaimLine), _known(Claim)
+_PATIENT_KEYS, _PROVIDER_KEYS, _DOCUMENTATION_KEYS = _known(Patient), _known(Provider), _known(Documentation)
+_HCPCS_SEEN, _DATE_SEEN, _MODIFIERS_SEEN = _hcpcs.strings, _date.strings, _modifiers.strings
+_QUANTITY_SEEN, _CHARGE_SEEN, _POSITIVE_SEEN, _NDC_SEEN = (
+    _quantity.strings,
+    _charge.strings,
+    _positive.strings,
+    _ndc.strings,
+)
+_REVENUE_CODE, _NDC_UNIT = _FIELD_HOOKS[ClaimLine, "revenue_code"], _FIELD_HOOKS[ClaimLine, "ndc_unit"]
+_TYPE_OF_BILL, _PAYER = _FIELD_HOOKS[Claim, "type_of_bill"], _FIELD_HOOKS[Claim, "payer"]
+_HOSPITAL_TYPE = _FIELD_HOOKS[Provider, "hospital_type"]
+
+
+#: Fields the converters ignore in the input (computed ones): not passed, and not extra either.
+_COMPUTED = frozenset(a.name for cls in (Claim, ClaimLine) for a in attrs.fields(cls) if not a.init)
+
+
+def _extra(value: dict, known: frozenset[str]) -> dict[str, Any]:
+    """The unknown keys, which ride along in ``extra``; the converters judge any that is not a string."""
+    extra = {key: item for key, item in value.items() if key not in known}
+    if not all(type(key) is str and key not in _COMPUTED for key in extra):
+        raise _Unusual
+    return extra
+
+
+def _fast_line(value: Any, position: int) -> ClaimLine:
+    """One line, as the converters build it, with the same hooks (remembered strings read directly)."""
+    if type(value) is not dict:
+        raise _Unusual
+    extra = {} if value.keys() <= _LINE_KEYS else _extra(value, _LINE_KEYS)
+    get = value.get
+    number, hcpcs, day = get("line"), get("hcpcs"), get("service_date")
+    if number is None:
+        if "line" in value:  # an explicit null: the converters say what is wrong
+            raise _Unusual
+        number = position
+    if hcpcs is None or day is None:
+        raise _Unusual
+    modifiers, units, charge, ndc_code = get("modifiers"), get("units"), get("charge"), get("ndc")
+    ndc_unit, ndc_quantity, revenue_code = get("ndc_unit"), get("ndc_quantity"), get("revenue_code")
+    pointers, dose, documentation = get("dx_pointers"), get("dose_mg"), get("documentation")
+    return ClaimLine(
+        _int(number),
+        _HCPCS_SEEN.get(hcpcs) or _hcpcs(hcpcs),
+        _DATE_SEEN.get(day) or _date(day),
+        () if modifiers is None else _modifiers(modifiers),
+        None if units is None else _QUANTITY_SEEN.get(units) or _quantity(units),
+        None if charge is None else _CHARGE_SEEN.get(charge) or _charge(charge),
+        None if ndc_code is None else _NDC_SEEN.get(ndc_code) or _ndc(ndc_code),
+        None if ndc_unit is None else _NDC_UNIT(ndc_unit),
+        None if ndc_quantity is None else _POSITIVE_SEEN.get(ndc_quantity) or _positive(ndc_quantity),
+        None if revenue_code is None else _REVENUE_CODE(revenue_code),
+        () if pointers is None else _pointers(pointers),
+        None if dose is None else _POSITIVE_SEEN.get(dose) or _positive(dose),
+        None if documentation is None else _fast_documentation(documentation),
+        extra,
+    )
+
+
+def _fast_documentation(value: Any) -> Documentation:
+    if type(value) is not dict or not value.keys() <= _DOCUMENTATION_KEYS:
+        raise _Unusual
+    lot, expiration, route = value.get("lot"), value.get("expiration"), value.get("route")
+    return Documentation(
+        None if lot is None else _text(lot),
+        None if expiration is None else _DATE_SEEN.get(expiration) or _date(expiration),
+        None if route is None else _text(route),
+    )
+
+
+def _fast_patient(value: Any) -> Patient:
+    if type(value) is not dict or not value.keys() <= _PATIENT_KEYS:
+        raise _Unusual
+    born, sex, member = value.get("birth_date"), value.get("sex"), value.get("member_id")
+    return Patient(
+        None if born is None else _DATE_SEEN.get(born) or _date(born),
+        None if sex is None else _text(sex),
+        None if member is None else _text(member),
+    )
+
+
+def _fast_provider(value: Any) -> Provider:
+    if type(value) is not dict or not value.keys() <= _PROVIDER_KEYS:
+        raise _Unusual
+    npi, is_340b, hospital_type = value.get("npi"), value.get("is_340b"), value.get("hospital_type")
+    return Provider(
+        None if npi is None else _text(npi),
+        False if is_340b is None else _bool(is_340b),
+        None if hospital_type is None else _HOSPITAL_TYPE(hospital_type),
+    )
+
+
+def _fast_claim(value: Any) -> Claim:
+    """The claim of a plain dict in one pass over it; raises on anything the converters must judge."""
+    if type(value) is not dict:
+        raise _Unusual
+    extra = {} if value.keys() <= _CLAIM_KEYS else _extra(value, _CLAIM_KEYS)
+    get = value.get
+    claim_id, payer, lines = get("claim_id"), get("payer"), get("lines")
+    if claim_id is None or payer is None or (type(lines) is not list and type(lines) is not tuple):
+        raise _Unusual
+    if len(lines) > MAX_LINES:
+        raise _Unusual
+    form, bill, place, diagnoses = get("form"), get("type_of_bill"), get("place_of_service"), get("diagnoses")
+    patient, provider, authorization = get("patient"), get("provider"), get("prior_authorization")
+    return Claim(
+        _text(claim_id),
+        _PAYER(payer),
+        tuple(_fast_line(item, position) for position, item in enumerate(lines, start=1)),
+        "professional" if form is None else _form(form),
+        None if bill is None else _TYPE_OF_BILL(bill),
+        None if place is None else _place_of_service(place),
+        () if diagnoses is None else _diagnoses(diagnoses),
+        Patient() if patient is None else _fast_patient(patient),
+        Provider() if provider is None else _fast_provider(provider),
+        None if authorization is None else _text(authorization),
+        extra,
+    )
+
+
+def _check_fast_path() -> None:
+    """The fast path names each field of the models positionally: a field added, removed or moved
+    must be added to it too (tests/test_structure_fast.py compares it with the converters)."""
+    expected = {
+        ClaimLine: ("line", "hcpcs", "service_date", "modifiers", "units", "charge", "ndc", "ndc_unit"),
+        Claim: ("claim_id", "payer", "lines", "form", "type_of_bill", "place_of_service", "diagnoses"),
+        Documentation: ("lot", "expiration", "route"),
+        Patient: ("birth_date", "sex", "member_id"),
+        Provider: ("npi", "is_340b", "hospital_type"),
+    }
+    expected[ClaimLine] += ("ndc_quantity", "revenue_code", "dx_pointers", "dose_mg", "documentation", "extra")
+    expected[Claim] += ("patient", "provider", "prior_authorization", "extra")
+    for cls, names in expected.items():
+        if tuple(a.name for a in attrs.fields(cls) if a.init) != names:
+            raise TypeError(f"model/structure.py's fast path does not build {cls.__name__} field by field")
+
+
+_check_fast_path()
+
+
+def _quick_claim(data: Any) -> Claim | None:
+    """The claim of a well-formed plain dict in one pass, consistency included; None for any
+    other input, which the converters then read (and, if it is wrong, name every problem)."""
+    try:
+        claim = _fast_claim(data)
+    except Exception:  # _Unusual, Invalid or whatever a hook met: the converters decide
+        return None
+    count = len(claim.diagnoses)
+    seen = set()
+    for line in claim.lines:
+        number = line.line
+        if number < 1 or number in seen:
+            return None
+        seen.add(number)
+        for pointer in line.dx_pointers:
+            if pointer > count:
+                return None
+    if not claim.claim_id or not claim.lines:
+        return None
+    return claim
+
+
 def _describe(exc: BaseException, _type: type | None) -> str:
     if isinstance(exc, Invalid):
         return str(exc)
@@ -323,6 +504,9 @@ def structure_claim(data: Any) -> Claim:
     if isinstance(data, Claim):
         # A model built in Python skipped the converter's checks: run them now.
         data = _CONVERTER.unstructure(data)
+    claim = _quick_claim(data)
+    if claim is not None:
+        return claim
     try:
         claim = _QUICK.structure(data, Claim)
     except Exception:
