@@ -8,6 +8,7 @@ from j9330_rules import SpecError
 from j9330_rules.rules.catalogue import catalogue
 from j9330_rules.rules.specs import load_spec
 from j9330_specs import NOT_RULESETS
+from tests.conftest import make_claim
 
 SPECS = resources.files("j9330_specs")
 SHIPPED = sorted(p.name for p in SPECS.iterdir() if p.name.endswith(".yaml") and p.name not in NOT_RULESETS)
@@ -276,8 +277,63 @@ def test_an_or_amplifier_is_refused(tmp_path):
 
 
 def test_too_many_rules_are_refused(tmp_path):
-    with pytest.raises(SpecError, match="1,001 rules; a spec holds at most 1,000"):
-        load_spec(write(tmp_path, _spec_with("{units_valid: false}", rules=1001)))
+    with pytest.raises(SpecError, match="251 rules; a spec holds at most 250"):
+        load_spec(write(tmp_path, _spec_with("{units_valid: false}", rules=251)))
+
+
+_WIDE = "{$and: [" + ", ".join(["{$or: [{units_valid: false}, {units_valid: true}, {dose_matches: false}]}"] * 5) + "]}"
+_DEEP = "{units_valid: false}"
+for _level in range(7):
+    _DEEP = "{$and: [" + _DEEP + ", {dose_matches: false}]}"
+
+
+@pytest.mark.parametrize("engine", ["compiled", "durable"])
+@pytest.mark.parametrize(("when", "rules"), [(_DEEP, 1), (_WIDE, 1), ("{units_valid: false}", 250)])
+def test_specs_at_the_bounds_run_on_both_engines(tmp_path, engine, when, rules):
+    """8 deep, 243 alternatives, 250 rules: what the schema accepts, both engines run."""
+    from j9330_rules import Editor, Payer, hookimpl
+
+    class Bounded:
+        @hookimpl
+        def j9330_register_payers(self, register):
+            register(Payer(name="bounded_payer", display_name="TEST FIXTURE payer", policy_sourced=True))
+
+        @hookimpl
+        def j9330_register_rulesets(self, register):
+            register(write(tmp_path, _spec_with(when, rules)))
+
+    claim = make_claim(payer="bounded_payer")
+    claim["lines"][0]["units"] = 21  # units that do not match the dose: the conditions hold
+    result = Editor(plugins=[Bounded()], entry_points=False, engine=engine).check(claim)
+    assert result.error is None and result.findings
+
+
+def test_a_payer_ruleset_durable_rules_cannot_hold_is_refused_naming_the_payer(tmp_path):
+    from j9330_rules import Editor, Payer, hookimpl
+
+    first, second = tmp_path / "a", tmp_path / "b"
+    first.mkdir(), second.mkdir()
+
+    class TwoSpecs:
+        @hookimpl
+        def j9330_register_payers(self, register):
+            register(Payer(name="bounded_payer", display_name="TEST FIXTURE payer", policy_sourced=True))
+
+        @hookimpl
+        def j9330_register_rulesets(self, register):
+            register(write(first, _spec_with("{units_valid: false}", 150)))
+            register(
+                write(
+                    second,
+                    _spec_with("{units_valid: false}", 150)
+                    .replace("ruleset: bounded", "ruleset: more")
+                    .replace("id: T-", "id: U-"),
+                )
+            )
+
+    with pytest.raises(SpecError, match=r"payer bounded_payer: durable-rules cannot hold its 3\d\d rules"):
+        Editor(plugins=[TwoSpecs()], entry_points=False, engine="durable")
+    assert Editor(plugins=[TwoSpecs()], entry_points=False, engine="compiled").policies["bounded_payer"]
 
 
 def test_the_shipped_specs_are_within_the_bounds():

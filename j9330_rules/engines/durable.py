@@ -268,7 +268,17 @@ class DurableRuleset:
         definition = {name: {"all": [{"m": condition(rule)}]} for name, rule in self._names.items()}
         definition[SENTINEL] = {"all": [{"m": {"kind": "claim"}}], "pri": _SENTINEL_PRIORITY}
         self._definition = encode(definition)
-        self._handle = self._create()
+        try:
+            self._handle = self._create()
+        except Exception as exc:  # the C core's own limits (rules, expressions): say whose rules, not crash
+            from j9330_rules.errors import SpecError
+
+            rulesets = ", ".join(dict.fromkeys(rule.ruleset for rule in self.rules))
+            raise SpecError(
+                f"payer {label}: durable-rules cannot hold its {len(self.rules):,} rules (rulesets {rulesets}; "
+                f"{exc}); its core takes at most about 250 rules in one payer's ruleset, fewer with wide $or "
+                "conditions. Split the payer's rules or use engine='compiled'"
+            ) from None
 
     def _create(self) -> int:
         engine = require_engine()
