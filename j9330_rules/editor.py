@@ -218,7 +218,9 @@ class Editor:
             patient, policy.payer, first, reach + (last - first).days, exclude_claim=claim.claim_id
         )
 
-    def check_many(self, claims: Iterable[Any], *, as_of: dt.date | None = None, workers: int = 1) -> Iterator[Result]:
+    def check_many(
+        self, claims: Iterable[Any], *, as_of: dt.date | None = None, workers: int = 1, timeout: float | None = None
+    ) -> Iterator[Result]:
         """One result per input, in order; a bad claim yields a result with ``error``.
 
         ``workers`` > 1 checks in that many worker processes (forkserver or spawn, never a
@@ -228,12 +230,17 @@ class Editor:
         entry-point plugins). With ``history=`` every worker reads and records the same
         SQLite file itself (WAL). See :mod:`j9330_rules.batch.processes`. A failure of the
         history store raises ``HistoryError`` after the results so far, rather than strip every
-        later claim of its history edits.
+        later claim of its history edits. ``timeout`` (workers > 1; default 300 s) is how long a
+        worker may take per claim: a worker over it is stopped, and a claim that takes as long
+        again, alone, gets an error result. A check in this process cannot be stopped: a plugin
+        hook over its budget is reported in the log (``HOOK_BUDGET_SECONDS``).
         """
         if workers != 1:
-            from j9330_rules.batch.processes import check_parallel
+            from j9330_rules.batch.processes import DEFAULT_TIMEOUT, check_parallel
 
-            return check_parallel(self, claims, as_of=as_of, workers=workers)
+            return check_parallel(
+                self, claims, as_of=as_of, workers=workers, timeout=DEFAULT_TIMEOUT if timeout is None else timeout
+            )
         return self._check_serial(claims, as_of)
 
     def check_all(self, claims: Iterable[Any], *, as_of: dt.date | None = None) -> Results:

@@ -535,3 +535,35 @@ def test_a_claim_that_kills_whoever_unpickles_it_costs_only_its_own_result(edito
     assert results[1].error == CRASHED
     assert results[0].error is None and results[2].error is None
     assert worker_processes() == []
+
+
+class _Hangs:
+    """TEST-ONLY plugin: its benchmark hook never returns for the claims named, in workers."""
+
+    def __init__(self, ids):
+        self.home = os.getpid()
+        self.ids = frozenset(ids)
+
+    @hookimpl
+    def j9330_benchmark(self, claim, payer, policy, reference):
+        if os.getpid() != self.home and claim.claim_id in self.ids:
+            import time
+
+            time.sleep(3600)
+        return None
+
+
+def test_a_hook_that_hangs_in_a_worker_is_stopped_and_costs_only_its_claim(editor):
+    from j9330_rules.batch.processes import TIMED_OUT
+
+    claims = _claims_with({3: "HANGS"}, 20)
+    expected = dicts(editor.check_many(claims))
+    hanging = Editor(asp_file=FIXTURE_ASP, mue_file=FIXTURE_MUE, plugins=[_Hangs({"HANGS"})])
+    results = list(hanging.check_many(claims, workers=2, timeout=0.3))
+    assert (results[3].claim_id, results[3].error) == ("HANGS", TIMED_OUT)
+    others = dicts(results)
+    del others[3], expected[3]
+    assert others == expected
+    assert worker_processes() == []
+    with pytest.raises(ValueError, match="timeout"):
+        list(hanging.check_many(claims, workers=2, timeout=0))

@@ -431,3 +431,27 @@ def test_the_built_in_plugins_are_not_overlays():
     editor = Editor()
     assert editor.registry.overlays == [] and editor.registry.failures == []
     assert "j9330_rules.plugins.national" in editor.registry.first_party
+
+
+class _Slow:
+    """TEST-ONLY plugin: a benchmark hook that takes 1.3 s (the watch looks once a second)."""
+
+    @hookimpl
+    def j9330_benchmark(self, claim, payer, policy, reference):
+        import time
+
+        time.sleep(1.3)
+        return None
+
+
+def test_a_hook_over_its_time_budget_is_reported_while_it_runs_and_when_it_returns(monkeypatch, caplog):
+    import j9330_rules.plugins.manager as manager
+
+    monkeypatch.setattr(manager, "HOOK_BUDGET_SECONDS", 0.1)
+    editor = Editor(plugins=[_Slow()])
+    with caplog.at_level("WARNING", logger="j9330_rules.plugins.manager"):
+        result = editor.check(make_claim())
+    assert result.error is None
+    messages = [r.getMessage() for r in caplog.records]
+    assert any("plugin _Slow has been running j9330_benchmark for" in m for m in messages), messages
+    assert any(m.startswith("plugin _Slow took 1.") and "budget 0.1 s" in m for m in messages), messages

@@ -17,6 +17,7 @@ import select
 import signal
 import struct
 import sys
+import time
 import types
 import zlib
 from collections.abc import Iterable, Iterator, Mapping
@@ -35,6 +36,8 @@ if TYPE_CHECKING:
 __all__ = [
     "CHUNK_SIZE",
     "CRASHED",
+    "DEFAULT_TIMEOUT",
+    "TIMED_OUT",
     "WINDOW_PER_WORKER",
     "WorkerStartupError",
     "check_parallel",
@@ -44,6 +47,10 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 CRASHED = "the worker checking this claim crashed"
+TIMED_OUT = "the check of this claim did not finish within the time allowed (check_many timeout=)"
+#: Seconds a worker may spend on one claim before it is stopped and the claim re-run alone; a
+#: claim that takes longer again, alone, gets the TIMED_OUT error result.
+DEFAULT_TIMEOUT = 300.0
 CHUNK_SIZE = 8
 WINDOW_PER_WORKER = 256  # claims pulled ahead of the caller, per worker (32 chunks of 8)
 MAX_START_FAILURES = 3
@@ -75,6 +82,7 @@ def check_parallel(
     workers: int,
     chunk_size: int = CHUNK_SIZE,
     window: int | None = None,
+    timeout: float = DEFAULT_TIMEOUT,
 ) -> Iterator[Result]:
     """Check ``claims`` in ``workers`` processes; see the module docstring.
 
@@ -86,11 +94,15 @@ def check_parallel(
             continue
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise ValueError(f"{name}: must be a whole number of at least 1")
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout > 0:
+        raise ValueError("timeout: must be a number of seconds above 0")
     window = default_window(workers) if window is None else window
     payload = portable_config(type(editor), editor.config)
     affinity = editor.history is not None
     context = _context(editor.config.plugins)
-    return _Pool(context, payload, as_of, workers, chunk_size, window, affinity).results(iter(claims))
+    pool = _Pool(context, payload, as_of, workers, chunk_size, window, affinity)
+    pool.timeout = float(timeout)
+    return pool.results(iter(claims))
 
 
 def _context(plugins: Iterable[Any]) -> Any:
@@ -180,9 +192,13 @@ class _Worker:
     outbox: bytearray = field(factory=bytearray)
     queued: int = 0  # bytes queued since start
     written: int = 0  # bytes the pipe took
+    progress: float = 0.0  # when it last finished a task, or was given one while idle
+    timed_out: bool = False  # stopped by the parent: its current task took too long
 
     def send(self, task: _Task) -> None:
         message = pickle.dumps((task.id, task.items, task.record), _PICKLE)
+        if not self.inflight:
+            self.progress = time.monotonic()
         self.inflight[task.id] = task
         self.load += len(task.items)
         self.queued += _HEADER.size + len(message)
@@ -255,6 +271,7 @@ class _Pool:
         self.start_failures = 0  # workers in a row that died before they were ready
         self.stopped: HistoryError | None = None  # a worker's history store failed
         self.stop_at: int | None = None  # then: results are given up to this input index
+        self.timeout = DEFAULT_TIMEOUT  # seconds per claim of a worker's current task
 
     # -- the main loop ----------------------------------------------------------------
 
@@ -365,7 +382,7 @@ class _Pool:
                     continue
                 owners[fd] = (worker, what)
                 poller.register(fd, mask)
-        for fd, _event in poller.poll():
+        for fd, _event in poller.poll(self._until_overdue()):
             worker, what = owners[fd]
             if self.workers[worker.slot] is not worker:
                 continue  # already found dead and replaced in this round
@@ -373,6 +390,25 @@ class _Pool:
                 worker.flush()
             elif what == "sentinel" or not self._receive(worker):
                 self._died(worker)
+
+        now = time.monotonic()
+        for worker in list(self.workers):
+            if worker.ready and worker.inflight and now > self._deadline(worker):
+                log.error("a worker process took over %.0f s per claim on its chunk; stopping it", self.timeout)
+                worker.timed_out = True
+                worker.process.kill()
+                self._died(worker)
+
+    def _deadline(self, worker: _Worker) -> float:
+        current = min(worker.inflight.values(), key=lambda task: task.id)
+        return worker.progress + self.timeout * len(current.items)
+
+    def _until_overdue(self) -> int | None:
+        """Milliseconds to wait for the workers before the first busy one is overdue."""
+        deadlines = [self._deadline(w) for w in self.workers if w.ready and w.inflight]
+        if not deadlines:
+            return None
+        return max(0, int((min(deadlines) - time.monotonic()) * 1000) + 1)
 
     # -- messages and deaths ----------------------------------------------------------
 
@@ -387,6 +423,7 @@ class _Pool:
 
     def _message(self, worker: _Worker, message: tuple) -> None:
         kind = message[0]
+        worker.progress = time.monotonic()
         if kind == "ready":
             worker.ready = True
             self.start_failures = 0
@@ -459,7 +496,7 @@ class _Pool:
                 self._send(worker.slot, task.items, alone=task.alone)
             elif task.alone:
                 ((index, _blob),) = task.items
-                self.done[index] = _error(self.claims.get(index), CRASHED)
+                self.done[index] = _error(self.claims.get(index), TIMED_OUT if worker.timed_out else CRASHED)
             else:
                 for item in task.items:
                     self._send(worker.slot, [item], alone=True)

@@ -13,6 +13,8 @@ import functools
 import importlib
 import logging
 import os
+import threading
+import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -167,6 +169,54 @@ class _Shim:
         return sorted(set(dir(self.__dict__["_plugin"])) | set(self.__dict__))
 
 
+#: Seconds one plugin's hook call may take before it is reported (logged as a warning, while it
+#: runs and when it returns). A check cannot stop a hook in its own process; with workers, the
+#: parent stops a worker that takes longer than ``check_many(timeout=)`` on a claim.
+HOOK_BUDGET_SECONDS = 2.0
+
+
+class _Watch:
+    """The hook calls running now, and a daemon thread that reports those over budget while they
+    run (a hung hook would otherwise block a check with nothing said)."""
+
+    def __init__(self) -> None:
+        self.running: dict[int, list[Any]] = {}  # token → [plugin, hook, started, reported]
+        self.pid: int | None = None
+        self.wake = threading.Event()
+
+    def begin(self, plugin: str, hook: str) -> list[Any]:
+        if self.pid != os.getpid():  # first call in this process (or a fork): start the thread
+            self.pid = os.getpid()
+            threading.Thread(target=self._run, name="j9330-rules-hook-watch", daemon=True).start()
+        entry = [plugin, hook, time.monotonic(), False]
+        self.running[id(entry)] = entry
+        return entry
+
+    def end(self, entry: list[Any]) -> None:
+        self.running.pop(id(entry), None)
+        elapsed = time.monotonic() - entry[2]
+        if elapsed > HOOK_BUDGET_SECONDS:
+            log.warning("plugin %s took %.1f s in %s (budget %.1f s)", entry[0], elapsed, entry[1], HOOK_BUDGET_SECONDS)
+
+    def _run(self) -> None:
+        while True:
+            self.wake.wait(min(1.0, HOOK_BUDGET_SECONDS / 2))
+            now = time.monotonic()
+            for entry in list(self.running.values()):
+                if not entry[3] and now - entry[2] > HOOK_BUDGET_SECONDS:
+                    entry[3] = True
+                    log.warning(
+                        "plugin %s has been running %s for %.1f s (budget %.1f s); the caller waits for it",
+                        entry[0],
+                        entry[1],
+                        now - entry[2],
+                        HOOK_BUDGET_SECONDS,
+                    )
+
+
+_WATCH = _Watch()
+
+
 def _isolate(function: Callable[..., Any], plugin: str) -> Callable[..., Any]:
     @functools.wraps(function)  # keeps the signature pluggy reads and the hookimpl marker
     def isolated_impl(*args: Any, **kwargs: Any) -> Any:
@@ -174,6 +224,7 @@ def _isolate(function: Callable[..., Any], plugin: str) -> Callable[..., Any]:
         if call is None:
             return function(*args, **kwargs)
         outer, call.plugin = call.plugin, plugin
+        watched = _WATCH.begin(plugin, hook)
         try:
             return function(*args, **kwargs)
         except SpecError:
@@ -185,7 +236,10 @@ def _isolate(function: Callable[..., Any], plugin: str) -> Callable[..., Any]:
             call.pending.pop(plugin, None)  # a plugin that raises half-way leaves nothing behind
             return None
         finally:
+            _WATCH.end(watched)
             call.plugin = outer
+
+    hook = function.__name__
 
     def checked_impl(*args: Any, **kwargs: Any) -> Any:
         result = isolated_impl(*args, **kwargs)
