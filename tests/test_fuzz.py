@@ -828,3 +828,94 @@ def test_huge_int_claim_id_is_an_error_result(editor):
     assert results[0].claim_id is None and results[0].error.startswith("$")
     assert results[1].claim_id is None and results[1].error.startswith("$.claim_id")
     assert results[2].error is None
+
+
+# --------------------------------------------------------------------------- 4. hostile objects, surrogates
+
+FAILURES = [ValueError, RuntimeError, KeyError, TypeError, RecursionError, UnicodeDecodeError, ZeroDivisionError]
+
+
+class HostileMapping(Mapping):
+    """TEST-ONLY: a claim whose reads raise, at a chosen key and a chosen way of reading."""
+
+    def __init__(self, data: Mapping, key: str, how: str, failure: type[Exception]):
+        self._data, self._key, self._how, self._failure = data, key, how, failure
+
+    def _fail(self):
+        if self._failure is UnicodeDecodeError:
+            raise UnicodeDecodeError("utf-8", b"\xff", 0, 1, "planted")
+        raise self._failure("planted")
+
+    def __getitem__(self, key):
+        if self._how == "getitem" and key == self._key:
+            self._fail()
+        value = self._data[key]
+        return HostileMapping(value, self._key, self._how, self._failure) if isinstance(value, Mapping) else value
+
+    def __iter__(self):
+        if self._how == "iter":
+            self._fail()
+        return iter(self._data)
+
+    def __len__(self):
+        if self._how == "len":
+            self._fail()
+        return len(self._data)
+
+
+@settings(FUZZ, max_examples=80)
+@given(
+    key=st.sampled_from(["claim_id", "payer", "lines", "patient", "diagnoses", "units", "hcpcs", "member_id", "x"]),
+    how=st.sampled_from(["getitem", "iter", "len"]),
+    failure=st.sampled_from(FAILURES),
+)
+def test_check_many_never_raises_whatever_a_mapping_does(editor, key, how, failure):
+    claims = [
+        make_claim(claim_id="BEFORE"),
+        HostileMapping(make_claim(), key, how, failure),
+        make_claim(claim_id="AFTER"),
+    ]
+    results = list(editor.check_many(claims))
+    assert [r.claim_id for r in results][::2] == ["BEFORE", "AFTER"]
+    assert results[0].error is None and results[2].error is None
+    assert len(results) == 3
+
+
+SURROGATES = st.text(alphabet=st.sampled_from(["\ud800", "\udfff", "\udc80", "a", "=", "+", "é", "\x00"]), min_size=1)
+
+
+@settings(FUZZ, max_examples=60)
+@given(claim_id=SURROGATES, message=SURROGATES, field=st.sampled_from(["claim_id", "payer", "ndc", "hcpcs"]))
+def test_every_writer_writes_any_string_the_json_layer_accepts(editor, claim_id, message, field):
+    from j9330_rules.writers.formats import WRITERS
+    from j9330_rules.writers.html import results_html
+    from j9330_rules.writers.serialise import result_to_dict
+
+    claim = make_claim(claim_id=claim_id)
+    if field == "payer":
+        claim["payer"] = message
+    elif field != "claim_id":
+        claim["lines"][0][field] = message
+    claim = json.loads(json.dumps(claim))  # what a reader hands over: surrogates survive JSON
+    after = make_claim(claim_id="NEXT")
+    after["lines"][0]["units"] = 21  # a finding: every format writes a row for it
+    results = list(editor.check_many([claim, after]))
+    for fmt, writer in WRITERS.items():
+        out = io.StringIO()
+        writer(iter(results), out)
+        text = out.getvalue()
+        text.encode("utf-8")  # a writer's output is always encodable
+        assert "NEXT" in text, fmt  # and the result after the odd one is written
+    results_html(results).encode("utf-8")
+    json.dumps([result_to_dict(r) for r in results])
+    from rich.console import Console
+
+    from j9330_rules.writers.table import TableWriter
+
+    out = io.StringIO()
+    table = TableWriter(Console(file=out, width=80, color_system=None))
+    for result in results:
+        table.add(result)
+    table.close()
+    out.getvalue().encode("utf-8")
+    assert "NEXT" in out.getvalue()
