@@ -19,6 +19,7 @@ from typing import Any
 from j9330_rules.facts import modifiers, ndc, units
 from j9330_rules.facts.fields import day_number
 from j9330_rules.model import Claim, ClaimLine
+from j9330_rules.model.claim import HCPCS
 from j9330_rules.refdata.reference import ReferenceData
 from j9330_rules.rules.policy import PayerPolicy
 from j9330_rules.rules.specs import CodeSet
@@ -44,8 +45,25 @@ class CodeMatcher:
         return any(self.matches(code) for code in codes)
 
 
+#: Entries each of FactBuilder's memos holds before it starts over.
+MEMO_LIMIT = 4096
+
+
+def _remember(memo: dict, key: Any, value: Any) -> Any:
+    if len(memo) >= MEMO_LIMIT:
+        memo.clear()
+    memo[key] = value
+    return value
+
+
 class FactBuilder:
-    """Builds the facts of a claim for one payer's policy and reference data."""
+    """Builds the facts of a claim for one payer's policy and reference data.
+
+    The policy and the reference data are frozen, so what a fact takes from them is worked out
+    once per value and remembered (bounded): a date's parameters and reference files, a place's,
+    a bill type's, a set of procedures' and a list of diagnoses' code-list flags, a line's
+    modifiers' flags. A batch repeats a few of each; the facts are the same as built afresh.
+    """
 
     def __init__(self, policy: PayerPolicy, reference: ReferenceData):
         self.policy = policy
@@ -62,27 +80,52 @@ class FactBuilder:
         )
         # Claims of a batch share a few dates: the reference lookups of a date are made once.
         self._references: dict[tuple[str, dt.date], tuple[Any, bool, bool]] = {}
+        self._parameters: dict[dt.date, tuple[Fact, Any, Any]] = {}
+        self._days: dict[dt.date, tuple[Any, tuple, bool, bool]] = {}
+        self._flags: dict[tuple[str, Any], Fact] = {}
+        self._modifier_flags: dict[tuple[str, ...], Fact] = {}
+        self._diagnosis_flags: dict[tuple[str, ...], Fact] = {}
 
     def build(
         self, claim: Claim, as_of: dt.date | None = None, prior: Sequence[tuple[dt.date, int]] = ()
     ) -> list[Fact]:
         """The claim's facts; ``prior`` holds (date, units) already billed for the patient (claim history)."""
         facts: list[Fact] = [{"id": "claim", "sid": SESSION, "kind": "claim"}]
-        by_date: dict[dt.date, list[ClaimLine]] = defaultdict(list)
-        procedures: dict[dt.date, set[str]] = defaultdict(set)
+        by_date: dict[dt.date, list[ClaimLine]] = {}
+        procedures: dict[dt.date, set[str]] = {}
         for line in claim.lines:
-            procedures[line.service_date].add(line.hcpcs)
-            if line.is_drug_line:
-                by_date[line.service_date].append(line)
+            day = line.service_date
+            codes = procedures.get(day)
+            if codes is None:
+                procedures[day] = {line.hcpcs}
+            else:
+                codes.add(line.hcpcs)
+            if line.hcpcs == HCPCS:
+                by_date.setdefault(day, []).append(line)
         totals = {day: units.date_units(lines, self.kit_mg) for day, lines in by_date.items()}
         billed = [*prior, *((day, total.total_units) for day, total in totals.items())]
+        claim_flags = self._claim_flags(claim)
         for day in sorted(by_date):
             lines = by_date[day]
             effective = as_of or day
-            parameters = self.policy.parameters_on(effective)  # memoised per date by the policy
-            shared = self._shared(claim, day, effective, parameters, procedures[day])
-            tb_departments = parameters.get("tb_department_modifiers") or ()
-            line_facts = [self._line(claim, line, shared, day, tb_departments) for line in lines]
+            parameter_fields, parameters, tb_departments = self._parameters_on(effective)
+            expected = modifiers.expected_340b(claim.provider, parameters.get("tb_hospital_types", ()))
+            shared: Fact = {
+                "sid": SESSION,
+                "dos": day_number(day),
+                "eff": day_number(effective),
+                "form": claim.form,
+                "pos": claim.place_of_service or "",
+                "tob": claim.type_of_bill or "",
+                "has_prior_auth": bool(claim.prior_authorization),
+                "is_340b": claim.provider.is_340b,
+                **parameter_fields,
+                "expected_340b": expected or "none",
+                **self._procedure_flags(procedures[day]),
+                **claim_flags,
+            }
+            references = self._on_day(day)
+            line_facts = [self._line(claim, line, shared, day, tb_departments, references) for line in lines]
             facts.extend(line_facts)
             date_fact = self._date(lines, line_facts, shared, totals[day])
             self._reference(date_fact, claim, day, lines, totals[day])
@@ -98,37 +141,72 @@ class FactBuilder:
             by_date[line.service_date].append(line)
         return {day: units.date_units(lines, self.kit_mg).total_units for day, lines in by_date.items()}
 
-    def _shared(self, claim: Claim, day: dt.date, effective: dt.date, parameters: dict, procedures: set[str]) -> Fact:
-        """What every fact of one date carries: setting, policy parameters, procedures."""
-        shared: Fact = {
-            "sid": SESSION,
-            "dos": day_number(day),
-            "eff": day_number(effective),
-            "form": claim.form,
-            "pos": claim.place_of_service or "",
-            "tob": claim.type_of_bill or "",
-            "has_prior_auth": bool(claim.prior_authorization),
-            "is_340b": claim.provider.is_340b,
-        }
-        for name, value in parameters.items():
-            if value is not None and not isinstance(value, list):  # lists are for Python only; null is absent
-                shared[name] = day_number(value) if isinstance(value, dt.date) else value
-        expected = modifiers.expected_340b(claim.provider, parameters.get("tb_hospital_types", ()))
-        shared["expected_340b"] = expected or "none"
-        for matcher in self._procedure:
-            shared[matcher.name] = matcher.any(procedures)
-        for matcher in self._place:
-            shared[matcher.name] = matcher.matches(claim.place_of_service)
-        for matcher in self._bill:
-            shared[matcher.name] = matcher.matches(claim.type_of_bill)
-        for matcher in self._claim_diagnosis:
-            shared[matcher.name] = matcher.any(claim.diagnoses)
-        return shared
+    def _parameters_on(self, effective: dt.date) -> tuple[Fact, Any, Sequence[str]]:
+        """(the parameters as fact fields, the parameters, the TB department modifiers) on a date."""
+        found = self._parameters.get(effective)
+        if found is None:
+            parameters = self.policy.parameters_on(effective)  # memoised per date by the policy
+            fields = {
+                name: day_number(value) if isinstance(value, dt.date) else value
+                for name, value in parameters.items()
+                if value is not None and not isinstance(value, list)  # lists are for Python only; null is absent
+            }
+            departments = parameters.get("tb_department_modifiers") or ()
+            found = _remember(self._parameters, effective, (fields, parameters, departments))
+        return found
 
-    def _line(self, claim: Claim, line: ClaimLine, shared: Fact, day: dt.date, tb_departments: Sequence[str]) -> Fact:
+    def _claim_flags(self, claim: Claim) -> Fact:
+        """The claim's place, bill type and diagnoses against the spec's code lists."""
+        place = self._flags.get(("place", claim.place_of_service))
+        if place is None:
+            place = {m.name: m.matches(claim.place_of_service) for m in self._place}
+            _remember(self._flags, ("place", claim.place_of_service), place)
+        bill = self._flags.get(("bill", claim.type_of_bill))
+        if bill is None:
+            bill = {m.name: m.matches(claim.type_of_bill) for m in self._bill}
+            _remember(self._flags, ("bill", claim.type_of_bill), bill)
+        diagnoses = self._flags.get(("diagnoses", claim.diagnoses))
+        if diagnoses is None:
+            diagnoses = {m.name: m.any(claim.diagnoses) for m in self._claim_diagnosis}
+            _remember(self._flags, ("diagnoses", claim.diagnoses), diagnoses)
+        return {**place, **bill, **diagnoses}
+
+    def _procedure_flags(self, codes: set[str]) -> Fact:
+        key = ("procedures", frozenset(codes))
+        found = self._flags.get(key)
+        if found is None:
+            found = _remember(self._flags, key, {m.name: m.any(codes) for m in self._procedure})
+        return found
+
+    def _on_day(self, day: dt.date) -> tuple[Any, tuple, bool, bool]:
+        """(crosswalk, ICD-10-CM releases in force, whether one decides, NDC Directory loaded) on a date."""
+        found = self._days.get(day)
+        if found is None:
+            releases = self.reference.icd10_in_force(day)
+            found = (
+                self.reference.crosswalk_for(day),
+                releases,
+                any(release.decides(day) for release in releases),
+                bool(self.reference.ndc_directories),
+            )
+            _remember(self._days, day, found)
+        return found
+
+    def _line(
+        self,
+        claim: Claim,
+        line: ClaimLine,
+        shared: Fact,
+        day: dt.date,
+        tb_departments: Sequence[str],
+        references: tuple[Any, tuple, bool, bool],
+    ) -> Fact:
         whole = units.whole_units(line.units)
-        diagnoses = [claim.diagnoses[pointer - 1] for pointer in line.dx_pointers]
+        codes = line.modifiers
+        jw = "JW" in codes
+        pointed = tuple(claim.diagnoses[pointer - 1] for pointer in line.dx_pointers)
         normal_ndc = ndc.normalise(line.ndc) if line.ndc else None
+        expected = shared["expected_340b"]
         fact: Fact = {
             **shared,
             "id": f"line-{line.line}",
@@ -137,34 +215,49 @@ class FactBuilder:
             "revenue_code": line.revenue_code or "",
             "units": whole or 0,
             "units_valid": whole is not None,
-            "jw": "JW" in line.modifiers,
-            "jz": "JZ" in line.modifiers,
+            "jw": jw,
+            "jz": "JZ" in codes,
             "billed_340b": modifiers.billed_340b(line) or "none",
-            "expected_340b": modifiers.line_expected_340b(shared["expected_340b"], line, tb_departments),
+            "expected_340b": modifiers.line_expected_340b(expected, line, tb_departments) if codes else expected,
             "dose_given": line.dose_mg is not None,
             # Judged on administered lines with valid units; the other cases have their own edits.
             "dose_matches": line.dose_mg is None
             or whole is None
-            or "JW" in line.modifiers
+            or jw
             or whole == units.administered_units(line.dose_mg),
             "ndc_present": bool(line.ndc),
             "ndc_valid": normal_ndc is not None,
-            "dx_pointed": bool(diagnoses),
+            "dx_pointed": bool(pointed),
         }
+        crosswalk, releases, decides, directories = references
         if normal_ndc is not None:
-            self._product(fact, line, normal_ndc, whole, day)
-            self._marketed(fact, normal_ndc, day)
-        self._codes(fact, claim, line, day)
-        for matcher in self._diagnosis:
-            fact[matcher.name] = matcher.any(diagnoses)
-        for matcher in self._modifier:
-            fact[matcher.name] = all(matcher.matches(code) for code in line.modifiers)
+            self._product(fact, line, normal_ndc, whole, crosswalk)
+            if directories:
+                self._marketed(fact, normal_ndc, day)
+        if releases:
+            _codes(fact, claim, line, releases, decides)
+        if self._diagnosis:
+            fact.update(self._diagnoses_flags(pointed))
+        if self._modifier:
+            fact.update(self._modifiers_flags(codes))
         _documentation(fact, line)
         return fact
 
-    def _product(self, fact: Fact, line: ClaimLine, normal_ndc: str, whole: int | None, day: dt.date) -> None:
+    def _diagnoses_flags(self, codes: tuple[str, ...]) -> Fact:
+        found = self._diagnosis_flags.get(codes)
+        if found is None:
+            found = _remember(self._diagnosis_flags, codes, {m.name: m.any(codes) for m in self._diagnosis})
+        return found
+
+    def _modifiers_flags(self, codes: tuple[str, ...]) -> Fact:
+        found = self._modifier_flags.get(codes)
+        if found is None:
+            flags = {m.name: all(m.matches(code) for code in codes) for m in self._modifier}
+            found = _remember(self._modifier_flags, codes, flags)
+        return found
+
+    def _product(self, fact: Fact, line: ClaimLine, normal_ndc: str, whole: int | None, crosswalk: Any) -> None:
         """Is the NDC temsirolimus, and does its quantity hold the units? Per the crosswalk if loaded."""
-        crosswalk = self.reference.crosswalk_for(day)
         if crosswalk is None:
             if normal_ndc in self.temsirolimus_ndcs:
                 fact["ndc_temsirolimus"] = True
@@ -179,31 +272,8 @@ class FactBuilder:
             fact["ndc_units_covered"] = fact_number(covered)
             fact["ndc_quantity_covers"] = covered >= whole
 
-    def _codes(self, fact: Fact, claim: Claim, line: ClaimLine, day: dt.date) -> None:
-        """The line's diagnoses against the ICD-10-CM release in force on the date, when loaded:
-        the pointer (1-based position) of the first that is not a code, and of the first header.
-        Where the release cannot prove it (the October release from April 1), the pointer of the
-        first code it does not hold as billable is a note's (``dx_unconfirmed_at``)."""
-        releases = self.reference.icd10_in_force(day)
-        if not releases:
-            return
-        fact["dx_codes_checked"] = True
-        decides = any(release.decides(day) for release in releases)
-        for pointer in line.dx_pointers:
-            # The same release loaded twice (the order and the codes file, an updated download):
-            # the code is as good as the best of them says, so only a code none of them holds is judged.
-            status = min((release.status(claim.diagnoses[pointer - 1]) for release in releases), key=_STATUS_RANK.get)
-            if status != "billable" and not decides:
-                fact.setdefault("dx_unconfirmed_at", pointer)
-            elif status == "unknown":
-                fact.setdefault("dx_unknown_at", pointer)
-            elif status == "header":
-                fact.setdefault("dx_header_at", pointer)
-
     def _marketed(self, fact: Fact, normal_ndc: str, day: dt.date) -> None:
         """Per the FDA NDC Directory, when loaded: is the NDC listed, and marketed on the date?"""
-        if not self.reference.ndc_directories:
-            return
         marketed = self.reference.ndc_marketed(normal_ndc, day)
         fact["ndc_listed"] = marketed is not None
         if marketed is not None:
@@ -226,7 +296,7 @@ class FactBuilder:
         fact["asp_loaded"] = asp_loaded
         fact["fee_schedule_loaded"] = fee_schedule_loaded
         if self.reference.icd10:  # absent when no ICD-10-CM file is loaded at all (check says so once)
-            fact["icd10_loaded"] = bool(self.reference.icd10_in_force(day))
+            fact["icd10_loaded"] = bool(self._on_day(day)[1])
 
     def _reference_on(self, form: str, day: dt.date) -> tuple[Any, bool, bool]:
         """(MUE row and table or None, ASP limit loaded, fee schedule loaded) for the setting and date."""
@@ -237,9 +307,7 @@ class FactBuilder:
                 self.reference.asp_limit(day) is not None,
                 self.reference.fee_rate(self.policy.payer, day) is not None,
             )
-            if len(self._references) >= 4096:
-                self._references.clear()
-            self._references[form, day] = found
+            _remember(self._references, (form, day), found)
         return found
 
     def _date(self, lines: list[ClaimLine], line_facts: list[Fact], shared: Fact, totals: units.DateUnits) -> Fact:
@@ -248,7 +316,7 @@ class FactBuilder:
             **shared,
             "id": f"date-{shared['dos']}",
             "kind": "date",
-            "line": min(line.line for line in lines),
+            "line": lines[0].line if len(lines) == 1 else min(line.line for line in lines),
             "kit_mg": self.kit_mg,
             "administered_units": totals.administered_units,
             "discarded_units": totals.discarded_units,
@@ -268,8 +336,27 @@ class FactBuilder:
             "jw_without_admin": waste.jw_without_administered,
         }
         for matcher in self._diagnosis:
-            fact[matcher.name] = any(f[matcher.name] for f in line_facts)
+            name = matcher.name
+            fact[name] = any(f[name] for f in line_facts)
         return fact
+
+
+def _codes(fact: Fact, claim: Claim, line: ClaimLine, releases: tuple, decides: bool) -> None:
+    """The line's diagnoses against the ICD-10-CM release in force on the date, when loaded:
+    the pointer (1-based position) of the first that is not a code, and of the first header.
+    Where the release cannot prove it (the October release from April 1), the pointer of the
+    first code it does not hold as billable is a note's (``dx_unconfirmed_at``)."""
+    fact["dx_codes_checked"] = True
+    for pointer in line.dx_pointers:
+        # The same release loaded twice (the order and the codes file, an updated download):
+        # the code is as good as the best of them says, so only a code none of them holds is judged.
+        status = min((release.status(claim.diagnoses[pointer - 1]) for release in releases), key=_STATUS_RANK.get)
+        if status != "billable" and not decides:
+            fact.setdefault("dx_unconfirmed_at", pointer)
+        elif status == "unknown":
+            fact.setdefault("dx_unknown_at", pointer)
+        elif status == "header":
+            fact.setdefault("dx_header_at", pointer)
 
 
 def _patient(fact: Fact, claim: Claim, day: dt.date) -> None:
