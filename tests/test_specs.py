@@ -245,7 +245,7 @@ def _spec_with(when: str, rules: int = 1) -> str:
     return f'ruleset: bounded\nversion: "1.0.0"\ntitle: TEST FIXTURE\napplies_to: [bounded_payer]\nrules:{body}'
 
 
-def _bounded_editor(path):
+def _bounded_editor(path, engine=None):
     """An Editor with a fixture payer whose only spec is ``path``: rules are checked as policies merge."""
     from j9330_rules import Editor, Payer, hookimpl
 
@@ -258,7 +258,7 @@ def _bounded_editor(path):
         def j9330_register_rulesets(self, register):
             register(path)
 
-    return Editor(plugins=[Bounded()], entry_points=False)
+    return Editor(plugins=[Bounded()], entry_points=False, **({"engine": engine} if engine else {}))
 
 
 def test_conditions_nested_past_the_bound_are_refused_naming_the_rule(tmp_path):
@@ -291,20 +291,9 @@ for _level in range(7):
 @pytest.mark.parametrize(("when", "rules"), [(_DEEP, 1), (_WIDE, 1), ("{units_valid: false}", 250)])
 def test_specs_at_the_bounds_run_on_both_engines(tmp_path, engine, when, rules):
     """8 deep, 243 alternatives, 250 rules: what the schema accepts, both engines run."""
-    from j9330_rules import Editor, Payer, hookimpl
-
-    class Bounded:
-        @hookimpl
-        def j9330_register_payers(self, register):
-            register(Payer(name="bounded_payer", display_name="TEST FIXTURE payer", policy_sourced=True))
-
-        @hookimpl
-        def j9330_register_rulesets(self, register):
-            register(write(tmp_path, _spec_with(when, rules)))
-
     claim = make_claim(payer="bounded_payer")
     claim["lines"][0]["units"] = 21  # units that do not match the dose: the conditions hold
-    result = Editor(plugins=[Bounded()], entry_points=False, engine=engine).check(claim)
+    result = _bounded_editor(write(tmp_path, _spec_with(when, rules)), engine).check(claim)
     assert result.error is None and result.findings
 
 
