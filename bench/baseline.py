@@ -1,9 +1,9 @@
 """The hand-written baseline: the national and Medicare rules as plain Python, over the same facts.
 
-What it covers, precisely: the 33 rules of specs/national.yaml and the 3 of specs/medicare.yaml
-as they stand in version 2026.11.0, written out by hand below (conditions and effective dates).
-That is every rule any built-in payer runs today: Medicare runs all 36; Aetna, BCBS, Cigna and
-UHC add no rules of their own and run the 33 national ones. Their payer-specific parameters and
+What it covers, precisely: the 39 rules of specs/national.yaml and the 3 of specs/medicare.yaml
+as they stand in version 2026.12.1, written out by hand below (conditions and effective dates).
+That is every rule any built-in payer runs today: Medicare runs all 42; Aetna, BCBS, Cigna, UHC
+and Florida Blue add no rules of their own and run the 39 national ones. Their payer-specific parameters and
 code sets reach the rules as facts (``jwjz_required``, ``in_covered_diagnoses``...), so the
 same hand-written predicates serve every payer.
 
@@ -27,6 +27,25 @@ ALWAYS = 20080101
 JW_POLICY = 20170101
 JWJZ_2023 = 20230101
 FLAGS_340B = 20240101
+ICD10_CM = 20151001
+
+
+def _outside_inpatient(f: Fact) -> bool:
+    return f.get("in_inpatient_places") is False and f.get("in_inpatient_bills") is False
+
+
+def _waste_scope(f: Fact) -> bool:
+    """JW/JZ apply outside an inpatient stay and RHC/FQHC claims."""
+    return _outside_inpatient(f) and f.get("in_rhc_fqhc_bills") is False
+
+
+def _rcc_not_covered(f: Fact) -> bool:
+    return (
+        f.get("metastatic_rcc_covered") is False
+        or f.get("in_secondary_neoplasms") is False
+        or f.get("in_kidney_cancer_on_claim") is False
+    )
+
 
 # (rule id, fact kind, effective from, effective to, predicate): the specs, by hand.
 RULES: list[tuple[str, str, int, int | None, Callable[[Fact], bool]]] = [
@@ -61,10 +80,16 @@ RULES: list[tuple[str, str, int, int | None, Callable[[Fact], bool]]] = [
         "date",
         JWJZ_2023,
         None,
-        lambda f: f.get("jwjz_required") is True and f.get("jwjz_missing") is True,
+        lambda f: f.get("jwjz_required") is True and f.get("jwjz_missing") is True and _waste_scope(f),
     ),
-    ("NAT-JWJZ-CONFLICT", "date", JWJZ_2023, None, lambda f: f.get("jwjz_conflict") is True),
-    ("NAT-JW-WITHOUT-ADMIN", "date", JW_POLICY, None, lambda f: f.get("jw_without_admin") is True),
+    ("NAT-JWJZ-CONFLICT", "date", JWJZ_2023, None, lambda f: f.get("jwjz_conflict") is True and _waste_scope(f)),
+    (
+        "NAT-JW-WITHOUT-ADMIN",
+        "date",
+        JW_POLICY,
+        None,
+        lambda f: f.get("jw_without_admin") is True and _waste_scope(f),
+    ),
     (
         "NAT-JZ-WITH-WASTE",
         "date",
@@ -75,6 +100,7 @@ RULES: list[tuple[str, str, int, int | None, Callable[[Fact], bool]]] = [
             and f.get("has_jz") is True
             and f.get("has_jw_line") is False
             and f.get("administered_whole_kits") is False
+            and _waste_scope(f)
         ),
     ),
     (
@@ -82,7 +108,12 @@ RULES: list[tuple[str, str, int, int | None, Callable[[Fact], bool]]] = [
         "line",
         FLAGS_340B,
         None,
-        lambda f: f.get("requires_340b_flags") is True and f.get("is_340b") is True and f.get("billed_340b") == "none",
+        lambda f: (
+            f.get("requires_340b_flags") is True
+            and f.get("is_340b") is True
+            and f.get("billed_340b") == "none"
+            and _outside_inpatient(f)
+        ),
     ),
     (
         "NAT-340B-WRONG",
@@ -97,9 +128,16 @@ RULES: list[tuple[str, str, int, int | None, Callable[[Fact], bool]]] = [
                 or (f.get("expected_340b") == "JG" and f.get("billed_340b") == "TB")
                 or f.get("billed_340b") == "both"
             )
+            and _outside_inpatient(f)
         ),
     ),
-    ("NAT-MODIFIER-INVALID", "line", ALWAYS, None, lambda f: f.get("in_accepted_drug_modifiers") is False),
+    (
+        "NAT-MODIFIER-INVALID",
+        "line",
+        ALWAYS,
+        None,
+        lambda f: f.get("in_accepted_drug_modifiers") is False and _outside_inpatient(f),
+    ),
     (
         "NAT-NDC-MISSING",
         "line",
@@ -109,13 +147,54 @@ RULES: list[tuple[str, str, int, int | None, Callable[[Fact], bool]]] = [
     ),
     ("NAT-NDC-INVALID", "line", ALWAYS, None, lambda f: f.get("ndc_present") is True and f.get("ndc_valid") is False),
     ("NAT-NDC-NOT-TEMSIROLIMUS", "line", ALWAYS, None, lambda f: f.get("ndc_temsirolimus") is False),
+    (
+        "NAT-NDC-NOT-MARKETED",
+        "line",
+        ALWAYS,
+        None,
+        lambda f: f.get("ndc_listed") is True and f.get("ndc_marketed") is False,
+    ),
     ("NAT-DX-MISSING", "line", ALWAYS, None, lambda f: f.get("dx_pointed") is False),
+    (
+        "NAT-DX-CODE-UNKNOWN",
+        "line",
+        ICD10_CM,
+        None,
+        lambda f: f.get("dx_codes_checked") is True and f.get("dx_unknown_at", 0) > 0,
+    ),
+    (
+        "NAT-DX-CODE-HEADER",
+        "line",
+        ICD10_CM,
+        None,
+        lambda f: f.get("dx_codes_checked") is True and f.get("dx_header_at", 0) > 0,
+    ),
+    ("NAT-DX-CODE-UNCONFIRMED", "line", ICD10_CM, None, lambda f: f.get("dx_unconfirmed_at", 0) > 0),
+    ("NAT-DX-CODE-FILE-MISSING", "date", ICD10_CM, None, lambda f: f.get("icd10_loaded") is False),
     (
         "NAT-DX-NOT-COVERED",
         "line",
         ALWAYS,
         None,
-        lambda f: f.get("dx_pointed") is True and f.get("in_covered_diagnoses") is False,
+        lambda f: (
+            f.get("dx_pointed") is True
+            and f.get("in_covered_diagnoses") is False
+            and _rcc_not_covered(f)
+            and (f.get("unlisted_neoplasm_review") is False or f.get("in_neoplasm_diagnoses") is False)
+        ),
+    ),
+    (
+        "NAT-DX-UNLISTED-NEOPLASM",
+        "line",
+        ALWAYS,
+        None,
+        lambda f: (
+            f.get("dx_pointed") is True
+            and f.get("in_covered_diagnoses") is False
+            and f.get("unlisted_neoplasm_review") is True
+            and f.get("in_neoplasm_diagnoses") is True
+            and _rcc_not_covered(f)
+        ),
     ),
     (
         "NAT-PRIOR-AUTH",
