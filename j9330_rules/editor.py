@@ -21,11 +21,11 @@ from j9330_rules.errors import ClaimError, EngineFailure
 from j9330_rules.facts.builder import FactBuilder
 from j9330_rules.findings import (
     HOST_FINDINGS,
+    RuleFindings,
     evidence,
     nothing_to_check,
     plugin_failed,
     policy_not_provided,
-    rule_finding,
 )
 from j9330_rules.history import ClaimHistory, HistoryError
 from j9330_rules.model import SEVERITIES, Audit, Claim, Finding, Payment, Result
@@ -79,6 +79,7 @@ class Editor:
         self.engine = resolve_engine(config.engine)
         self._engines = {name: ENGINES[self.engine](policy.rules, name) for name, policy in self.policies.items()}
         self._catalogue = catalogue()
+        self._findings = {name: RuleFindings(policy, self._catalogue) for name, policy in self.policies.items()}
         self.payer_map = PayerMap.of(config.payer_map)
         self._payer_of = PayerResolver(self.payer_map, self.registry.payers)
         self.history = ClaimHistory(config.history) if config.history is not None else None
@@ -129,11 +130,11 @@ class Editor:
         patient = self._patient_key(model)
         facts = builder.build(model, as_of=as_of, prior=self._prior(model, patient, policy, as_of))
         firings = self._engines[payer.name].evaluate(facts)
-        findings = [rule_finding(firing, policy, self._catalogue) for firing in firings]
+        findings = list(map(self._findings[payer.name], firings))
         findings += self._context_findings(payer)
         payment, failures = self._benchmark(model, payer)
         findings += failures
-        findings, suppressed = apply_overrides(findings, model, self.overrides)
+        findings, suppressed = apply_overrides(findings, model, self.overrides) if self.overrides else (findings, [])
         findings.sort(key=lambda f: (f.line or 0, _RANK[f.severity], f.code, f.rule_id or ""))
         audit = Audit(
             package_version=self._version,
@@ -168,8 +169,10 @@ class Editor:
             if bills_no_drug(claim)
             else None
         )
+        if code is None:
+            return None
         claim_id = (safe_claim_id(claim) or "").strip()
-        if code is None or not claim_id:  # without an id the result could not be matched: the error says so
+        if not claim_id:  # without an id the result could not be matched: the error says so
             return None
         try:
             name = self.with_payer(claim).get("payer")

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from attrs import define
 
+from j9330_rules.engines.durable import fields_of
 from j9330_rules.model import Evidence, Finding
 
 if TYPE_CHECKING:
@@ -63,6 +64,43 @@ def rule_finding(firing: Firing, policy: PayerPolicy, catalogue: Mapping[str, Ed
     )
 
 
+#: Findings each RuleFindings remembers before it starts over.
+MEMO_LIMIT = 4096
+
+
+class RuleFindings:
+    """:func:`rule_finding` for one payer's policy, as the Editor calls it for every firing.
+
+    A Finding is a frozen value, and what it holds follows from the rule (ids are unique in a
+    policy), the fact's date and line and the message: claims repeat those, so the Finding of
+    each is made once (bounded) and shared, each message template is parsed once, and only
+    the message is filled in per firing.
+    """
+
+    def __init__(self, policy: PayerPolicy, catalogue: Mapping[str, EditCode]):
+        self.policy = policy
+        self.catalogue = catalogue
+        self._templates: dict[str, Template | None] = {}
+        self._made: dict[tuple[str, int, Any, str], Finding] = {}
+
+    def __call__(self, firing: Firing) -> Finding:
+        rule, fact = firing.rule, firing.fact
+        text = rule.message
+        template = self._templates.get(text, False)
+        if template is False:
+            # Without a $ substitution leaves the text as it is; with one (even $$) it is filled in.
+            template = self._templates[text] = Template(text) if "$" in text else None
+        message = text if template is None else template.safe_substitute(fact)
+        key = (rule.id, fact["eff"], fact.get("line"), message)
+        found = self._made.get(key)
+        if found is None:
+            found = rule_finding(firing, self.policy, self.catalogue)
+            if len(self._made) >= MEMO_LIMIT:
+                self._made.clear()
+            self._made[key] = found
+        return found
+
+
 def policy_not_provided(payer: Payer, catalogue: Mapping[str, EditCode]) -> Finding:
     host, entry = HOST_FINDINGS["PAYER_POLICY_NOT_PROVIDED"], catalogue["PAYER_POLICY_NOT_PROVIDED"]
     return Finding(
@@ -105,17 +143,27 @@ def plugin_failed(failure: PluginFailure, payer: str, catalogue: Mapping[str, Ed
 def evidence(firings: list[Firing]) -> list[Evidence]:
     """What each rule matched, in line and rule order (the engines fire in different orders)."""
     return sorted(
-        (Evidence(f.rule.id, f.fact.get("line"), _matched(f.fact)) for f in firings),
+        (Evidence(f.rule.id, f.fact.get("line"), _matched(f.rule, f.fact)) for f in firings),
         key=lambda e: (e.line or 0, e.rule_id),
     )
 
 
-def _matched(fact: dict[str, Any]) -> dict[str, Any]:
-    """The matched fact without engine bookkeeping; facts never hold patient identifiers."""
-    matched = dict(fact)
-    matched.pop("sid", None)
-    matched.pop("id", None)
-    return matched
+#: What evidence keeps of every fact besides the fields a rule reads: what it is and its dates.
+EVIDENCE_FIELDS = ("kind", "line", "dos", "eff")
+_READS: dict[int, tuple[Any, tuple[str, ...]]] = {}
+
+
+def _matched(rule: Any, fact: dict[str, Any]) -> dict[str, Any]:
+    """The fields of the matched fact that the rule's condition and message read, with the fact's
+    kind, line and dates: what reproduces the firing and its message, not the fifty-odd fields of
+    the whole fact (facts never hold patient identifiers; the engine's id and session are not kept)."""
+    found = _READS.get(id(rule))
+    if found is None or found[0] is not rule:  # keyed on the rule object, which it holds
+        read = fields_of(rule.when) | set(Template(rule.message).get_identifiers())
+        if len(_READS) >= MEMO_LIMIT:
+            _READS.clear()
+        found = _READS[id(rule)] = (rule, (*EVIDENCE_FIELDS, *sorted(read - set(EVIDENCE_FIELDS) - {"id", "sid"})))
+    return {name: fact[name] for name in found[1] if name in fact}
 
 
 def _from_day_number(number: int) -> dt.date:

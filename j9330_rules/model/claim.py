@@ -49,8 +49,11 @@ def bills_no_drug(data: Any) -> bool:
     lines = data.get("lines") if isinstance(data, dict) else None
     if not isinstance(lines, list) or not lines:
         return False
-    codes = [line.get("hcpcs") if isinstance(line, dict) else None for line in lines]
-    return all(isinstance(code, str) and code.strip() and code.strip().upper() != HCPCS for code in codes)
+    for line in lines:  # the first J9330 line (or line without a code) decides: most claims bill it first
+        code = line.get("hcpcs") if isinstance(line, dict) else None
+        if not (isinstance(code, str) and code.strip() and code.strip().upper() != HCPCS):
+            return False
+    return True
 
 
 @define(frozen=True)

@@ -47,7 +47,8 @@ class Suppression:
 
 @define(frozen=True)
 class Evidence:
-    """What a rule matched: its id and the fact (derived values only, never PHI)."""
+    """What a rule matched: its id, and of the fact (derived values only, never PHI) its kind, line
+    and dates and the fields the rule's condition and message read."""
 
     rule_id: str
     line: int | None
