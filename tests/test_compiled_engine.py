@@ -502,3 +502,17 @@ def test_benchmark_quick_run_completes():
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "durable / baseline" in proc.stdout
     assert "compiled / baseline" in proc.stdout
+    # The straight-line checker of the whole job (bench/straight.py): held to the product, then timed.
+    assert " 0 mismatches" in proc.stdout
+    assert "compiled / straight-line" in proc.stdout
+    targets = proc.stdout.split("== targets")[1]
+    for name in (
+        "compiled check_many >= 0.5x straight-line",
+        "compiled p99 Editor.check < 0.5 ms",
+        "check_many(workers=2) >= 1.7x one process",
+        "CLI ndjson >= 0.5x library check_many",
+        "library RSS flat within 10% (compiled)",
+        *(f"CLI RSS flat within 10% (--format {fmt})" for fmt in ("table", "json", "ndjson", "csv", "x12-summary")),
+        "Spark local[1] -> local[2] >= 1.8x",
+    ):
+        assert name in targets, name
