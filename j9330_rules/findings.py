@@ -50,12 +50,19 @@ NOTHING_TO_CHECK = {
 def rule_finding(firing: Firing, policy: PayerPolicy, catalogue: Mapping[str, EditCode]) -> Finding:
     """A firing as the claim editor sees it: severity as the policy sets it on the fact's date."""
     rule, fact = firing.rule, firing.fact
+    severity = policy.severity(rule, _from_day_number(fact["eff"]))
+    return _finding(rule, policy, catalogue, severity, fact.get("line"), Template(rule.message).safe_substitute(fact))
+
+
+def _finding(
+    rule: Any, policy: PayerPolicy, catalogue: Mapping[str, EditCode], severity: str, line: Any, message: str
+) -> Finding:
     entry = catalogue[rule.code]
     return Finding(
         code=rule.code,
-        severity=policy.severity(rule, _from_day_number(fact["eff"])),
-        line=fact.get("line"),
-        message=Template(rule.message).safe_substitute(fact),
+        severity=severity,
+        line=line,
+        message=message,
         carc=entry.carc,
         rarc=entry.rarc,
         rule_id=rule.id,
@@ -72,16 +79,17 @@ class RuleFindings:
     """:func:`rule_finding` for one payer's policy, as the Editor calls it for every firing.
 
     A Finding is a frozen value, and what it holds follows from the rule (ids are unique in a
-    policy), the fact's date and line and the message: claims repeat those, so the Finding of
-    each is made once (bounded) and shared, each message template is parsed once, and only
-    the message is filled in per firing.
+    policy), its severity on the fact's date, the line and the message: claims repeat those, so
+    the Finding of each is made once (bounded) and shared, as is each rule's severity on a date;
+    each message template is parsed once, and only the message is filled in per firing.
     """
 
     def __init__(self, policy: PayerPolicy, catalogue: Mapping[str, EditCode]):
         self.policy = policy
         self.catalogue = catalogue
         self._templates: dict[str, Template | None] = {}
-        self._made: dict[tuple[str, int, Any, str], Finding] = {}
+        self._severities: dict[tuple[str, int], str] = {}
+        self._made: dict[tuple[str, str, Any, str], Finding] = {}
 
     def __call__(self, firing: Firing) -> Finding:
         rule, fact = firing.rule, firing.fact
@@ -91,14 +99,23 @@ class RuleFindings:
             # Without a $ substitution leaves the text as it is; with one (even $$) it is filled in.
             template = self._templates[text] = Template(text) if "$" in text else None
         message = text if template is None else template.safe_substitute(fact)
-        key = (rule.id, fact["eff"], fact.get("line"), message)
+        eff = fact["eff"]
+        severity = self._severities.get((rule.id, eff))
+        if severity is None:
+            severity = self.policy.severity(rule, _from_day_number(eff))
+            _bounded(self._severities)[rule.id, eff] = severity
+        line = fact.get("line")
+        key = (rule.id, severity, line, message)
         found = self._made.get(key)
         if found is None:
-            found = rule_finding(firing, self.policy, self.catalogue)
-            if len(self._made) >= MEMO_LIMIT:
-                self._made.clear()
-            self._made[key] = found
+            found = _bounded(self._made)[key] = _finding(rule, self.policy, self.catalogue, severity, line, message)
         return found
+
+
+def _bounded(memo: dict) -> dict:
+    if len(memo) >= MEMO_LIMIT:
+        memo.clear()
+    return memo
 
 
 def policy_not_provided(payer: Payer, catalogue: Mapping[str, EditCode]) -> Finding:
@@ -160,9 +177,10 @@ def _matched(rule: Any, fact: dict[str, Any]) -> dict[str, Any]:
     found = _READS.get(id(rule))
     if found is None or found[0] is not rule:  # keyed on the rule object, which it holds
         read = fields_of(rule.when) | set(Template(rule.message).get_identifiers())
-        if len(_READS) >= MEMO_LIMIT:
-            _READS.clear()
-        found = _READS[id(rule)] = (rule, (*EVIDENCE_FIELDS, *sorted(read - set(EVIDENCE_FIELDS) - {"id", "sid"})))
+        found = _bounded(_READS)[id(rule)] = (
+            rule,
+            (*EVIDENCE_FIELDS, *sorted(read - set(EVIDENCE_FIELDS) - {"id", "sid"})),
+        )
     return {name: fact[name] for name in found[1] if name in fact}
 
 

@@ -211,3 +211,36 @@ def test_a_refused_claim_still_names_every_problem():
         assert "$.lines[0].units" in str(error) and "$.lines[1].service_date" in str(error)
     else:
         raise AssertionError("an invalid claim was accepted")
+
+
+def test_a_deeply_nested_tuple_in_any_field_is_an_error_not_a_crash():
+    """The fast path reads its memos for exact strings and ints only: hashing a 200,000-deep
+    tuple recurses in C and kills the interpreter (in a subprocess, so a regression fails here)."""
+    import subprocess
+
+    program = (
+        "from j9330_rules import Editor\n"
+        "from tests.conftest import make_claim\n"
+        "deep = ()\n"
+        "for _ in range(200_000):\n"
+        "    deep = (deep,)\n"
+        "claims = []\n"
+        "for key in ('hcpcs', 'service_date', 'units', 'charge', 'ndc', 'ndc_quantity', 'dose_mg', 'modifiers'):\n"
+        "    claim = make_claim()\n"
+        "    claim['lines'][0][key] = deep\n"
+        "    claims.append(claim)\n"
+        "for key in ('modifiers', 'dx_pointers'):\n"
+        "    claim = make_claim()\n"
+        "    claim['lines'][0][key] = ['JW', deep]\n"
+        "    claims.append(claim)\n"
+        "claim = make_claim()\n"
+        "claim['diagnoses'] = ['C64.1', deep]\n"
+        "claims.append(claim)\n"
+        "claim = make_claim()\n"
+        "claim['patient']['birth_date'] = deep\n"
+        "claims.append(claim)\n"
+        "print(sum(r.error is not None for r in Editor().check_many(claims)))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", program], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-500:]
+    assert done.stdout.split() == ["12"]

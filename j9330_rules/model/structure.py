@@ -47,32 +47,42 @@ def _remembered(check):
     """Claims repeat the same dates, codes, amounts and code lists: the outcome for a string,
     an integer or a list of them is worked out once (values that fail are checked again each
     time, and raise again). Keys carry the types: ``True`` and ``1`` are equal keys otherwise,
-    and only one of them is valid."""
+    and only one of them is valid. Strings, integers and lists of strings each have a plain
+    dict holding keys of that one type only, which the fast path (_fast_claim) reads itself."""
     cached = functools.lru_cache(maxsize=8192)(lambda value, _types: check(value))
-    strings: dict[str, Any] = {}  # str keys only, so no other type's value can hit one
+    strings: dict[str, Any] = {}
+    integers: dict[int, Any] = {}  # exact ints only: True and 1.0 must not hit 1, so readers check the type
+    lists: dict[tuple[str, ...], Any] = {}  # lists of exact strs: no other value equals one
+
+    def remember(memo: dict, key: Any, value: Any) -> Any:
+        found = check(value)
+        if len(memo) >= 8192:
+            memo.clear()
+        memo[key] = found
+        return found
 
     @functools.wraps(check)
     def hook(value: Any, _type: Any = None) -> Any:
         kind = type(value)
         if kind is str:
             found = strings.get(value)
-            if found is None:
-                found = check(value)
-                if len(strings) >= 8192:
-                    strings.clear()
-                strings[value] = found
-            return found
+            return remember(strings, value, value) if found is None else found
         if kind is int:
-            return cached(value, kind)
+            found = integers.get(value)
+            return remember(integers, value, value) if found is None else found
         if kind is list:
             types = tuple(map(type, value))
             # Only flat lists of strings and integers are keys: hashing a nested value recurses
             # in C without a limit (a 200,000-deep tuple crashes the interpreter).
+            if all(t is str for t in types):
+                key = tuple(value)
+                found = lists.get(key)
+                return remember(lists, key, value) if found is None else found
             if all(t is str or t is int for t in types):
                 return cached(tuple(value), types)
         return check(value)
 
-    hook.strings = strings  # type: ignore[attr-defined]  # read by the fast path (_fast_claim)
+    hook.strings, hook.integers, hook.lists = strings, integers, lists  # type: ignore[attr-defined]
     return hook
 
 
@@ -329,7 +339,8 @@ def _known(cls: type) -> frozenset[str]:
 
 _LINE_KEYS, _CLAIM_KEYS = _known(ClaimLine), _known(Claim)
 _PATIENT_KEYS, _PROVIDER_KEYS, _DOCUMENTATION_KEYS = _known(Patient), _known(Provider), _known(Documentation)
-_HCPCS_SEEN, _DATE_SEEN, _MODIFIERS_SEEN = _hcpcs.strings, _date.strings, _modifiers.strings
+_HCPCS_SEEN, _DATE_SEEN, _QUANTITY_INTS = _hcpcs.strings, _date.strings, _quantity.integers
+_MODIFIER_LISTS, _DIAGNOSIS_LISTS = _modifiers.lists, _diagnoses.lists
 _QUANTITY_SEEN, _CHARGE_SEEN, _POSITIVE_SEEN, _NDC_SEEN = (
     _quantity.strings,
     _charge.strings,
@@ -353,6 +364,23 @@ def _extra(value: dict, known: frozenset[str]) -> dict[str, Any]:
     return extra
 
 
+def _seen(memo: dict, hook: Any, value: Any) -> Any:
+    """A remembered hook's outcome, read from its memo for an exact string or int (hashing any
+    other value could recurse without a limit: a deeply nested tuple), else the hook's."""
+    found = memo.get(value) if type(value) in _PLAIN_KEYS else None
+    return hook(value) if found is None else found
+
+
+_PLAIN_KEYS = frozenset({str, int})  # type(True) is bool: not one of them
+_STRINGS_ONLY = {str}
+
+
+def _listed(lists: dict, hook: Any, value: Any) -> Any:
+    """The same for a list, read from its memo when it holds exact strings only."""
+    found = lists.get(tuple(value)) if type(value) is list and set(map(type, value)) <= _STRINGS_ONLY else None
+    return hook(value) if found is None else found
+
+
 def _fast_line(value: Any, position: int) -> ClaimLine:
     """One line, as the converters build it, with the same hooks (remembered strings read directly)."""
     if type(value) is not dict:
@@ -371,17 +399,17 @@ def _fast_line(value: Any, position: int) -> ClaimLine:
     pointers, dose, documentation = get("dx_pointers"), get("dose_mg"), get("documentation")
     return ClaimLine(
         _int(number),
-        _HCPCS_SEEN.get(hcpcs) or _hcpcs(hcpcs),
-        _DATE_SEEN.get(day) or _date(day),
-        () if modifiers is None else _modifiers(modifiers),
-        None if units is None else _QUANTITY_SEEN.get(units) or _quantity(units),
-        None if charge is None else _CHARGE_SEEN.get(charge) or _charge(charge),
-        None if ndc_code is None else _NDC_SEEN.get(ndc_code) or _ndc(ndc_code),
+        _seen(_HCPCS_SEEN, _hcpcs, hcpcs),
+        _seen(_DATE_SEEN, _date, day),
+        () if modifiers is None else _listed(_MODIFIER_LISTS, _modifiers, modifiers),
+        None if units is None else _seen(_QUANTITY_INTS if type(units) is int else _QUANTITY_SEEN, _quantity, units),
+        None if charge is None else _seen(_CHARGE_SEEN, _charge, charge),
+        None if ndc_code is None else _seen(_NDC_SEEN, _ndc, ndc_code),
         None if ndc_unit is None else _NDC_UNIT(ndc_unit),
-        None if ndc_quantity is None else _POSITIVE_SEEN.get(ndc_quantity) or _positive(ndc_quantity),
+        None if ndc_quantity is None else _seen(_POSITIVE_SEEN, _positive, ndc_quantity),
         None if revenue_code is None else _REVENUE_CODE(revenue_code),
         () if pointers is None else _pointers(pointers),
-        None if dose is None else _POSITIVE_SEEN.get(dose) or _positive(dose),
+        None if dose is None else _seen(_POSITIVE_SEEN, _positive, dose),
         None if documentation is None else _fast_documentation(documentation),
         extra,
     )
@@ -393,7 +421,7 @@ def _fast_documentation(value: Any) -> Documentation:
     lot, expiration, route = value.get("lot"), value.get("expiration"), value.get("route")
     return Documentation(
         None if lot is None else _text(lot),
-        None if expiration is None else _DATE_SEEN.get(expiration) or _date(expiration),
+        None if expiration is None else _seen(_DATE_SEEN, _date, expiration),
         None if route is None else _text(route),
     )
 
@@ -403,7 +431,7 @@ def _fast_patient(value: Any) -> Patient:
         raise _Unusual
     born, sex, member = value.get("birth_date"), value.get("sex"), value.get("member_id")
     return Patient(
-        None if born is None else _DATE_SEEN.get(born) or _date(born),
+        None if born is None else _seen(_DATE_SEEN, _date, born),
         None if sex is None else _text(sex),
         None if member is None else _text(member),
     )
@@ -440,7 +468,7 @@ def _fast_claim(value: Any) -> Claim:
         "professional" if form is None else _form(form),
         None if bill is None else _TYPE_OF_BILL(bill),
         None if place is None else _place_of_service(place),
-        () if diagnoses is None else _diagnoses(diagnoses),
+        () if diagnoses is None else _listed(_DIAGNOSIS_LISTS, _diagnoses, diagnoses),
         Patient() if patient is None else _fast_patient(patient),
         Provider() if provider is None else _fast_provider(provider),
         None if authorization is None else _text(authorization),
