@@ -85,6 +85,8 @@ class FactBuilder:
         self._flags: dict[tuple[str, Any], Fact] = {}
         self._modifier_flags: dict[tuple[str, ...], Fact] = {}
         self._diagnosis_flags: dict[tuple[str, ...], Fact] = {}
+        self._modifier_facts: dict[tuple, tuple[bool, bool, str, str]] = {}
+        self._products: dict[tuple, Fact] = {}
 
     def build(
         self, claim: Claim, as_of: dt.date | None = None, prior: Sequence[tuple[dt.date, int]] = ()
@@ -151,7 +153,7 @@ class FactBuilder:
                 for name, value in parameters.items()
                 if value is not None and not isinstance(value, list)  # lists are for Python only; null is absent
             }
-            departments = parameters.get("tb_department_modifiers") or ()
+            departments = tuple(parameters.get("tb_department_modifiers") or ())
             found = _remember(self._parameters, effective, (fields, parameters, departments))
         return found
 
@@ -203,10 +205,10 @@ class FactBuilder:
     ) -> Fact:
         whole = units.whole_units(line.units)
         codes = line.modifiers
-        jw = "JW" in codes
+        jw, jz, billed_340b, expected_340b = self._modifier_fields(line, shared["expected_340b"], tb_departments)
         pointed = tuple(claim.diagnoses[pointer - 1] for pointer in line.dx_pointers)
         normal_ndc = ndc.normalise(line.ndc) if line.ndc else None
-        expected = shared["expected_340b"]
+        dose = line.dose_mg
         fact: Fact = {
             **shared,
             "id": f"line-{line.line}",
@@ -216,22 +218,19 @@ class FactBuilder:
             "units": whole or 0,
             "units_valid": whole is not None,
             "jw": jw,
-            "jz": "JZ" in codes,
-            "billed_340b": modifiers.billed_340b(line) or "none",
-            "expected_340b": modifiers.line_expected_340b(expected, line, tb_departments) if codes else expected,
-            "dose_given": line.dose_mg is not None,
+            "jz": jz,
+            "billed_340b": billed_340b,
+            "expected_340b": expected_340b,
+            "dose_given": dose is not None,
             # Judged on administered lines with valid units; the other cases have their own edits.
-            "dose_matches": line.dose_mg is None
-            or whole is None
-            or jw
-            or whole == units.administered_units(line.dose_mg),
+            "dose_matches": dose is None or whole is None or jw or whole == units.administered_units(dose),
             "ndc_present": bool(line.ndc),
             "ndc_valid": normal_ndc is not None,
             "dx_pointed": bool(pointed),
         }
         crosswalk, releases, decides, directories = references
         if normal_ndc is not None:
-            self._product(fact, line, normal_ndc, whole, crosswalk)
+            fact.update(self._product(line, normal_ndc, whole, crosswalk))
             if directories:
                 self._marketed(fact, normal_ndc, day)
         if releases:
@@ -242,6 +241,25 @@ class FactBuilder:
             fact.update(self._modifiers_flags(codes))
         _documentation(fact, line)
         return fact
+
+    def _modifier_fields(
+        self, line: ClaimLine, expected: str, tb_departments: tuple[str, ...]
+    ) -> tuple[bool, bool, str, str]:
+        """(JW, JZ, the 340B modifier billed, the one expected): they follow from the line's modifiers."""
+        codes = line.modifiers
+        if not codes:
+            return False, False, "none", expected
+        key = (codes, expected, tb_departments)
+        found = self._modifier_facts.get(key)
+        if found is None:
+            found = (
+                "JW" in codes,
+                "JZ" in codes,
+                modifiers.billed_340b(line) or "none",
+                modifiers.line_expected_340b(expected, line, tb_departments),
+            )
+            _remember(self._modifier_facts, key, found)
+        return found
 
     def _diagnoses_flags(self, codes: tuple[str, ...]) -> Fact:
         found = self._diagnosis_flags.get(codes)
@@ -256,21 +274,25 @@ class FactBuilder:
             found = _remember(self._modifier_flags, codes, flags)
         return found
 
-    def _product(self, fact: Fact, line: ClaimLine, normal_ndc: str, whole: int | None, crosswalk: Any) -> None:
+    def _product(self, line: ClaimLine, normal_ndc: str, whole: int | None, crosswalk: Any) -> Fact:
         """Is the NDC temsirolimus, and does its quantity hold the units? Per the crosswalk if loaded."""
         if crosswalk is None:
             if normal_ndc in self.temsirolimus_ndcs:
-                fact["ndc_temsirolimus"] = True
-            else:
-                fact["ndc_unconfirmed"] = True  # not in the bundled list; only the crosswalk can tell
-            return
-        rows = [row for row in crosswalk.for_ndc(normal_ndc) if row.hcpcs == "J9330"]
-        # A quarter's crosswalk can omit a real product (no sales reported): openFDA's word counts too.
-        fact["ndc_temsirolimus"] = bool(rows) or normal_ndc in self.temsirolimus_ndcs
-        if rows and whole is not None and line.ndc_unit == "UN" and line.ndc_quantity is not None:
-            covered = line.ndc_quantity * rows[0].bill_units_pkg
-            fact["ndc_units_covered"] = fact_number(covered)
-            fact["ndc_quantity_covers"] = covered >= whole
+                return {"ndc_temsirolimus": True}
+            return {"ndc_unconfirmed": True}  # not in the bundled list; only the crosswalk can tell
+        # The crosswalk is the reference data's, kept for the builder's life: its id is a key.
+        key = (id(crosswalk), normal_ndc, whole, line.ndc_unit, line.ndc_quantity)
+        found = self._products.get(key)
+        if found is None:
+            rows = [row for row in crosswalk.for_ndc(normal_ndc) if row.hcpcs == "J9330"]
+            # A quarter's crosswalk can omit a real product (no sales reported): openFDA's word counts too.
+            found = {"ndc_temsirolimus": bool(rows) or normal_ndc in self.temsirolimus_ndcs}
+            if rows and whole is not None and line.ndc_unit == "UN" and line.ndc_quantity is not None:
+                covered = line.ndc_quantity * rows[0].bill_units_pkg
+                found["ndc_units_covered"] = fact_number(covered)
+                found["ndc_quantity_covers"] = covered >= whole
+            _remember(self._products, key, found)
+        return found
 
     def _marketed(self, fact: Fact, normal_ndc: str, day: dt.date) -> None:
         """Per the FDA NDC Directory, when loaded: is the NDC listed, and marketed on the date?"""
