@@ -46,6 +46,11 @@ log = logging.getLogger(__name__)
 _RANK = {severity: rank for rank, severity in enumerate(SEVERITIES)}
 
 
+def records_history(result: Result) -> bool:
+    """Whether checking a claim records it in the claim history: it was checked and does not block."""
+    return result.error is None and not result.blocking
+
+
 class Editor:
     """Checks J9330 claims against the national rules and the claim's payer's rules.
 
@@ -153,8 +158,8 @@ class Editor:
             audit=audit,
             lines=[line.line for line in model.lines],
         )
-        if patient is not None and not result.blocking:
-            self.history.record(patient, payer.name, model.claim_id, builder.billed_units(model))
+        if patient is not None and records_history(result):
+            self._record(patient, payer.name, model)
         return result
 
     def _nothing_to_check(self, claim: Any) -> Result | None:
@@ -200,7 +205,10 @@ class Editor:
         payer = self.registry.payers.get(model.payer)
         patient = self._patient_key(model)
         if payer is not None and model.drug_lines and patient is not None:
-            self.history.record(patient, payer.name, model.claim_id, self._builders[payer.name].billed_units(model))
+            self._record(patient, payer.name, model)
+
+    def _record(self, patient: str, payer: str, model: Claim) -> None:
+        self.history.record(patient, payer, model.claim_id, self._builders[payer].billed_units(model))
 
     def _patient_key(self, claim: Claim) -> str | None:
         if self.history is None or not claim.patient.member_id:
@@ -239,11 +247,9 @@ class Editor:
         hook over its budget is reported in the log (``HOOK_BUDGET_SECONDS``).
         """
         if workers != 1:
-            from j9330_rules.batch.processes import DEFAULT_TIMEOUT, check_parallel
+            from j9330_rules.batch.processes import check_parallel
 
-            return check_parallel(
-                self, claims, as_of=as_of, workers=workers, timeout=DEFAULT_TIMEOUT if timeout is None else timeout
-            )
+            return check_parallel(self, claims, as_of=as_of, workers=workers, timeout=timeout)
         return self._check_serial(claims, as_of)
 
     def check_all(self, claims: Iterable[Any], *, as_of: dt.date | None = None) -> Results:

@@ -82,7 +82,7 @@ def check_parallel(
     workers: int,
     chunk_size: int = CHUNK_SIZE,
     window: int | None = None,
-    timeout: float = DEFAULT_TIMEOUT,
+    timeout: float | None = None,
 ) -> Iterator[Result]:
     """Check ``claims`` in ``workers`` processes; see the module docstring.
 
@@ -94,15 +94,14 @@ def check_parallel(
             continue
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise ValueError(f"{name}: must be a whole number of at least 1")
+    timeout = DEFAULT_TIMEOUT if timeout is None else timeout
     if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout > 0:
         raise ValueError("timeout: must be a number of seconds above 0")
     window = default_window(workers) if window is None else window
     payload = portable_config(type(editor), editor.config)
     affinity = editor.history is not None
     context = _context(editor.config.plugins)
-    pool = _Pool(context, payload, as_of, workers, chunk_size, window, affinity)
-    pool.timeout = float(timeout)
-    return pool.results(iter(claims))
+    return _Pool(context, payload, as_of, workers, chunk_size, window, affinity, float(timeout)).results(iter(claims))
 
 
 def _context(plugins: Iterable[Any]) -> Any:
@@ -251,6 +250,7 @@ class _Pool:
         chunk_size: int,
         window: int,
         affinity: bool,
+        timeout: float,
     ):
         self.context = context
         self.payload = payload
@@ -271,7 +271,7 @@ class _Pool:
         self.start_failures = 0  # workers in a row that died before they were ready
         self.stopped: HistoryError | None = None  # a worker's history store failed
         self.stop_at: int | None = None  # then: results are given up to this input index
-        self.timeout = DEFAULT_TIMEOUT  # seconds per claim of a worker's current task
+        self.timeout = timeout  # seconds per claim of a worker's current task
 
     # -- the main loop ----------------------------------------------------------------
 
@@ -490,7 +490,9 @@ class _Pool:
                 # (a claim's record replaces itself), then count the results kept here.
                 record = task.record
                 if record is None:
-                    record = [index for (index, _b), result in zip(task.items, task.results) if _recorded(result)]
+                    from j9330_rules.editor import records_history
+
+                    record = [i for (i, _b), result in zip(task.items, task.results) if records_history(result)]
                 self._send(worker.slot, task.items, record=record).results = task.results
             elif task is not started:
                 self._send(worker.slot, task.items, alone=task.alone)
@@ -515,11 +517,6 @@ class _Pool:
         results_out.close()
         os.set_blocking(tasks_out.fileno(), False)
         return _Worker(slot, process, tasks_out, results_in)
-
-
-def _recorded(result: Result) -> bool:
-    """Whether checking the claim recorded it in the history (a checked claim that does not block)."""
-    return result.error is None and not result.blocking
 
 
 def _member_id(claim: Any) -> str | None:
