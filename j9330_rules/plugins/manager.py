@@ -181,12 +181,16 @@ class _Watch:
 
     def __init__(self) -> None:
         self.running: dict[int, list[Any]] = {}  # token → [plugin, hook, started, reported]
-        self.pid: int | None = None
-        self.wake = threading.Event()
+        self.watching = False  # the thread runs in this process (a fork has none: it starts its own)
+        os.register_at_fork(after_in_child=self._forked)
+
+    def _forked(self) -> None:
+        self.watching = False
+        self.running.clear()
 
     def begin(self, plugin: str, hook: str) -> list[Any]:
-        if self.pid != os.getpid():  # first call in this process (or a fork): start the thread
-            self.pid = os.getpid()
+        if not self.watching:
+            self.watching = True
             threading.Thread(target=self._run, name="j9330-rules-hook-watch", daemon=True).start()
         entry = [plugin, hook, time.monotonic(), False]
         self.running[id(entry)] = entry
@@ -200,7 +204,7 @@ class _Watch:
 
     def _run(self) -> None:
         while True:
-            self.wake.wait(min(1.0, HOOK_BUDGET_SECONDS / 2))
+            time.sleep(min(1.0, HOOK_BUDGET_SECONDS / 2))
             now = time.monotonic()
             for entry in list(self.running.values()):
                 if not entry[3] and now - entry[2] > HOOK_BUDGET_SECONDS:
