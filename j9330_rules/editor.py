@@ -27,7 +27,7 @@ from j9330_rules.findings import (
     plugin_failed,
     policy_not_provided,
 )
-from j9330_rules.history import ClaimHistory, HistoryError
+from j9330_rules.history import ClaimHistory, HistoryError, records_history
 from j9330_rules.model import SEVERITIES, Audit, Claim, Finding, Payment, Result
 from j9330_rules.model.claim import REQUEST_USES, bills_no_drug
 from j9330_rules.model.structure import error_result, safe_claim_id, structure_claim
@@ -44,11 +44,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 _RANK = {severity: rank for rank, severity in enumerate(SEVERITIES)}
-
-
-def records_history(result: Result) -> bool:
-    """Whether checking a claim records it in the claim history: it was checked and does not block."""
-    return result.error is None and not result.blocking
 
 
 class Editor:

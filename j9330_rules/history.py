@@ -17,9 +17,12 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import date, datetime, timedelta
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from j9330_rules.errors import ClaimError, HistoryError
+
+if TYPE_CHECKING:
+    from j9330_rules.model import Result
 
 __all__ = ["SCHEMA_VERSION", "ClaimHistory", "HistoryError"]
 
@@ -70,6 +73,11 @@ _MIGRATIONS: dict[int, tuple[str, ...]] = {
                GROUP BY patient, payer, service_date""",
     ),
 }
+
+
+def records_history(result: Result) -> bool:
+    """Whether checking a claim records it in the claim history: it was checked and does not block."""
+    return result.error is None and not result.blocking
 
 
 class ClaimHistory:
@@ -213,8 +221,7 @@ class ClaimHistory:
             sql += f" AND claim_id NOT IN ({', '.join('?' * len(held))})"
             params += tuple(held)
         rows = self._read(lambda conn: conn.execute(sql + " ORDER BY service_date, claim_id", params).fetchall())
-        entries = [(day, claim_id, units) for day, claim_id, units in rows]
-        entries += [
+        entries = rows + [
             (day, claim_id, units)
             for claim_id, days in held.items()
             if claim_id != exclude_claim

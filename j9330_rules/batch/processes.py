@@ -28,6 +28,7 @@ from attrs import define, field
 
 from j9330_rules.config import EditorConfig
 from j9330_rules.errors import HistoryError, WorkerStartupError
+from j9330_rules.history import records_history
 from j9330_rules.model import Claim, Result
 
 if TYPE_CHECKING:
@@ -490,8 +491,6 @@ class _Pool:
                 # (a claim's record replaces itself), then count the results kept here.
                 record = task.record
                 if record is None:
-                    from j9330_rules.editor import records_history
-
                     record = [i for (i, _b), result in zip(task.items, task.results) if records_history(result)]
                 self._send(worker.slot, task.items, record=record).results = task.results
             elif task is not started:
