@@ -412,3 +412,127 @@ def test_an_error_in_each_claims_loop_costs_each_claim_alone():
     assert [int(re.search(r"claim (\d+) ", i.message).group(1)) for i in items] == list(range(1, 61))
     clean = list(read_text(batch(60, errors=False), "set.x12", "x12"))
     assert [c["claim_id"] for c in clean] == [f"CLM-{n:06d}" for n in range(60)]
+
+
+# --- an error in a subscriber or patient loop costs the claims under it (issue 15) ------------
+
+
+def _ids(items) -> list:
+    return [item["claim_id"] if isinstance(item, dict) else None for item in items]
+
+
+def test_a_bad_date_of_birth_in_one_subscriber_loop_costs_only_its_claims():
+    """Was: an invalid DMG02 in one 2000B loop made all the claims of its transaction set unreadable."""
+    from bench.x12_scale import batch
+
+    text = batch(5, errors=False)
+    segments = text.split("~\n")
+    dmg = [i for i, segment in enumerate(segments) if segment.startswith("DMG*")]
+    segments[dmg[2]] = "DMG*D8*19561302*F"  # the third subscriber (HL 4) was born in month 13
+    items = list(read_x12(io.StringIO("~\n".join(segments)), "set.x12"))
+    assert _ids(items) == ["CLM-000000", "CLM-000001", None, "CLM-000003", "CLM-000004"]
+    bad = items[2]
+    assert bad.message.startswith("set.x12: claim 3 (CLM at segment ")
+    assert f"segment {dmg[2] + 1} (DMG, position {dmg[2] - 1} in its transaction set): element DMG02" in bad.message
+    assert "has an invalid date" in bad.message
+    assert "19561302" not in bad.message and "TESTPATIENT" not in bad.message
+
+
+@pytest.mark.parametrize(
+    ("change", "unreadable"),
+    [
+        # HL 2 (22): its two claims, not the others of ST 0002.
+        (
+            ("DMG*D8*19560402*F~\nNM1*PR*2*MEDICARE PART B*****PI*MEDICARE~\nCLM*EX-05", None),
+            ["EX-05-NDC", "EX-07-JW-JZ-CONFLICT"],
+        ),
+        # HL 4 (23), the patient loop 2000C / 2010CA: its claim only.
+        (("DMG*D8*19600115*M", "DMG*D8*19601315*M"), ["X12-P-DEPENDENT"]),
+        # HL 3 (22) holds no claim of its own: its error costs the claim of the patient under it.
+        (
+            ("N4*SPRINGFIELD*IL*627010001~\nNM1*PR*2*AETNA", "N4*SPRINGFIELD*IL*627010001*~\nNM1*PR*2*AETNA"),
+            ["X12-P-DEPENDENT"],
+        ),
+    ],
+    ids=["subscriber", "patient", "subscriber-of-patient"],
+)
+def test_an_error_in_an_hl_loop_costs_the_claims_under_it(change, unreadable):
+    old, new = change
+    text = (X12 / "837p_batch.x12").read_text()
+    if new is None:  # the subscriber of ST 0002's HL 2: a bad date of birth
+        new = old.replace("19560402", "19561302")
+    assert text.count(old) == 1
+    items = list(read_x12(io.StringIO(text.replace(old, new)), "batch.x12"))
+    wanted = [c["claim_id"] for c in equivalents("837p_batch.ndjson")]
+    assert len(items) == len(wanted)
+    assert _ids(items) == [None if claim_id in unreadable else claim_id for claim_id in wanted]
+    for item in items:
+        if isinstance(item, Unreadable):
+            assert re.search(r"segment \d+ \((DMG|N4), position \d+ in its transaction set\)", item.message)
+            for secret in (*PHI, "19561302", "19601315"):
+                assert secret not in item.message
+
+
+def test_a_header_error_still_costs_the_whole_transaction_set():
+    """Outside every HL loop (the BHT, submitter and receiver of loop 1000) nothing says which claim: all of the set."""
+    text = (X12 / "837p_batch.x12").read_text()
+    text = text.replace("PER*IC*BILLING OFFICE*TE*5555550100~", "PER*IC*BILLING OFFICE*TE*5555550100*~", 1)
+    items = list(read_x12(io.StringIO(text), "batch.x12"))
+    assert [isinstance(item, Unreadable) for item in items] == [True, True, False, False, False, False]
+    assert all("segment 6 (PER" in item.message for item in items[:2])
+
+
+# --- read as a stream ---------------------------------------------------------------------------
+
+
+def test_an_interchange_is_read_from_bytes_as_a_stream_without_a_whole_copy():
+    """The reader hands pyx12 one segment at a time: the stream is read in chunks (never whole)."""
+    from bench.x12_scale import batch
+
+    data = batch(400, errors=False).encode()
+
+    class Chunks(io.BytesIO):
+        biggest = 0
+
+        def read(self, size=-1):
+            assert size is not None and size > 0, "read whole"
+            chunk = super().read(size)
+            Chunks.biggest = max(Chunks.biggest, len(chunk))
+            return chunk
+
+    items = list(read_stream(Chunks(data), "stream.x12", "x12"))
+    assert [c["claim_id"] for c in items] == [f"CLM-{n:06d}" for n in range(400)]
+    assert 0 < Chunks.biggest <= 1 << 20
+
+
+def test_a_bad_byte_costs_its_claim_not_the_file():
+    """Each segment is decoded on its own: a byte that is not UTF-8 in one claim's loop costs that claim."""
+    text = (X12 / "837p_batch.x12").read_text()
+    at = text.index("CLM*EX-05-NDC")
+    data = (text[:at] + text[at:].replace("HI*ABK:C641~", "HI*ABK:C641*ABF:Z\x00~", 1)).encode()
+    data = data.replace(b"Z\x00", b"Z\xc9")  # a lone Windows-1252 byte
+    items = list(read_stream(io.BytesIO(data), "bytes.x12", "x12"))
+    wanted = [c["claim_id"] for c in equivalents("837p_batch.ndjson")]
+    assert _ids(items) == [None if claim_id == "EX-05-NDC" else claim_id for claim_id in wanted]
+    assert "(HI, position" in items[2].message and "\xc9" not in items[2].message
+
+
+def test_claims_after_a_stop_each_get_their_result():
+    """An unknown map stops pyx12 at the GS: every CLM after it, read only by the feed, still gets a result."""
+    text = (X12 / "837p_batch.x12").read_text().replace("005010X222A1", "005010X221A1")
+    items = list(read_x12(io.StringIO(text), "stop.x12"))
+    assert len(items) == text.count("~\nCLM*") and all(isinstance(item, Unreadable) for item in items)
+    assert [int(re.search(r"claim (\d+) ", item.message).group(1)) for item in items] == [1, 2, 3, 4, 5, 6]
+
+
+def test_a_segment_pyx12_cannot_place_costs_the_claims_of_its_loop():
+    """Was: an SBR with an unknown SBR01 stopped the whole reading (pyx12 hands such a segment
+    over with the map node of the segment before it, an HL, and it was read as that HL)."""
+    text = (X12 / "837p_batch.x12").read_text()
+    old = "HL*2*1*22*0~\nSBR*P*18*******MB~\nNM1*IL*1*TESTPATIENT*DELTA"
+    assert text.count(old) == 1
+    items = list(read_x12(io.StringIO(text.replace(old, old.replace("SBR*P", "SBR*Q"))), "sbr.x12"))
+    wanted = [c["claim_id"] for c in equivalents("837p_batch.ndjson")]
+    assert _ids(items) == [None if i in ("EX-05-NDC", "EX-07-JW-JZ-CONFLICT") else i for i in wanted]
+    assert "segment 57 (SBR, position 12 in its transaction set): unrecognised segment" in items[2].message
+    assert "reading stopped" not in items[2].message

@@ -9,19 +9,19 @@ chooses one from a file's first bytes.
 
 from __future__ import annotations
 
-import codecs
+import io
 import sys
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any, BinaryIO, TextIO
 
-from j9330_rules.readers.base import Unreadable, decode
+from j9330_rules.readers.base import Source, Unreadable, decode
 from j9330_rules.readers.csv_lines import looks_like_csv, read_csv
 
 # fhir.resources is optional: the module guards its import, detects FHIR without it,
 # and its reader then says what to install instead of reading.
-from j9330_rules.readers.fhir import read_fhir, resource_type
-from j9330_rules.readers.json_lines import is_ndjson, read_json, read_ndjson_lines
+from j9330_rules.readers.fhir import fhir_ndjson, read_fhir, resource_type
+from j9330_rules.readers.json_lines import is_ndjson, read_json
 
 STDIN = "-"
 Reader = Callable[[TextIO, str], Iterator[Any]]
@@ -45,14 +45,16 @@ def detect(head: str, suffix: str = "") -> str:
     """The format of a text from its first characters (JSON and NDJSON are one format).
 
     X12: text starting with ``ISA``. FHIR: JSON whose first object's ``resourceType`` is Claim
-    or Bundle. CSV: a first line that is a header naming ``claim_id`` and ``hcpcs``. Anything
-    else is read as JSON, but a ``.csv`` file as CSV (so that a file of another layout is one
-    error, not one per line). A byte-order mark is looked past.
+    or Bundle, or NDJSON of FHIR resources with a Claim or Bundle among its first lines (so a
+    broken first line, or a Patient before the claims, does not make it another format). CSV: a
+    first line that is a header naming ``claim_id`` and ``hcpcs``. Anything else is read as
+    JSON, but a ``.csv`` file as CSV (so that a file of another layout is one error, not one per
+    line). A byte-order mark is looked past.
     """
     head = head.lstrip("\ufeff")
     if head.lstrip().startswith("ISA"):
         return "x12"
-    if resource_type(head) in ("Claim", "Bundle"):
+    if resource_type(head) in ("Claim", "Bundle") or fhir_ndjson(head):
         return "fhir"
     if looks_like_csv(head) or suffix.lower() == ".csv":
         return "csv"
@@ -64,65 +66,31 @@ HEAD_BYTES = 1 << 16
 
 
 def read_stream(stream: TextIO | BinaryIO, label: str, fmt: str | None = None) -> Iterator[Any]:
-    """Claims from a text or binary stream (bytes are decoded as :func:`decode` says).
+    """Claims from a text or binary stream (bytes are decoded a record at a time, as
+    :func:`decode` says, so one bad byte costs its record only).
 
-    NDJSON in bytes is read line by line as it arrives, so memory stays at one line however
-    large the file or pipe; the other formats are read whole.
+    Every format but a JSON document (an object spread over lines, a list, a Bundle) is read as
+    it arrives, one record at a time: memory stays at about the largest record.
     """
     head = stream.read(HEAD_BYTES)
-    if isinstance(head, bytes):
-        if _streams_as_ndjson(head, label, fmt):
-            yield from read_ndjson_lines(_lines(head, stream), label)
-            return
-        yield from read_text(decode(head + stream.read()), label, fmt)
-        return
-    yield from read_text((head + stream.read()).lstrip("\ufeff"), label, fmt)
-
-
-def _streams_as_ndjson(head: bytes, label: str, fmt: str | None) -> bool:
-    """NDJSON claims (not FHIR, CSV or X12; not UTF-16, whose lines are not split at b"\\n"):
-    the first line is a whole JSON object of its own."""
-    if fmt not in (None, "json") or head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        return False
-    text = decode(head)
-    if (fmt or detect(text[:4096], Path(label).suffix)) != "json" or not text.lstrip().startswith("{"):
-        return False
-    return "\n" in text.lstrip() and is_ndjson(text)
-
-
-def _lines(head: bytes, rest: BinaryIO) -> Iterator[bytes]:
-    """The lines of ``head`` and then of the rest of the stream, read 1 MiB at a time."""
-    pending = head
-    while True:
-        lines = pending.split(b"\n")
-        pending = lines.pop()
-        yield from lines
-        chunk = rest.read(1 << 20)
-        if not chunk:
-            break
-        pending += chunk
-    if pending:
-        yield pending
-
-
-def read_text(text: str, label: str, fmt: str | None = None) -> Iterator[Any]:
-    """Claims from a whole text, in the format named or the one detected."""
-    name = fmt or detect(text[:4096], Path(label).suffix)
+    origin = None
+    if not isinstance(head, str):
+        try:
+            origin = stream.tell() - len(head) if stream.seekable() else None
+        except (AttributeError, OSError, ValueError):
+            origin = None
+    source = Source(stream, head, origin)
+    name = fmt or detect(source.head_text(), Path(label).suffix)
     reader = FORMATS.get(name)
     if reader is None:
         yield Unreadable(f"{label}: the {name} reader is not available in this installation")
         return
-    yield from reader(_Text(text), label)
+    yield from reader(source, label)
 
 
-class _Text:
-    """A read-once stream over text already read (detection needs the head)."""
-
-    def __init__(self, text: str):
-        self._text = text
-
-    def read(self) -> str:
-        return self._text
+def read_text(text: str, label: str, fmt: str | None = None) -> Iterator[Any]:
+    """Claims from a whole text, in the format named or the one detected."""
+    yield from read_stream(io.StringIO(text), label, fmt)
 
 
 def claim_files(path: Path) -> list[Path]:

@@ -1,8 +1,12 @@
 """What every reader shares."""
 
+from __future__ import annotations
+
 import codecs
 import json
+from collections.abc import Iterator
 from decimal import InvalidOperation
+from typing import Any
 
 from attrs import define
 
@@ -63,3 +67,122 @@ def decode(data: bytes) -> str:
         return data.decode("utf-8")
     except UnicodeDecodeError:
         return data.decode("cp1252", errors="replace")
+
+
+# ---------------------------------------------------------------------------
+# Streams: read in pieces, each piece decoded on its own
+
+#: How much of a stream is read at a time.
+CHUNK = 1 << 20
+_UTF16 = ((codecs.BOM_UTF16_LE, "utf-16-le"), (codecs.BOM_UTF16_BE, "utf-16-be"))
+
+
+class Source:
+    """A text or binary stream whose head can be looked at before it is read, so that a
+    reader can choose how to read it (line by line, or whole) without reading it twice.
+
+    ``read`` gives the head again, then the rest. ``rewind`` starts over when the stream is a
+    seekable binary file (a second pass over a file costs no memory); else it is None.
+    """
+
+    def __init__(self, stream: Any, head: str | bytes | None = None, origin: int | None = None):
+        self.stream = stream
+        self._head = head if head is not None else stream.read(0)
+        self.origin = origin
+
+    @classmethod
+    def of(cls, stream: Any) -> Source:
+        if isinstance(stream, Source):
+            return stream
+        origin = None
+        try:
+            if not isinstance(stream.read(0), str) and stream.seekable():
+                origin = stream.tell()
+        except (AttributeError, OSError, ValueError):
+            pass
+        return cls(stream, origin=origin)
+
+    def head(self, lines: int = 0, limit: int = 8 * CHUNK) -> str | bytes:
+        """The first chunk, or more to hold ``lines`` whole lines (up to ``limit``; less at the end
+        of the stream), not consumed."""
+        newline = "\n" if isinstance(self._head, str) else b"\n"
+        while (not self._head or self._head.count(newline) < lines) and len(self._head) < limit:
+            more = self.stream.read(CHUNK)
+            if not more:
+                break
+            self._head += more
+        return self._head
+
+    def head_text(self, lines: int = 0) -> str:
+        head = self.head(lines)
+        return head.lstrip("\ufeff") if isinstance(head, str) else decode(head)
+
+    def read(self, size: int = -1) -> str | bytes:
+        """The head first (whole, whatever ``size``), then the stream; everything left if ``size`` < 0."""
+        if self._head:
+            head, self._head = self._head, self._head[:0]
+            return head + self.stream.read() if size is None or size < 0 else head
+        return self.stream.read(size)
+
+    def read_text(self) -> str:
+        """Everything left, as one text (a document that is one record: a JSON list, a Bundle)."""
+        data = self.read()
+        return data.lstrip("\ufeff") if isinstance(data, str) else decode(data)
+
+    def rewind(self) -> bool:
+        if self.origin is None:
+            return False
+        self.stream.seek(self.origin)
+        self._head = self._head[:0]
+        return True
+
+
+def chunks(source: Any) -> Iterator[str | bytes]:
+    """A stream's content in pieces, a leading byte-order mark dropped. Bytes after a UTF-16
+    mark are decoded as they come (their lines cannot be split as bytes); other bytes are left
+    for :func:`pieces` to decode one piece at a time."""
+    first = source.read(CHUNK)
+    if isinstance(first, str):
+        yield first[1:] if first.startswith("\ufeff") else first
+        yield from iter(lambda: source.read(CHUNK), "")
+        return
+    for bom, encoding in _UTF16:
+        if first.startswith(bom):
+            decoder = codecs.getincrementaldecoder(encoding)(errors="replace")
+            yield decoder.decode(first[len(bom) :])
+            for chunk in iter(lambda: source.read(CHUNK), b""):
+                yield decoder.decode(chunk)
+            yield decoder.decode(b"", final=True)
+            return
+    yield first[len(codecs.BOM_UTF8) :] if first.startswith(codecs.BOM_UTF8) else first
+    yield from iter(lambda: source.read(CHUNK), b"")
+
+
+def raw_pieces(source: Any, separator: str) -> Iterator[str | bytes]:
+    """The stream cut after each ``separator`` (one ASCII character, kept), as read: bytes or
+    text. Memory is one piece however long the stream."""
+    pending: list[Any] = []
+    for chunk in chunks(source):
+        mark = separator if isinstance(chunk, str) else separator.encode("ascii")
+        parts = chunk.split(mark)
+        if len(parts) == 1:
+            pending.append(chunk)
+            continue
+        yield chunk[:0].join([*pending, parts[0]]) + mark
+        for part in parts[1:-1]:
+            yield part + mark
+        pending = [parts[-1]] if parts[-1] else []
+    if pending and any(pending):
+        yield pending[0][:0].join(pending)
+
+
+def pieces(source: Any, separator: str) -> Iterator[str]:
+    """:func:`raw_pieces`, each decoded on its own (:func:`decode`): one bad byte costs its piece."""
+    for piece in raw_pieces(source, separator):
+        yield piece if isinstance(piece, str) else decode(piece)
+
+
+def lines(source: Any) -> Iterator[str]:
+    """The lines of a stream (cut at ``\\n`` only, without it), each decoded on its own."""
+    for piece in pieces(source, "\n"):
+        yield piece[:-1] if piece.endswith("\n") else piece

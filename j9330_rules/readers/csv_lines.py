@@ -6,20 +6,23 @@ The details (how it works, and why) are in docs/internals.md, "The CSV reader".
 from __future__ import annotations
 
 import csv
-import io
+import re
 from collections.abc import Iterator
 from typing import Any, TextIO
 
-from j9330_rules.readers.base import Unreadable
+from j9330_rules.readers.base import Source, Unreadable, pieces
 from j9330_rules.readers.flat import claims_from_rows
 
 CLAIM_ID = "claim_id"
 
 
 def read_csv(stream: TextIO, label: str) -> Iterator[Any]:
-    """Claims (JSON-contract dicts) or :class:`Unreadable`, one per claim, in file order."""
-    text = stream.read().lstrip("\ufeff")
-    records = _records(text)
+    """Claims (JSON-contract dicts) or :class:`Unreadable`, one per claim, in file order.
+
+    Rows are read as they come and a claim is given as soon as the next claim's row (or the end)
+    is read, so memory is the largest claim's rows, however long the file: a claim's rows are
+    adjacent (the layout's rule), and a claim id seen again later starts another claim."""
+    records = _records(csv_lines(Source.of(stream)))
     try:
         first = next(records)
     except StopIteration:
@@ -62,8 +65,9 @@ def read_csv(stream: TextIO, label: str) -> Iterator[Any]:
 
 
 def looks_like_csv(head: str) -> bool:
-    """True when the first line of ``head`` is a CSV header naming ``claim_id`` and ``hcpcs``."""
-    first = head.lstrip("\ufeff").split("\n", 1)[0]
+    """True when the first line of ``head`` that is not blank is a CSV header naming
+    ``claim_id`` and ``hcpcs`` (blank lines are not rows, as the reader counts them)."""
+    first = head.lstrip("\ufeff \t\r\n").split("\n", 1)[0]
     try:
         names = next(csv.reader([first]), [])
     except csv.Error:
@@ -71,10 +75,25 @@ def looks_like_csv(head: str) -> bool:
     return {CLAIM_ID, "hcpcs"} <= {name.strip() for name in names}
 
 
-def _records(text: str) -> Iterator[tuple[int, list[str]]]:
+#: A carriage return that does not end a CRLF: a line end of its own, as ``newline=""`` reads it.
+_LONE_CR = re.compile(r"(?<=\r)(?!\n)")
+
+
+def csv_lines(source: Source) -> Iterator[str]:
+    """The stream's lines with their line ends, as a file opened with ``newline=""`` gives them
+    to the csv module (CRLF, LF and a lone CR each end a line), each decoded on its own: one bad
+    byte costs its row, and memory is one line."""
+    for piece in pieces(source, "\n"):
+        if "\r" in piece[:-1]:
+            yield from (part for part in _LONE_CR.split(piece) if part)
+        else:
+            yield piece
+
+
+def _records(lines: Iterator[str]) -> Iterator[tuple[int, list[str]]]:
     """Non-blank CSV records, numbered from 1."""
     number = 0
-    for cells in csv.reader(io.StringIO(text, newline=""), strict=True):
+    for cells in csv.reader(lines, strict=True):
         if not cells or all(not cell.strip() for cell in cells):
             continue
         number += 1

@@ -5,13 +5,29 @@ The details (how it works, and why) are in docs/internals.md, "The FHIR reader".
 
 from __future__ import annotations
 
+import codecs
+import io
 import json
 import re
+import tempfile
+from collections import OrderedDict
 from collections.abc import Iterator, Mapping
 from decimal import Decimal
 from typing import Any, TextIO
 
-from j9330_rules.readers.base import JSON_ERRORS, Unreadable, first_line_parses, json_problem
+from j9330_rules.readers.base import (
+    CHUNK,
+    JSON_ERRORS,
+    Source,
+    Unreadable,
+    decode,
+    first_line_parses,
+    json_problem,
+    raw_pieces,
+)
+from j9330_rules.readers.json_lines import SAMPLE_LINES, is_ndjson, starts_ndjson
+
+_UTF16_MARKS = (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
 
 try:
     from fhir.resources import get_fhir_model_class as _r5_model
@@ -80,18 +96,29 @@ class _Problem(Exception):
 def read_fhir(
     stream: TextIO, label: str, *, payers: Mapping[str, str] | None = None, version: str | None = None
 ) -> Iterator[Any]:
-    """Claims (JSON-contract dicts) or :class:`Unreadable`, one per ``Claim`` resource, in file order."""
-    text = stream.read()
+    """Claims (JSON-contract dicts) or :class:`Unreadable`, one per ``Claim`` resource, in file order.
+
+    NDJSON (a bulk export) is read a line at a time: memory is about the largest line, whatever
+    the file's size (see :func:`_read_ndjson`). A JSON document (a resource or Bundle spread
+    over lines, a list) is one record and is read whole.
+    """
     if not AVAILABLE:
         yield Unreadable(f"{label}: reading FHIR needs the fhir.resources package ({INSTALL_HINT})")
         return
+    source = Source.of(stream)
+    head = source.head_text(SAMPLE_LINES + 1).lstrip()
+    if not head.startswith("[") and starts_ndjson(head):
+        yield from _read_ndjson(source, label, payers, version)
+        return
+    text = source.read_text()
     try:
         document = json.loads(text, parse_float=Decimal)
     except JSON_ERRORS as exc:
-        if not first_line_parses(text.lstrip()):
+        stripped = text.lstrip()
+        if not first_line_parses(stripped) and not is_ndjson(stripped):
             yield Unreadable(f"{label}: not valid JSON ({json_problem(exc)})")
             return
-        yield from _read_ndjson(text, label, payers, version)
+        yield from _read_ndjson(Source.of(io.StringIO(text)), label, payers, version)
         return
     yield from fhir_claims(document, label, payers=payers, version=version)
 
@@ -149,16 +176,169 @@ def resource_type(head: str) -> str | None:
         return None  # not JSON, or the object goes on past the head (or nests too deeply, or a number is too long)
 
 
-def _read_ndjson(text: str, label: str, payers, version) -> Iterator[Any]:
-    top: list[tuple[str, Any]] = []
-    for number, line in enumerate(text.splitlines(), start=1):
+def fhir_ndjson(head: str) -> bool:
+    """NDJSON of FHIR resources: among its first lines, the first that is a JSON object of its
+    own is a resource, and one of them is a Claim or a Bundle. A broken first line, or a Patient
+    before the claims, so costs nothing but itself."""
+    text = head.lstrip("\ufeff \t\r\n")
+    if text.startswith("["):
+        return False
+    first = None
+    for line in text.split("\n", SAMPLE_LINES + 1)[: SAMPLE_LINES + 1]:
+        line = line.rstrip()
+        if not (line.startswith("{") and line.endswith("}")):
+            continue
+        kind = resource_type(line)
+        if kind is None and first is None:
+            try:
+                if isinstance(json.loads(line), dict):
+                    return False  # the first whole object is no resource: plain claims
+            except JSON_ERRORS:
+                continue
+            continue
+        first = first or kind
+        if kind in ("Claim", "Bundle"):
+            return True
+    return False
+
+
+def _read_ndjson(source: Source, label: str, payers, version) -> Iterator[Any]:
+    """One line at a time, each line its own record: a bad line (or a bad byte in it) costs that
+    line. A claim may refer to a resource on any line, before or after it, so a first pass
+    indexes where each resource other than a Claim is (:class:`_LineIndex`); the second maps the
+    claims, reading a referenced line again when it is needed."""
+    file = _File(label, payers, version)
+    index = _LineIndex(source, file)
+    file.index = index
+    found = bundles = False
+    for number, line in index.lines():
         if not line.strip():
             continue
         try:
-            top.append((f"line {number}", json.loads(line, parse_float=Decimal)))
+            value = json.loads(line, parse_float=Decimal)
         except JSON_ERRORS as exc:
-            top.append((f"line {number}", _Broken(f"not valid JSON ({json_problem(exc, line=False)})")))
-    yield from _File(label, payers, version).claims(top)
+            value = _Broken(f"not valid JSON ({json_problem(exc, line=False)})")
+        bundles = bundles or (isinstance(value, dict) and value.get("resourceType") == "Bundle")
+        for where, item, stated, *full_url in file.items(f"line {number}", value):
+            found = True
+            yield item if isinstance(item, Unreadable) else file._claim(where, item, stated, *full_url)
+    if not found:
+        yield Unreadable(f"{label}: {'the Bundle holds no Claim' if bundles else 'holds no FHIR Claim or Bundle'}")
+
+
+#: How many resources read again for references, and validated, are kept for the next claim.
+CACHED = 256
+
+
+class _LineIndex:
+    """Where each resource a claim may refer to is (its line, and its entry if the line is a
+    Bundle), not the resource: a line is read again, and parsed, when a claim refers to it.
+
+    The first pass reads the stream once. A seekable binary file is then read again from the
+    start; anything else (a pipe, a text stream) is copied as it is read to a temporary file
+    (in memory up to 8 MiB), so memory stays at one line plus one small entry per resource.
+    """
+
+    def __init__(self, source: Source, file: _File):
+        self.source = source
+        self.file = file
+        self.keys: dict[str, tuple[int, int, int, int | None]] = {}  # key → (offset, length, line, entry)
+        self._parsed: OrderedDict[int, Any] = OrderedDict()
+        head = source.head()
+        self.base = None if isinstance(head, str) or head.startswith(_UTF16_MARKS) else source.origin
+        if self.base is not None and head.startswith(codecs.BOM_UTF8):
+            self.base += len(codecs.BOM_UTF8)
+        # Closed when the second pass ends (lines()), or with the reader if that never comes.
+        self.spool = None if self.base is not None else tempfile.SpooledTemporaryFile(max_size=8 * CHUNK)  # noqa: SIM115
+        offset = 0
+        for number, raw in enumerate(raw_pieces(source, "\n"), start=1):
+            text = raw if isinstance(raw, str) else decode(raw)
+            if self.spool is not None:
+                raw = text.encode("utf-8", "surrogatepass")
+                self.spool.write(raw)
+            self._index(text, number, offset, len(raw))
+            offset += len(raw)
+
+    def lines(self) -> Iterator[tuple[int, str]]:
+        """The second pass: (line number, text)."""
+        if self.spool is not None:
+            self.spool.seek(0)
+            stream: Any = self.spool
+        else:
+            self.source.rewind()
+            stream = self.source
+        try:
+            for number, raw in enumerate(raw_pieces(stream, "\n"), start=1):
+                yield number, self._text(raw)
+        finally:
+            if self.spool is not None:
+                self.spool.close()
+
+    def _text(self, raw: str | bytes) -> str:
+        if isinstance(raw, str):
+            return raw
+        return raw.decode("utf-8", "surrogatepass") if self.spool is not None else decode(raw)
+
+    def _index(self, text: str, number: int, offset: int, length: int) -> None:
+        stripped = text.strip()
+        if not stripped.startswith("{") or resource_type(stripped) == "Claim":
+            return  # a claim is read in the second pass; only what it refers to is indexed
+        try:
+            value = json.loads(stripped, parse_float=Decimal)
+        except JSON_ERRORS:
+            return
+        if not isinstance(value, dict) or not isinstance(value.get("resourceType"), str):
+            return
+        if value["resourceType"] == "Bundle":
+            if self.file.bundle_problems(value) is not None:
+                return
+            entries = value.get("entry")
+            for position, entry in enumerate(entries if isinstance(entries, list) else ()):
+                resource = entry.get("resource") if isinstance(entry, dict) else None
+                if isinstance(resource, dict) and isinstance(resource.get("resourceType"), str):
+                    self._add(resource, entry.get("fullUrl"), (offset, length, number, position))
+        elif value["resourceType"] != "Claim":
+            self._add(value, None, (offset, length, number, None))
+
+    def _add(self, resource: dict, full_url: Any, locator: tuple[int, int, int, int | None]) -> None:
+        for key in _keys(resource, full_url):
+            self.keys.setdefault(key, locator)
+
+    def get(self, key: str) -> tuple[str, dict] | None:
+        locator = self.keys.get(key)
+        if locator is None:
+            return None
+        offset, length, number, position = locator
+        value = self._parsed.get(offset)
+        if value is None:
+            value = json.loads(self._read_at(offset, length), parse_float=Decimal)
+            self._parsed[offset] = value
+            if len(self._parsed) > CACHED:
+                self._parsed.popitem(last=False)
+        else:
+            self._parsed.move_to_end(offset)
+        if position is None:
+            return f"line {number}", value
+        return f"line {number} Bundle.entry[{position}]", value["entry"][position]["resource"]
+
+    def _read_at(self, offset: int, length: int) -> str:
+        stream = self.spool if self.spool is not None else self.source.stream
+        here = stream.tell()
+        try:
+            stream.seek((self.base or 0) + offset)
+            return self._text(stream.read(length))
+        finally:
+            stream.seek(here)
+
+
+def _keys(resource: dict, full_url: Any) -> list[str]:
+    """The references that name a resource: its entry's fullUrl, and Type/id."""
+    keys = []
+    if isinstance(full_url, str) and full_url:
+        keys.append(full_url)
+    if isinstance(resource.get("id"), str):
+        keys.append(f"{resource['resourceType']}/{resource['id']}")
+    return keys
 
 
 class _Broken:
@@ -173,25 +353,15 @@ class _File:
         self.label = label
         self.payers = {str(key).strip().lower(): value for key, value in (payers or {}).items()}
         self.version = version
-        self.index: dict[str, tuple[str, dict]] = {}  # reference key → (where, raw resource)
-        self._valid: dict[tuple[str, str], Any] = {}
+        self.index: dict[str, tuple[str, dict]] | _LineIndex = {}  # reference key → (where, raw resource)
+        self._valid: OrderedDict[tuple[str, str], Any] = OrderedDict()  # the last CACHED validated
 
     def _where(self, where: str) -> str:
         return f"{self.label} {where}" if where else self.label
 
     def claims(self, top: list[tuple[str, Any]]) -> Iterator[Any]:
-        items: list[tuple[str, Any, str | None]] = []  # (where, raw claim | Unreadable, the Bundle's version)
-        for where, value in top:
-            if isinstance(value, _Broken):
-                items.append((where, Unreadable(f"{self._where(where)}: {value.message}"), None))
-            elif not isinstance(value, dict) or not isinstance(value.get("resourceType"), str):
-                items.append((where, Unreadable(f"{self._where(where)}: not a FHIR resource (no resourceType)"), None))
-            elif value["resourceType"] == "Bundle":
-                items.extend(self._bundle(where, value))
-            elif value["resourceType"] == "Claim":
-                items.append((where or "resource 1", value, None))
-            else:
-                self._add(where, value, None)
+        """The claims of a whole document: every resource is indexed before any claim is mapped."""
+        items = [item for where, value in top for item in self.items(where, value)]
         if not items:
             bundles = any(isinstance(v, dict) and v.get("resourceType") == "Bundle" for _, v in top)
             yield Unreadable(
@@ -201,13 +371,23 @@ class _File:
         for where, item, version, *full_url in items:
             yield item if isinstance(item, Unreadable) else self._claim(where, item, version, *full_url)
 
-    def _bundle(self, where: str, bundle: dict) -> list[tuple[Any, ...]]:
-        """A Bundle's claims; a Bundle that says its version passes it on to claims that do not."""
-        prefix = f"{where} " if where else ""
-        stated = _version_of(bundle)
-        version = self.version or stated or R4B
-        # The envelope is validated without the resources: each resource is validated on its own,
-        # so that a bad claim costs that claim only.
+    def items(self, where: str, value: Any) -> list[tuple[Any, ...]]:
+        """One top-level value's claims: (where, raw claim | Unreadable, the Bundle's version[, fullUrl])."""
+        if isinstance(value, _Broken):
+            return [(where, Unreadable(f"{self._where(where)}: {value.message}"), None)]
+        if not isinstance(value, dict) or not isinstance(value.get("resourceType"), str):
+            return [(where, Unreadable(f"{self._where(where)}: not a FHIR resource (no resourceType)"), None)]
+        if value["resourceType"] == "Bundle":
+            return self._bundle(where, value)
+        if value["resourceType"] == "Claim":
+            return [(where or "resource 1", value, None)]
+        self._add(where, value, None)
+        return []
+
+    def bundle_problems(self, bundle: dict) -> str | None:
+        """What is wrong with a Bundle's envelope, validated without its resources (each
+        resource is validated on its own, so that a bad claim costs that claim only)."""
+        version = self.version or _version_of(bundle) or R4B
         shell = dict(bundle)
         entries = bundle.get("entry") or []
         if isinstance(entries, list):
@@ -215,7 +395,15 @@ class _File:
                 {key: value for key, value in entry.items() if key != "resource"} if isinstance(entry, dict) else entry
                 for entry in entries
             ]
-        problems = _validate(VERSIONS[version]("Bundle"), shell, "Bundle")
+        return _validate(VERSIONS[version]("Bundle"), shell, "Bundle")
+
+    def _bundle(self, where: str, bundle: dict) -> list[tuple[Any, ...]]:
+        """A Bundle's claims; a Bundle that says its version passes it on to claims that do not."""
+        prefix = f"{where} " if where else ""
+        stated = _version_of(bundle)
+        version = self.version or stated or R4B
+        entries = bundle.get("entry") or []
+        problems = self.bundle_problems(bundle)
         if problems:
             return [
                 (where, Unreadable(f"{self._where(where)}: the Bundle is not valid FHIR {version}: {problems}"), None)
@@ -236,13 +424,9 @@ class _File:
         return found
 
     def _add(self, where: str, resource: dict, full_url: Any) -> None:
-        keys = []
-        if isinstance(full_url, str) and full_url:
-            keys.append(full_url)
-        if isinstance(resource.get("id"), str):
-            keys.append(f"{resource['resourceType']}/{resource['id']}")
-        for key in keys:
-            self.index.setdefault(key, (where, resource))
+        if isinstance(self.index, dict):  # a document; NDJSON's index was made in a first pass
+            for key in _keys(resource, full_url):
+                self.index.setdefault(key, (where, resource))
 
     # ------------------------------------------------------------ one claim
 
@@ -278,7 +462,11 @@ class _File:
             return None
         where, raw = found
         key = (where, version)
-        if key not in self._valid:
+        if key in self._valid:
+            self._valid.move_to_end(key)
+        else:
+            if len(self._valid) >= CACHED:
+                self._valid.popitem(last=False)
             kind = raw["resourceType"]
             try:
                 model = VERSIONS[version](kind)

@@ -5,9 +5,10 @@ The details (how it works, and why) are in docs/internals.md, "The X12 837 reade
 
 from __future__ import annotations
 
-import bisect
-import io
+import json
 import re
+import tempfile
+from collections import deque
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TextIO
@@ -16,7 +17,7 @@ import pyx12.errors
 import pyx12.params
 import pyx12.x12context
 
-from j9330_rules.readers.base import Unreadable
+from j9330_rules.readers.base import Source, Unreadable, pieces
 
 __all__ = ["FORMS", "read_x12"]
 
@@ -106,17 +107,19 @@ def read_x12(
     label: str,
     payer: str | Mapping[str, str] | None = None,
 ) -> Iterator[Any]:
-    """Claims (contract dicts) from an X12 837P/837I text, in file order.
+    """Claims (contract dicts) from an X12 837P/837I text or byte stream, in file order.
 
     A claim that cannot be read, and a problem that stops the reading, is an
-    :class:`Unreadable` naming the segment and position, never its content.
+    :class:`Unreadable` naming the segment and position, never its content. The stream is read
+    a segment at a time; the claims of an interchange are given when its IEA is read (an
+    envelope error makes every claim in it unreadable), kept until then in a temporary file.
     """
-    text, versions, clm_lines = prepared(stream.read())
+    feed = _Feed(Source.of(stream))
     resolver = _PayerResolver(payer)
     errors = _Errors()
-    reading = _Reading(label, resolver, errors, versions, clm_lines)
+    reading = _Reading(label, resolver, errors, feed)
     try:
-        reader = pyx12.x12context.X12ContextReader(pyx12.params.params(), errors, io.StringIO(text))
+        reader = pyx12.x12context.X12ContextReader(pyx12.params.params(), errors, feed)
     except pyx12.errors.X12Error:
         yield Unreadable(
             f"{label}: not an X12 interchange: segment 1 is not a complete ISA header of a 00401 or 00501 interchange"
@@ -144,34 +147,118 @@ def read_x12(
             errors.stop("the X12 reader stopped (EngineError)")
     except Exception as exc:
         errors.stop(f"the X12 reader stopped ({type(exc).__name__})")
-    yield from reading.flush(final=True)
+    yield from reading.flush(final=True, last=reader.src.get_cur_line())
 
 
-def prepared(text: str) -> tuple[str, list[str], list[int]]:
-    """The text as pyx12 should read it, each functional group's GS08 as written, and the
-    segment number (ISA = 1) of every CLM.
+#: How far ahead the component separator of the CLM05 composites is looked for (see _Feed).
+WINDOW_CLAIMS = 200
+WINDOW_CHARS = 4 << 20
 
-    Errata versions are relabelled to the map they are read with (same length, so segment
-    positions hold). A component separator that the body's CLM05 composites use instead of
-    the one ISA16 declares is taken as the body has it, as tolerant clearinghouses do, when
-    every CLM05 agrees and none uses the declared one.
+
+class _Feed:
+    """The stream as pyx12 should read it, a segment at a time: a file-like object for
+    ``X12ContextReader``, so that no copy of the whole text is ever made.
+
+    Each segment is decoded on its own (one bad byte costs its segment) and prepared, none of it
+    moving a segment: errata versions are relabelled to the map they are read with (same
+    length); a component separator that the CLM05 composites use instead of the one ISA16
+    declares is taken as the body has it, as tolerant clearinghouses do, when every CLM05 of the
+    first WINDOW_CLAIMS claims agrees and none uses the declared one. It counts segments (ISA = 1)
+    as it hands them on, keeping the numbers of the CLMs pyx12 has not reached yet (so that a
+    reading that stops early still gives each claim its result) and each group's GS08 as written.
     """
-    text = text.lstrip("\ufeff").lstrip()
-    if not text.startswith("ISA") or len(text) < 106:
-        return text, [], []
-    element, declared, terminator = text[3], text[104], text[105]
-    if element.isalnum() or terminator.isalnum():
-        return text, [], []
-    segments = [segment.strip() for segment in text.split(terminator)]
-    segments = [segment for segment in segments if segment]
-    clm_lines = [number for number, segment in enumerate(segments, start=1) if segment.startswith(f"CLM{element}")]
-    versions = [_element(segment, element, 8) for segment in segments if segment.startswith(f"GS{element}")]
-    used = {_composite_separator(_element(s, element, 5)) for s in segments if s.startswith(f"CLM{element}")}
-    if len(used) == 1 and None not in used and declared not in used:
-        text = text[:104] + used.pop() + text[105:]
-    for errata, base in READ_AS.items():
-        text = re.sub(rf"(?<={re.escape(element)}){errata}(?=[{re.escape(element + terminator)}\s])", base, text)
-    return text, versions, clm_lines
+
+    closed = False
+
+    def __init__(self, source: Source):
+        self.versions: list[str] = []  # GS08 as written, one per functional group
+        self.clm_lines: deque[int] = deque()  # CLMs handed on that the reading has not yet passed
+        self.count = 0
+        self._parts: list[str] = []
+        self._size = 0
+        self._pieces = self._prepared(source)
+
+    def read(self, size: int = -1) -> str:
+        while size < 0 or self._size < size:
+            piece = next(self._pieces, None)
+            if piece is None:
+                break
+            self._parts.append(piece)
+            self._size += len(piece)
+        text = "".join(self._parts)
+        if 0 <= size < len(text):
+            self._parts, self._size = [text[size:]], len(text) - size
+            return text[:size]
+        self._parts, self._size = [], 0
+        return text
+
+    def rest(self) -> Iterator[int]:
+        """The CLM segment numbers pyx12 never reached: those handed on, then the rest of the stream's."""
+        self._parts, self._size = [], 0
+        while self.clm_lines:
+            yield self.clm_lines.popleft()
+        for _piece in self._pieces:
+            while self.clm_lines:
+                yield self.clm_lines.popleft()
+
+    def passed(self, line: int) -> None:
+        """The reading has passed segment ``line``: its CLMs have their results."""
+        while self.clm_lines and self.clm_lines[0] <= line:
+            self.clm_lines.popleft()
+
+    def _prepared(self, source: Source) -> Iterator[str]:
+        head = source.head_text().lstrip()
+        element, declared, terminator = (head[3], head[104], head[105]) if len(head) >= 106 else ("A", "", "A")
+        if not head.startswith("ISA") or element.isalnum() or terminator.isalnum() or not terminator.isascii():
+            yield from _stripped(pieces(source, "\n"))  # pyx12 says what is wrong with it
+            return
+        self._element, self._terminator = element, terminator
+        self._errata = [
+            (errata, base, re.compile(rf"(?<={re.escape(element)}){errata}(?=[{re.escape(element + terminator)}\s])"))
+            for errata, base in READ_AS.items()
+        ]
+        segments = _stripped(pieces(source, terminator))
+        window, used, claims, size = [], set(), 0, 0
+        for piece in segments:
+            window.append(piece)
+            size += len(piece)
+            segment = piece.strip().rstrip(terminator).strip()
+            if segment.startswith(f"CLM{element}"):
+                used.add(_composite_separator(_element(segment, element, 5)))
+                claims += 1
+            if claims >= WINDOW_CLAIMS or size >= WINDOW_CHARS:
+                break
+        if len(used) == 1 and None not in used and declared not in used and len(window[0]) > 105:
+            window[0] = window[0][:104] + used.pop() + window[0][105:]
+        for piece in window:
+            yield self._handed(piece)
+        for piece in segments:
+            yield self._handed(piece)
+
+    def _handed(self, piece: str) -> str:
+        segment = piece.strip()
+        if segment.endswith(self._terminator):
+            segment = segment[:-1].strip()
+        if segment:
+            self.count += 1
+            if segment.startswith(f"CLM{self._element}"):
+                self.clm_lines.append(self.count)
+            elif segment.startswith(f"GS{self._element}"):
+                self.versions.append(_element(segment, self._element, 8))
+        for errata, base, pattern in self._errata:
+            if errata in piece:
+                piece = pattern.sub(base, piece)
+        return piece
+
+
+def _stripped(pieces: Iterator[str]) -> Iterator[str]:
+    """The pieces, the whitespace before the first dropped (pyx12 wants ``ISA`` first)."""
+    for piece in pieces:
+        piece = piece.lstrip()
+        if piece:
+            yield piece
+            break
+    yield from pieces
 
 
 def _element(segment: str, separator: str, position: int) -> str:
@@ -198,6 +285,8 @@ class _Problem:
     text: str
     scope: tuple[int, int, int]  # (interchange, group, transaction set) counters when raised
     level: str  # "interchange", "group", "transaction" or "segment"
+    segment: str | None = None  # the segment's id, when known (an envelope segment's error is its set's)
+    used: bool = False  # named in some claim's result
 
 
 class _Errors:
@@ -303,9 +392,12 @@ class _Errors:
             missing_id, name, is_loop = self._missing
             kind = "loop" if is_loop else "segment"
             named = f" ({name})" if name else ""
-            self._add("segment", line - 1, f"segment {line}: required {kind} {missing_id}{named} is missing before it")
+            before = self._recent.get(line - 1, (None,))[0]
+            self._add(
+                "segment", line - 1, f"segment {line}: required {kind} {missing_id}{named} is missing before it", before
+            )
             return
-        self._add("segment", line, f"{_where(seg_id, line, position)}: {what}")
+        self._add("segment", line, f"{_where(seg_id, line, position)}: {what}", seg_id)
 
     def ele_error(self, err_cde: str, err_str: str, bad_value: Any, refdes: str | None = None) -> None:
         seg_id, line, position = self._segment
@@ -316,7 +408,7 @@ class _Errors:
         if name:
             named += f" ({name})"
         what = _ELEMENT_ERRORS.get(err_cde, f"has element error {_code(err_cde)}")
-        self._add("segment", line, f"{_where(seg_id, line, position)}: {named} {what}")
+        self._add("segment", line, f"{_where(seg_id, line, position)}: {named} {what}", seg_id)
 
     # -- our own ------------------------------------------------------------------------
     @property
@@ -339,8 +431,8 @@ class _Errors:
         else:
             self._add(level, line, f"segment {line} ({seg_id}): {what}")
 
-    def _add(self, level: str, line: int, text: str) -> None:
-        self.problems.append(_Problem(line, text, self.scope, level))
+    def _add(self, level: str, line: int, text: str, segment: str | None = None) -> None:
+        self.problems.append(_Problem(line, text, self.scope, level, segment))
 
     def _here(self, seg: Any) -> None:
         line = self._src.get_cur_line() if self._src is not None else 0
@@ -391,39 +483,46 @@ class _Context:
     version: str | None = None  # GS08 as written
 
 
-@dataclass
-class _Pending:
-    first: int  # segment numbers of the claim's CLM and of its loop's last segment
-    last: int
-    scope: tuple[int, int, int]
-    claim: dict[str, Any] = field(default_factory=dict)
-    lost: bool = False  # a CLM whose loop pyx12 never completed
-
-
 class _Reading:
-    def __init__(
-        self, label: str, payer: _PayerResolver, errors: _Errors, versions: list[str], clm_lines: list[int] = ()
-    ):
+    """The claims as pyx12 hands over their loops, each problem settled as soon as it is known
+    to be a claim's own (in its loop 2300), its subscriber's or patient's (in the HL loop above
+    it: 2000A/B/C and their 2010 loops), or its transaction set's, group's or interchange's.
+
+    The claims of an interchange wait, written to a temporary file, for its IEA: an error in a
+    trailer (GE, IEA) makes every claim under it unreadable. Memory is one claim loop plus the
+    problems outside claim loops, however many claims the interchange holds.
+    """
+
+    def __init__(self, label: str, payer: _PayerResolver, errors: _Errors, feed: _Feed):
         self.label = label
-        self.clm_lines = clm_lines  # every CLM's segment number, counted in the raw text
-        self.done: set[int] = set()
         self.payer = payer
         self.errors = errors
-        self.versions = versions
+        self.feed = feed
         self.groups = 0
         self.context = _Context()
-        self.pending: list[_Pending] = []
+        self.hl_stack: list[tuple[str | None, int]] = []  # the open HL levels: (HL01, its segment number)
+        self.hl_starts: deque[tuple[int, tuple[int, int, int]]] = deque(maxlen=16)  # recent HLs: (line, scope)
+        self.scoped: dict[tuple[str, Any], list[_Problem]] = {}  # problems outside claim loops, by what they cost
+        self.spool: Any = None  # the claims waiting for their IEA, one JSON line each
+        self.waiting = 0
+        self.pending: tuple | None = None  # the claim read last: its loop may go on (_continues)
         self.claim_count = 0
         self.reported = False  # an error outside any claim was reported
 
     def segment(self, node: Any) -> None:
         """Keep the context a claim needs from the segments before its loop."""
+        self._keep()
         seg_id = node.id
         loop = getattr(getattr(node.x12_map_node, "parent", None), "id", None)
         ctx = self.context
-        if seg_id == "GS":
+        if _segment_id(getattr(node, "seg_data", None)) != seg_id:
+            # A segment pyx12 could not place comes with the map node of the one before it:
+            # it is not that segment (its error is reported), and is not read as if it were.
+            pass
+        elif seg_id == "GS":
             self.groups += 1
-            written = self.versions[self.groups - 1] if self.groups <= len(self.versions) else None
+            versions = self.feed.versions
+            written = versions[self.groups - 1] if self.groups <= len(versions) else None
             ctx.version = written or node.get_value("GS08")
             ctx.form = FORMS.get(ctx.version or "")
             if ctx.form is None:
@@ -433,13 +532,16 @@ class _Reading:
                     line,
                     f"segment {line} (GS): GS08 names an implementation guide this reader does not read; it reads {_SUPPORTED}",
                 )
-        elif seg_id == "ST" and node.get_value("ST01") != "837":
-            self.errors.unsupported(
-                "transaction",
-                self._line(node),
-                f"segment {self._line(node)} (ST): the transaction set is not an 837 claim",
-            )
+        elif seg_id == "ST":
+            self.hl_stack = []
+            if node.get_value("ST01") != "837":
+                self.errors.unsupported(
+                    "transaction",
+                    self._line(node),
+                    f"segment {self._line(node)} (ST): the transaction set is not an 837 claim",
+                )
         elif seg_id == "HL":
+            self._open_level(node)
             level = node.get_value("HL03")
             if level == "20":
                 ctx.npi = None
@@ -458,8 +560,20 @@ class _Reading:
             ctx.payer_id, ctx.payer_name = node.get_value("NM109"), node.get_value("NM103")
         elif loop == "2010CA" and seg_id == "DMG":
             ctx.dependent = _demographics(node)
+        self._settle(self._line(node) or self.errors._line())
+
+    def _open_level(self, node: Any) -> None:
+        """An HL opens a level under the one HL02 names (the hierarchy is written depth first)."""
+        line = self._line(node)
+        parent = node.get_value("HL02")
+        while self.hl_stack and (not parent or self.hl_stack[-1][0] != parent):
+            self.hl_stack.pop()
+        self.hl_stack.append((node.get_value("HL01"), line))
+        self.hl_starts.append((line, self.errors.scope))
 
     def claim(self, node: Any, end: int) -> None:
+        if self._continues(node, end):
+            return
         first = _first_line(node)
         ctx = self.context
         try:
@@ -480,43 +594,122 @@ class _Reading:
             (key, value) for key, value in (("payer_id", ctx.payer_id), ("payer_name", ctx.payer_name)) if value
         )
         claim = {**head, **claim, "x12_version": ctx.version}
-        self.pending.append(_Pending(first, max(end, first), self.errors.scope, claim))
+        last = max(end, first)
+        own = self._settle(last, (first, last))
+        self._keep()
+        self.pending = (first, self.errors.scope, [line for _hl01, line in self.hl_stack], own, claim)
 
-    def flush(self, final: bool = False) -> Iterator[Any]:
-        """Everything read so far, in file order: each claim, or an Unreadable in its place.
+    def _continues(self, node: Any, end: int) -> bool:
+        """A segment pyx12 cannot place after a CLM comes with the CLM's map node, and pyx12
+        opens a loop 2300 for it: the rest of the claim before it. That claim is unreadable,
+        with the problems of both parts, and gets one result."""
+        if self.pending is None or _opens_claim(node):
+            return False
+        first, scope, levels, own, _claim = self.pending
+        self.pending = (first, scope, levels, own + self._settle(max(end, first), (first, max(end, first))), None)
+        return True
 
-        Problems are indexed once (by the claim loop that holds them, else by scope), so a
-        batch with an error in every claim costs N log N, not N cubed."""
-        problems = self.errors.problems
-        pending = _Spans(self.pending)
-        items = list(self.pending)
-        for line, scope in self.errors.claim_segments.items():
-            if pending.holding(line) is None:
-                items.append(_Pending(line, line, scope, lost=True))
-        if final:  # CLMs pyx12 never reached (the reading stopped): each still gets its result
-            seen = self.done | {item.first for item in items}
-            items += [_Pending(line, line, _UNREACHED, lost=True) for line in self.clm_lines if line not in seen]
-        items.sort(key=lambda item: item.first)
-        index = _ProblemIndex(problems, _Spans(items))
-        used: set[int] = set()
-        for item in items:
-            self.claim_count += 1
-            self.done.add(item.first)
-            found = index.unreached if item.scope == _UNREACHED else index.concerning(item)
-            used.update(found)
-            if found or item.lost:
-                yield Unreadable(self._message(item.first, [problems[i] for i in found]))
+    def _keep(self) -> None:
+        """The claim read last goes to wait for its IEA: nothing more of it can follow."""
+        if self.pending is not None:
+            pending, self.pending = self.pending, None
+            self._wait(*pending)
+
+    def _settle(self, upto: int, span: tuple[int, int] | None = None) -> list[_Problem]:
+        """Settle the problems and CLMs up to segment ``upto``: those in ``span`` (the claim loop
+        just read) are its own and returned; a CLM pyx12 found outside any claim loop is a lost
+        claim (its result says so); any other problem is the HL level's, or the set's, above it."""
+        errors = self.errors
+        lost: dict[int, tuple[tuple[int, int, int], list[_Problem]]] = {}
+        for line in [line for line in errors.claim_segments if line <= upto]:
+            scope = errors.claim_segments.pop(line)
+            if span is None or line < span[0]:
+                lost[line] = (scope, [])
+        own, keep = [], []
+        for problem in errors.problems:
+            if problem.level != "segment":
+                self._scope((problem.level, _LEVEL_SCOPE[problem.level](problem.scope)), problem)
+            elif span is not None and span[0] <= problem.line <= span[1]:
+                own.append(problem)
+            elif problem.line > upto:
+                keep.append(problem)
+            elif problem.line in lost:
+                lost[problem.line][1].append(problem)
             else:
-                yield item.claim
-        left = [problem for i, problem in enumerate(problems) if i not in used]
+                self._scope(self._level_of(problem), problem)
+        errors.problems = keep
+        for line in sorted(lost):
+            scope, found = lost[line]
+            self._wait(line, scope, [], found, None)
+        self.feed.passed(upto)
+        return own
+
+    def _level_of(self, problem: _Problem) -> tuple[str, Any]:
+        """A problem outside claim loops: the HL level whose segments hold it, else the whole set."""
+        if problem.segment not in _ENVELOPE:
+            for line, scope in reversed(self.hl_starts):
+                if line <= problem.line and scope == problem.scope:
+                    return ("hl", line)
+        return ("outside", problem.scope)
+
+    def _scope(self, key: tuple[str, Any], problem: _Problem) -> None:
+        self.scoped.setdefault(key, []).append(problem)
+
+    def _wait(self, first: int, scope: tuple, levels: list[int], own: list[_Problem], claim: dict | None) -> None:
+        self._keep()
+        if self.spool is None:
+            # Closed when the interchange's claims are given (flush).
+            self.spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_MEMORY)  # noqa: SIM115
+        found = [(p.level, p.line, p.text) for p in own]
+        self.spool.write(json.dumps([first, scope, levels, found, claim]).encode() + b"\n")
+        self.waiting += 1
+
+    def _waiting(self) -> Iterator[tuple[int, tuple, list[int], list[_Problem], dict | None]]:
+        if self.spool is None:
+            return
+        spool, self.spool, self.waiting = self.spool, None, 0
+        with spool:
+            spool.seek(0)
+            for record in spool:
+                first, scope, levels, found, claim = json.loads(record)
+                scope = tuple(scope)
+                yield first, scope, levels, [_Problem(line, text, scope, level) for level, line, text in found], claim
+
+    def flush(self, final: bool = False, last: int | None = None) -> Iterator[Any]:
+        """The interchange's claims, in file order: each claim, or an Unreadable in its place."""
+        self._settle(last if last is not None else self.errors._line())
+        self._keep()
+        for first, scope, levels, found, claim in self._waiting():
+            self.claim_count += 1
+            found = found + self._concerning(scope, levels)
+            if found or claim is None:
+                yield Unreadable(self._message(first, found))
+            else:
+                yield claim
+        if final:  # CLMs pyx12 never reached (the reading stopped): each still gets its result
+            outside = [problem for problems in self.scoped.values() for problem in problems]
+            for line in self.feed.rest():
+                self.claim_count += 1
+                for problem in outside:
+                    problem.used = True
+                yield Unreadable(self._message(line, outside))
+        left = [problem for problems in self.scoped.values() for problem in problems if not problem.used]
         if left:
             self.reported = True
             yield Unreadable(f"{self.label}: X12 error(s) outside any claim: {_listing(left)}")
-        self.pending = []
-        self.errors.claim_segments = {}
-        self.errors.problems = []
+        self.scoped = {}
         if final and self.claim_count == 0 and not self.reported:
             yield Unreadable(f"{self.label}: the X12 interchange holds no 837 claim (no CLM segment)")
+
+    def _concerning(self, scope: tuple, levels: list[int]) -> list[_Problem]:
+        """The problems outside a claim's loop that cost it: its interchange's, group's and
+        transaction set's, and those of the HL levels it is under."""
+        keys = [(level, _LEVEL_SCOPE[level](scope)) for level in ("interchange", "group", "transaction")]
+        keys += [("outside", scope), *(("hl", line) for line in levels)]
+        found = [problem for key in keys for problem in self.scoped.get(key, ())]
+        for problem in found:
+            problem.used = True
+        return found
 
     def _message(self, line: int, found: list[_Problem]) -> str:
         head = f"{self.label}: claim {self.claim_count} (CLM at segment {line}) not read"
@@ -529,7 +722,14 @@ class _Reading:
         return getattr(node, "cur_line_number", None) or 0
 
 
-_UNREACHED = (-1, -1, -1)  # the scope of a CLM the reading never reached
+#: What a problem of each level costs: every claim of its interchange, group or transaction set.
+_LEVEL_SCOPE = {
+    "interchange": lambda scope: tuple(scope[:1]),
+    "group": lambda scope: tuple(scope[:2]),
+    "transaction": tuple,
+}
+#: How much of the claims waiting for their IEA is kept in memory before it goes to disk.
+SPOOL_MEMORY = 8 << 20
 _SPECIFIC_FIRST = {"segment": 0, "transaction": 1, "group": 2, "interchange": 3}
 SHOWN = 3  # problems named in one message
 
@@ -540,53 +740,6 @@ def _listing(problems: list[_Problem]) -> str:
     text = "; ".join(problem.text for problem in ordered[:SHOWN])
     hidden = len(ordered) - SHOWN
     return f"{text}; and {hidden} more X12 error(s)" if hidden > 0 else text
-
-
-class _Spans:
-    """The claims' loops (first and last segment), sorted, for finding the one holding a segment."""
-
-    def __init__(self, items: list[_Pending]):
-        self.spans = sorted((item.first, item.last) for item in items)
-        self.starts = [first for first, _last in self.spans]
-
-    def holding(self, line: int) -> tuple[int, int] | None:
-        at = bisect.bisect_right(self.starts, line) - 1
-        if at >= 0 and line <= self.spans[at][1]:
-            return self.spans[at]
-        return None
-
-
-class _ProblemIndex:
-    """Which problems make which claim unreadable: an error in its own loop, or in its envelope
-    (its interchange, group or transaction set, or a segment of its transaction set outside every
-    claim loop: header, provider, subscriber)."""
-
-    def __init__(self, problems: list[_Problem], spans: _Spans):
-        self.in_loop: dict[tuple[int, int], list[int]] = {}
-        self.by_level: dict[tuple[str, tuple], list[int]] = {}
-        self.unreached: list[int] = []
-        for i, problem in enumerate(problems):
-            if problem.level == "interchange":
-                key = (problem.level, problem.scope[:1])
-            elif problem.level == "group":
-                key = (problem.level, problem.scope[:2])
-            elif problem.level == "transaction":
-                key = (problem.level, problem.scope)
-            else:
-                span = spans.holding(problem.line)
-                if span is not None:
-                    self.in_loop.setdefault(span, []).append(i)
-                    continue
-                key = ("outside", problem.scope)
-            self.by_level.setdefault(key, []).append(i)
-            self.unreached.append(i)
-
-    def concerning(self, claim: _Pending) -> list[int]:
-        scope = claim.scope
-        found = list(self.in_loop.get((claim.first, claim.last), ()))
-        for key in (("interchange", scope[:1]), ("group", scope[:2]), ("transaction", scope), ("outside", scope)):
-            found += self.by_level.get(key, ())
-        return sorted(found)
 
 
 # ---------------------------------------------------------------------------
@@ -712,6 +865,14 @@ def _date(value: str | None) -> str | None:
 
 def _number(value: str) -> Any:
     return int(value) if value.isdigit() else value
+
+
+def _opens_claim(node: Any) -> bool:
+    """Whether a loop 2300's first segment is a CLM, not a segment pyx12 could not place."""
+    for child in getattr(node, "children", ()):
+        if getattr(child, "cur_line_number", None):
+            return _segment_id(getattr(child, "seg_data", None)) == "CLM"
+    return True
 
 
 def _first_line(node: Any) -> int:
