@@ -73,6 +73,17 @@ def test_lines_without_numbers_take_their_position():
     assert [line.line for line in structure_claim(claim).lines] == [1, 2, 3]
 
 
+@pytest.mark.parametrize("fast", [True, False], ids=["plain dict", "converters"])
+def test_a_null_line_number_takes_its_position_as_an_absent_one_does(fast):
+    """docs/claim-format.md: ``line`` is optional, default the 1-based position. JSON writers
+    often write an absent value as null; it used to make the claim an error."""
+    claim = make_claim()
+    claim["lines"][1]["line"] = None
+    if not fast:
+        claim["lines"] = tuple(claim["lines"])  # not the plain dict the fast path takes
+    assert [line.line for line in structure_claim(claim).lines] == [1, 2, 3]
+
+
 def test_yyyymmdd_dates_are_accepted():
     claim = make_claim()
     claim["lines"][0]["service_date"] = "20260302"

@@ -320,7 +320,7 @@ def _numbered(lines: Any) -> Any:
     if len(lines) > MAX_LINES:
         raise Invalid(f"a claim holds at most {MAX_LINES} lines")
     return [
-        {"line": position, **item} if isinstance(item, Mapping) and item.get("line") is None else item
+        {**item, "line": position} if isinstance(item, Mapping) and item.get("line") is None else item
         for position, item in enumerate(lines, start=1)
     ]
 
@@ -388,9 +388,7 @@ def _fast_line(value: Any, position: int) -> ClaimLine:
     extra = {} if value.keys() <= _LINE_KEYS else _extra(value, _LINE_KEYS)
     get = value.get
     number, hcpcs, day = get("line"), get("hcpcs"), get("service_date")
-    if number is None:
-        if "line" in value:  # an explicit null: the converters say what is wrong
-            raise _Unusual
+    if number is None:  # absent or null: its position, as _numbered gives it
         number = position
     if hcpcs is None or day is None:
         raise _Unusual
