@@ -200,9 +200,9 @@ def _editor(**options) -> Editor:
         raise click.UsageError(str(exc)) from None
 
 
-def _results(editor: Editor, items: Iterable, as_of=None, workers: int = 1) -> Iterator[Result]:
+def _results(editor: Editor, items: Iterable, as_of=None, workers: int = 1, timeout=None) -> Iterator[Result]:
     if workers > 1:
-        yield from _results_in_workers(editor, items, as_of, workers)
+        yield from _results_in_workers(editor, items, as_of, workers, timeout)
         return
     for item in items:
         if isinstance(item, Unreadable):
@@ -211,7 +211,7 @@ def _results(editor: Editor, items: Iterable, as_of=None, workers: int = 1) -> I
             yield from editor.check_many([item], as_of=as_of)
 
 
-def _results_in_workers(editor: Editor, items: Iterable, as_of, workers: int) -> Iterator[Result]:
+def _results_in_workers(editor: Editor, items: Iterable, as_of, workers: int, timeout) -> Iterator[Result]:
     """``--workers``: check_many in worker processes, in input order. An unreadable record
     holds its place as None (which fails fast) and gets its reader's message back."""
     unreadable: dict[int, Unreadable] = {}
@@ -223,7 +223,7 @@ def _results_in_workers(editor: Editor, items: Iterable, as_of, workers: int) ->
                 item = None
             yield item
 
-    for position, result in enumerate(editor.check_many(claims(), as_of=as_of, workers=workers)):
+    for position, result in enumerate(editor.check_many(claims(), as_of=as_of, workers=workers, timeout=timeout)):
         item = unreadable.pop(position, None)
         yield result if item is None else Result(None, None, error=item.message)
 
@@ -291,6 +291,13 @@ def _results_in_workers(editor: Editor, items: Iterable, as_of, workers: int) ->
     help="Check in N worker processes (results stay in input order); 1 checks in this process.",
 )
 @click.option(
+    "--timeout",
+    metavar="SECONDS",
+    type=click.FloatRange(min=0, min_open=True),
+    help="With --workers: how long a worker may take per claim before it is stopped (default 300); a claim that "
+    "takes as long again, alone, gets an error result.",
+)
+@click.option(
     "--payer",
     metavar="NAME",
     help="Check every claim as this payer's, whatever the claim says (an unknown payer makes each claim an error result).",
@@ -308,12 +315,15 @@ def check(
     as_of,
     payer,
     workers,
+    timeout,
     **options,
 ) -> None:
     """Check the claims in FILES (JSON, a JSON list, NDJSON, CSV, X12 837 or FHIR; a directory; - for stdin)."""
     for name in files:
         if name != "-" and not Path(name).exists():
             raise click.UsageError(f"no such file or directory: {name}")
+    if timeout is not None and workers == 1:
+        raise click.UsageError("--timeout needs --workers 2 or more: a check in this process cannot be stopped")
     editor = _editor(**options)
     err = Console(stderr=True, highlight=False)
     if not quiet:
@@ -327,7 +337,7 @@ def check(
     if payer is not None:
         claims = _with_payer(claims, payer)
     with _destination(output) as stream:
-        results = run.results(files, claims, as_of.date() if as_of else None, workers)
+        results = run.results(files, claims, as_of.date() if as_of else None, workers, timeout)
         if fmt == "table":
             table = TableWriter(_table_console(stream), min_severity=min_severity, max_claims=max_claims, notes=notes)
             for result in results:
@@ -366,7 +376,7 @@ class _Run:
         self.stopped: HistoryError | None = None
         self.interrupted = False
 
-    def results(self, files, claims: Iterable, as_of, workers: int) -> Iterator[Result]:
+    def results(self, files, claims: Iterable, as_of, workers: int, timeout: float | None) -> Iterator[Result]:
         """The results, counted as they pass; the progress bar lives as long as the stream."""
         progress = Progress(
             TextColumn("checking"),
@@ -383,7 +393,7 @@ class _Run:
         with progress:
             task = progress.add_task("claims", total=None if progress.disable else estimate_claims(files))
             try:
-                yield from self._counted(progress, task, _results(self.editor, claims, as_of, workers))
+                yield from self._counted(progress, task, _results(self.editor, claims, as_of, workers, timeout))
             except HistoryError as exc:
                 self.stopped = exc  # the writers end cleanly with the results so far
             except KeyboardInterrupt:

@@ -280,8 +280,8 @@ def test_ctrl_c_writes_the_results_so_far_and_exits_130(monkeypatch, tmp_path):
 
     real = cli._results
 
-    def interrupted(editor, items, as_of=None, workers=1):
-        for n, result in enumerate(real(editor, items, as_of, workers)):
+    def interrupted(editor, items, as_of=None, workers=1, timeout=None):
+        for n, result in enumerate(real(editor, items, as_of, workers, timeout)):
             if n == 3:
                 raise KeyboardInterrupt
             yield result

@@ -567,3 +567,31 @@ def test_a_hook_that_hangs_in_a_worker_is_stopped_and_costs_only_its_claim(edito
     assert worker_processes() == []
     with pytest.raises(ValueError, match="timeout"):
         list(hanging.check_many(claims, workers=2, timeout=0))
+
+
+def test_cli_timeout_stops_a_hanging_check_and_the_run_goes_on(monkeypatch, tmp_path):
+    """``check --workers 2 --timeout S``: the hanging claim's line says it timed out, every
+    other claim's line is the serial one; without workers the option is a usage error."""
+    from click.testing import CliRunner
+
+    import j9330_rules.cli as cli
+    from j9330_rules.batch.processes import TIMED_OUT
+
+    path = tmp_path / "claims.ndjson"
+    path.write_text("".join(json.dumps(claim) + "\n" for claim in _claims_with({2: "HANGS"}, 6)))
+    runner = CliRunner()
+
+    def run(*extra: str):
+        return runner.invoke(cli.main, ["--no-config", "check", "--format", "ndjson", "-q", *extra, str(path)])
+
+    serial = [json.loads(line) for line in run().output.splitlines()]
+    monkeypatch.setattr(cli, "_editor", lambda **options: Editor(**options, plugins=[_Hangs({"HANGS"})]))
+    done = run("--workers", "2", "--timeout", "0.5")
+    lines = [json.loads(line) for line in done.output.splitlines()]
+    assert [line["claim_id"] for line in lines] == [line["claim_id"] for line in serial]
+    assert lines[2]["error"] == TIMED_OUT
+    assert lines[:2] + lines[3:] == serial[:2] + serial[3:]
+    assert worker_processes() == []
+    refused = run("--timeout", "0.5")
+    assert refused.exit_code == 2 and "--timeout needs --workers" in refused.output
+    assert run("--workers", "2", "--timeout", "0").exit_code == 2

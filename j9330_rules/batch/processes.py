@@ -48,7 +48,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 CRASHED = "the worker checking this claim crashed"
-TIMED_OUT = "the check of this claim did not finish within the time allowed (check_many timeout=)"
+TIMED_OUT = "the check of this claim did not finish within the time allowed (check_many timeout=, check --timeout)"
 #: Seconds a worker may spend on one claim before it is stopped and the claim re-run alone; a
 #: claim that takes longer again, alone, gets the TIMED_OUT error result.
 DEFAULT_TIMEOUT = 300.0
