@@ -35,7 +35,7 @@ from j9330_rules import Editor, Payer, hookimpl
 from j9330_rules.engines.durable import SENTINEL, DurableRuleset, EngineFailure, encode
 from j9330_rules.facts.builder import SESSION, fact_number
 from j9330_rules.model.structure import structure_claim
-from tests.conftest import FIXTURE_ASP, FIXTURE_MUE, ROOT, codes, make_claim
+from tests.conftest import FIXTURE_ASP, FIXTURE_MUE, ROOT, codes, make_claim, run_python
 
 durable_rules_engine = pytest.importorskip("durable_rules_engine")
 
@@ -65,17 +65,6 @@ DIRTY_HEAP = textwrap.dedent(
     del _garbage
     """
 )
-
-
-def run_python(code: str, *, env: dict[str, str] | None = None, timeout: float = 120) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-c", code],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        cwd=ROOT,
-        env=env or {**os.environ, "PYTHONPATH": str(ROOT)},
-    )
 
 
 def killed_by_signal(proc: subprocess.CompletedProcess) -> bool:

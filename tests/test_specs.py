@@ -245,8 +245,8 @@ def _spec_with(when: str, rules: int = 1) -> str:
     return f'ruleset: bounded\nversion: "1.0.0"\ntitle: TEST FIXTURE\napplies_to: [bounded_payer]\nrules:{body}'
 
 
-def _bounded_editor(path, engine=None):
-    """An Editor with a fixture payer whose only spec is ``path``: rules are checked as policies merge."""
+def _bounded_editor(*paths, engine=None):
+    """An Editor with a fixture payer whose only specs are ``paths``: rules are checked as policies merge."""
     from j9330_rules import Editor, Payer, hookimpl
 
     class Bounded:
@@ -256,7 +256,8 @@ def _bounded_editor(path, engine=None):
 
         @hookimpl
         def j9330_register_rulesets(self, register):
-            register(path)
+            for path in paths:
+                register(path)
 
     return Editor(plugins=[Bounded()], entry_points=False, **({"engine": engine} if engine else {}))
 
@@ -293,36 +294,20 @@ def test_specs_at_the_bounds_run_on_both_engines(tmp_path, engine, when, rules):
     """8 deep, 243 alternatives, 250 rules: what the schema accepts, both engines run."""
     claim = make_claim(payer="bounded_payer")
     claim["lines"][0]["units"] = 21  # units that do not match the dose: the conditions hold
-    result = _bounded_editor(write(tmp_path, _spec_with(when, rules)), engine).check(claim)
+    result = _bounded_editor(write(tmp_path, _spec_with(when, rules)), engine=engine).check(claim)
     assert result.error is None and result.findings
 
 
 def test_a_payer_ruleset_durable_rules_cannot_hold_is_refused_naming_the_payer(tmp_path):
-    from j9330_rules import Editor, Payer, hookimpl
-
     first, second = tmp_path / "a", tmp_path / "b"
     first.mkdir(), second.mkdir()
-
-    class TwoSpecs:
-        @hookimpl
-        def j9330_register_payers(self, register):
-            register(Payer(name="bounded_payer", display_name="TEST FIXTURE payer", policy_sourced=True))
-
-        @hookimpl
-        def j9330_register_rulesets(self, register):
-            register(write(first, _spec_with("{units_valid: false}", 150)))
-            register(
-                write(
-                    second,
-                    _spec_with("{units_valid: false}", 150)
-                    .replace("ruleset: bounded", "ruleset: more")
-                    .replace("id: T-", "id: U-"),
-                )
-            )
-
+    more = (
+        _spec_with("{units_valid: false}", 150).replace("ruleset: bounded", "ruleset: more").replace("id: T-", "id: U-")
+    )
+    paths = write(first, _spec_with("{units_valid: false}", 150)), write(second, more)
     with pytest.raises(SpecError, match=r"payer bounded_payer: durable-rules cannot hold its 3\d\d rules"):
-        Editor(plugins=[TwoSpecs()], entry_points=False, engine="durable")
-    assert Editor(plugins=[TwoSpecs()], entry_points=False, engine="compiled").policies["bounded_payer"]
+        _bounded_editor(*paths, engine="durable")
+    assert _bounded_editor(*paths, engine="compiled").policies["bounded_payer"]
 
 
 def test_the_shipped_specs_are_within_the_bounds():

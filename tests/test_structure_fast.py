@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 from j9330_rules.errors import ClaimError
 from j9330_rules.model import Claim
 from j9330_rules.model.structure import _QUICK, _check_consistency, _quick_claim, structure_claim
-from tests.conftest import ROOT, make_claim
+from tests.conftest import ROOT, make_claim, run_python
 
 sys.path.insert(0, str(ROOT / "bench"))
 from claims import generate
@@ -216,8 +216,6 @@ def test_a_refused_claim_still_names_every_problem():
 def test_a_deeply_nested_tuple_in_any_field_is_an_error_not_a_crash():
     """The fast path reads its memos for exact strings and ints only: hashing a 200,000-deep
     tuple recurses in C and kills the interpreter (in a subprocess, so a regression fails here)."""
-    import subprocess
-
     program = (
         "from j9330_rules import Editor\n"
         "from tests.conftest import make_claim\n"
@@ -241,6 +239,6 @@ def test_a_deeply_nested_tuple_in_any_field_is_an_error_not_a_crash():
         "claims.append(claim)\n"
         "print(sum(r.error is not None for r in Editor().check_many(claims)))\n"
     )
-    done = subprocess.run([sys.executable, "-c", program], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    done = run_python(program)
     assert done.returncode == 0, done.stderr[-500:]
     assert done.stdout.split() == ["12"]
