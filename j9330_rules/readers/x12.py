@@ -605,8 +605,9 @@ class _Reading:
         with the problems of both parts, and gets one result."""
         if self.pending is None or _opens_claim(node):
             return False
-        first, scope, levels, own, _claim = self.pending
-        self.pending = (first, scope, levels, own + self._settle(max(end, first), (first, max(end, first))), None)
+        first, scope, levels, own, _ = self.pending
+        last = max(end, first)
+        self.pending = (first, scope, levels, own + self._settle(last, (first, last)), None)
         return True
 
     def _keep(self) -> None:
