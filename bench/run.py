@@ -79,8 +79,8 @@ SIZES = {
 #: Targets that need a batch this large are `-` (not measured) below it.
 PARALLEL_TARGET_CLAIMS = 10_000
 FLAT_FROM = 100_000
-#: Address-space cap on each CLI memory run: a format that holds every result (json) stops there
-#: rather than take the shared machine's memory.
+#: Address-space cap on each CLI memory run: a format that came to hold every result would stop
+#: there rather than take the shared machine's memory.
 CLI_MEMORY_CAP = 6 * 2**30
 
 
@@ -399,20 +399,18 @@ def cli_throughput(pool: list[dict], built: Editor, count: int, workdir: Path) -
 
 
 def cli_memory(pool: list[dict], sizes: tuple[int, ...], workdir: Path, reuse: dict | None) -> dict[str, list[dict]]:
-    """Peak RSS of the CLI per format on each file size, two children at a time (json alone: it holds every result)."""
+    """Peak RSS of the CLI per format on each file size, two children at a time."""
     sources = {}
     for count in sizes:
         path = workdir / f"claims-{count}.ndjson"
         sources[count] = path if path.exists() else write_ndjson(pool, count, path)
     jobs = [(fmt, count) for fmt in FORMATS for count in sizes if not (reuse and (fmt, count) == ("ndjson", sizes[0]))]
-    jobs.sort(key=lambda job: job[0] == "json")  # the json runs last, one at a time
     found: dict[str, list[dict]] = {fmt: [] for fmt in FORMATS}
     if reuse:
         found["ndjson"].append(reuse)
     running: list[CliRun] = []
     while jobs or running:
-        alone = any(run.fmt == "json" for run in running) or (jobs and jobs[0][0] == "json" and running)
-        if jobs and len(running) < 2 and not alone:
+        if jobs and len(running) < 2:
             fmt, count = jobs.pop(0)
             running.append(CliRun(fmt, sources[count], count, workdir, cap=CLI_MEMORY_CAP))
             continue
@@ -669,7 +667,7 @@ def main(argv: list[str] | None = None) -> int:
         cli_sizes = (sizes["cli"], min(sizes["claims"], 1000) if args.quick else sizes["claims"])
         print(
             f"\n== memory of the CLI: peak RSS per --format on {cli_sizes[0]:,} and {cli_sizes[1]:,} claims of NDJSON "
-            f"(a fresh process each, output to a file; two at a time, json alone, address space capped at "
+            f"(a fresh process each, output to a file; two at a time, address space capped at "
             f"{CLI_MEMORY_CAP / 2**30:.0f} GiB) =="
         )
         cli_mem = cli_memory(pool, cli_sizes, workdir, reuse=run if run["exit"] == "0" else None)

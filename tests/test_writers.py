@@ -224,7 +224,7 @@ def test_severity_group_mapping():
     assert adjustment(finding("deny", None)) is None  # no reason code, no adjustment
 
 
-@pytest.mark.parametrize("fmt", ["ndjson", "csv", "x12-summary"])
+@pytest.mark.parametrize("fmt", ["json", "ndjson", "csv", "x12-summary"])
 def test_streaming_formats_write_each_result_before_the_next_is_checked(results, fmt):
     out = io.StringIO()
     seen = []
@@ -242,6 +242,12 @@ def test_write_names_every_format_and_refuses_others(results):
     assert set(WRITERS) == {"json", "ndjson", "csv", "x12-summary"}
     with pytest.raises(ValueError, match="unknown output format 'xml'"):
         write("xml", results, io.StringIO())
+
+
+@pytest.mark.parametrize("count", [1, 2, 3])
+def test_json_streamed_is_the_indented_dump_of_the_whole_list(results, count):
+    chosen = results[:count]
+    assert written(write_json, chosen) == json.dumps([result_to_dict(r) for r in chosen], indent=2) + "\n"
 
 
 def test_empty_input():

@@ -5,7 +5,8 @@ a result is serialised in one place (:func:`j9330_rules.writers.serialise.result
 for the JSON forms). Each writer takes an iterable of results and a text
 stream and returns the number of results written. NDJSON, CSV and the X12
 summary write each result as it arrives (a result reaches the output before
-the next claim is checked); JSON is one list, so it is written at the end.
+the next claim is checked). JSON is one list, written element by element, so
+it streams too and its memory does not grow with the batch.
 
 The X12 summary maps each finding to an 835-style claim adjustment: a group
 code, the finding's CARC, and its RARC as a remark. The group code comes
@@ -62,10 +63,19 @@ Writer = Callable[[Iterable[Result], TextIO], int]
 
 
 def write_json(results: Iterable[Result], out: TextIO) -> int:
-    """One JSON list of result objects (indented), written once every result is in."""
-    data = [result_to_dict(result) for result in results]
-    out.write(json.dumps(data, indent=2) + "\n")
-    return len(data)
+    """One JSON list of result objects, indented, each written as it arrives.
+
+    The text is exactly ``json.dumps(list_of_dicts, indent=2)``: each element is
+    dumped alone and shifted one level in (JSON escapes newlines inside strings,
+    so every newline in the dump is layout).
+    """
+    count = 0
+    for result in results:
+        text = json.dumps(result_to_dict(result), indent=2).replace("\n", "\n  ")
+        out.write(("[\n  " if count == 0 else ",\n  ") + text)
+        count += 1
+    out.write("\n]\n" if count else "[]\n")
+    return count
 
 
 def write_ndjson(results: Iterable[Result], out: TextIO) -> int:
