@@ -3,6 +3,7 @@
 All prices here are TEST FIXTURES (tests/fixtures): made-up numbers in the published layouts.
 """
 
+from datetime import date
 from decimal import Decimal
 
 import pytest
@@ -76,3 +77,28 @@ def test_half_cents_round_up():
     assert line_allowed(5, Decimal("42.137")) == Decimal("210.69")
     assert line_allowed(1, Decimal("0.005")) == Decimal("0.01")
     assert line_allowed(3, Decimal("0.001")) == Decimal("0.00")
+
+
+def test_fee_rate_takes_the_first_loaded_row_of_the_payer_and_code_that_covers_the_day(tmp_path):
+    from j9330_rules.refdata.reference import ReferenceData
+
+    first, second = tmp_path / "first.csv", tmp_path / "second.csv"
+    header = "payer,hcpcs,rate_per_unit,effective_from,effective_to,note\n"
+    first.write_text(header + "aetna,J9330,10.00,2026-01-01,2026-03-31,TEST FIXTURE\n")
+    second.write_text(
+        header
+        + "aetna,J9330,20.00,2026-01-01,,TEST FIXTURE: overlaps the first file's row\n"
+        + "bcbs,J9330,30.00,2026-01-01,,TEST FIXTURE\n"
+    )
+    data = ReferenceData.load({}, fee_schedule=[first, second])
+
+    def rate(payer, day):
+        found = data.fee_rate(payer, day)
+        return found and found.rate_per_unit
+
+    assert rate("aetna", date(2026, 2, 1)) == Decimal("10.00")  # both cover it: the first loaded wins
+    assert rate("aetna", date(2026, 4, 1)) == Decimal("20.00")
+    assert rate("bcbs", date(2026, 2, 1)) == Decimal("30.00")
+    assert rate("cigna", date(2026, 2, 1)) is None
+    assert rate("aetna", date(2025, 12, 31)) is None
+    assert data.fee_rate("aetna", date(2026, 2, 1), hcpcs="J9331") is None

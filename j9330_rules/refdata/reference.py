@@ -61,6 +61,14 @@ class ReferenceData:
     fees: tuple[FeeRate, ...] = ()
     icd10: tuple[Icd10CodeFile, ...] = ()
     ndc_directories: tuple[NdcDirectory, ...] = ()
+    #: (payer, hcpcs) → that pair's fee rows in load order: each claim line looks one up.
+    _fees_by_code: dict[tuple[str, str], tuple[FeeRate, ...]] = field(init=False, eq=False, repr=False)
+
+    def __attrs_post_init__(self) -> None:
+        index: dict[tuple[str, str], list[FeeRate]] = {}
+        for rate in self.fees:
+            index.setdefault((rate.payer, rate.hcpcs), []).append(rate)
+        object.__setattr__(self, "_fees_by_code", {key: tuple(rates) for key, rates in index.items()})
 
     @property
     def not_loaded(self) -> list[str]:
@@ -161,4 +169,5 @@ class ReferenceData:
         return table.rows[hcpcs], table
 
     def fee_rate(self, payer: str, day: dt.date, hcpcs: str = "J9330") -> FeeRate | None:
-        return next((r for r in self.fees if r.payer == payer and r.hcpcs == hcpcs and r.covers(day)), None)
+        """The first loaded row for the payer and code that covers ``day``."""
+        return next((r for r in self._fees_by_code.get((payer, hcpcs), ()) if r.covers(day)), None)
