@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from attrs import define, field
 
+from j9330_rules.batch import wire
 from j9330_rules.config import EditorConfig
 from j9330_rules.errors import HistoryError, WorkerStartupError
 from j9330_rules.history import records_history
@@ -430,11 +431,11 @@ class _Pool:
             self.start_failures = 0
         elif kind == "done" and self.affinity:
             _kind, task_id, results = message
-            worker.inflight[task_id].results = results  # they count once the records are written
+            worker.inflight[task_id].results = wire.decode(results)  # they count once the records are written
         elif kind in ("done", "recorded"):
             task = worker.inflight.pop(message[1])
             worker.load -= len(task.items)
-            results = message[2] if kind == "done" else task.results
+            results = wire.decode(message[2]) if kind == "done" else task.results
             for (index, _blob), result in zip(task.items, results, strict=True):
                 self.done[index] = result
         elif kind == "history":
@@ -605,9 +606,10 @@ def _record_again(editor: Editor, index: int, blob: bytes) -> None:
 
 def _send_results(results: Connection, task_id: int, out: list[Result]) -> None:
     try:
-        results.send(("done", task_id, out))
+        message = wire.encode(out)
     except (pickle.PicklingError, TypeError, AttributeError):
-        results.send(("done", task_id, [_sendable(result) for result in out]))
+        message = wire.encode([_sendable(result) for result in out])
+    results.send(("done", task_id, message))
 
 
 def _next_task(fd: int) -> tuple[int, list[tuple[int, bytes]]] | None:
