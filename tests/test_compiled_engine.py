@@ -516,3 +516,25 @@ def test_benchmark_quick_run_completes():
         "Spark local[1] -> local[2] >= 1.8x",
     ):
         assert name in targets, name
+
+
+@pytest.mark.slow
+def test_bench_stages_times_every_stage_and_the_straight_line_budget():
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "stages.py"), "--rounds", "1"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    timed = {}
+    for line in proc.stdout.splitlines()[1:10]:
+        name, _, value = line.strip().rpartition(" ")
+        timed[name.strip()] = float(value)
+    stages = [value for name, value in timed.items() if name != "whole check"]
+    assert len(stages) == 8 and all(value > 0 for value in stages[:-1])
+    assert timed["whole check"] > max(stages)
+    assert "straight-line checker (bench/straight.py), same claims:" in proc.stdout
+    assert "0.5x the straight-line checker leaves" in proc.stdout
