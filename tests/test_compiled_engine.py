@@ -489,16 +489,21 @@ def test_unknown_engine_name_is_refused():
 # --- the benchmark runs ------------------------------------------------------------------
 
 
-@pytest.mark.slow
-def test_benchmark_quick_run_completes():
-    proc = subprocess.run(
-        [sys.executable, str(ROOT / "bench" / "run.py"), "--quick"],
+def run_bench(script: str, *args: str, timeout: float) -> subprocess.CompletedProcess:
+    """A bench/ script in a fresh interpreter, as its README says to run it."""
+    return subprocess.run(
+        [sys.executable, str(ROOT / "bench" / script), *args],
         capture_output=True,
         text=True,
-        timeout=600,
+        timeout=timeout,
         cwd=ROOT,
         env={**os.environ, "PYTHONPATH": str(ROOT)},
     )
+
+
+@pytest.mark.slow
+def test_benchmark_quick_run_completes():
+    proc = run_bench("run.py", "--quick", timeout=600)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "durable / baseline" in proc.stdout
     assert "compiled / baseline" in proc.stdout
@@ -520,14 +525,7 @@ def test_benchmark_quick_run_completes():
 
 @pytest.mark.slow
 def test_bench_stages_times_every_stage_and_the_straight_line_budget():
-    proc = subprocess.run(
-        [sys.executable, str(ROOT / "bench" / "stages.py"), "--rounds", "1"],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        cwd=ROOT,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
-    )
+    proc = run_bench("stages.py", "--rounds", "1", timeout=300)
     assert proc.returncode == 0, proc.stderr[-2000:]
     timed = {}
     for line in proc.stdout.splitlines()[1:10]:
