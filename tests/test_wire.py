@@ -130,6 +130,10 @@ EVIDENCE = Audit("0", None, (), (Evidence("R", 1, {"units": 3}),))
         Result("C", "aetna", audit=attrs.evolve(EVIDENCE, evidence=(Evidence("R", 1, {"n": Note("x")}),))),
         Result("C", "aetna", audit=attrs.evolve(EVIDENCE, evidence=(Evidence("R", 1, {"big": 2**70}),))),
         Result(Label("C"), "aetna"),
+        Result("C", "aetna", audit=attrs.evolve(EVIDENCE, rulesets=(("medicare", 2026.1, "0" * 64),))),
+        Result("C", "aetna", audit=attrs.evolve(EVIDENCE, rulesets=(("medicare", "2026.1"),))),
+        Result("C", "aetna", audit=attrs.evolve(EVIDENCE, overlays=(Label("plugin"),))),
+        Result("C", "aetna", lines=(1, True)),
     ],
     ids=[
         "payment-subclass",
@@ -141,6 +145,10 @@ EVIDENCE = Audit("0", None, (), (Evidence("R", 1, {"units": 3}),))
         "object",
         "bigint",
         "str-sub",
+        "float-version",
+        "short-ruleset",
+        "overlay-str-sub",
+        "bool-line",
     ],
 )
 def test_a_result_messagepack_would_change_goes_as_pickle_and_comes_back_exactly(odd):

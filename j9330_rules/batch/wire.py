@@ -30,6 +30,23 @@ _MSGPACK, _PICKLE = b"m", b"p"
 #: The values fact fields hold (facts/fields.py): what a MessagePack map gives back as it was.
 _PLAIN = frozenset({str, int, float, bool, type(None)})
 _NONE = type(None)
+
+
+class _Items:
+    """A tuple field of plain values: the exact types of its items, and for a tuple of tuples
+    (``Audit.rulesets``: name, version, sha256) their width and their items' types."""
+
+    def __init__(self, types: set[type], inner: set[type] | None = None, width: int = 0) -> None:
+        self.types, self.inner, self.width = types, inner, width
+
+    def holds(self, value: Any) -> bool:
+        if type(value) is not tuple or not all(type(item) in self.types for item in value):
+            return False
+        return self.inner is None or all(
+            len(item) == self.width and all(type(part) in self.inner for part in item) for item in value
+        )
+
+
 #: Each model class's fields, with the exact types a value may have: None for a field that
 #: holds model objects (checked in turn), dict for evidence's facts. A result holding any
 #: other class goes as pickle.
@@ -42,7 +59,7 @@ _FIELDS: dict[type, tuple[tuple[str, Any], ...]] = {
         ("payment", None),
         ("suppressed", None),
         ("audit", None),
-        ("lines", {tuple}),
+        ("lines", _Items({int})),
     ),
     Finding: tuple(
         (name, {int, _NONE} if name == "line" else {str} if name in ("code", "severity", "message") else {str, _NONE})
@@ -52,9 +69,9 @@ _FIELDS: dict[type, tuple[tuple[str, Any], ...]] = {
     Audit: (
         ("package_version", {str}),
         ("as_of", {dt.date, _NONE}),
-        ("rulesets", {tuple}),
+        ("rulesets", _Items({tuple}, inner={str}, width=3)),
         ("evidence", None),
-        ("overlays", {tuple}),
+        ("overlays", _Items({str})),
     ),
     Evidence: (("rule_id", {str}), ("line", {int, _NONE}), ("facts", dict)),
     Payment: (("allowed", {Decimal}), ("basis", {str}), ("source", {str}), ("lines", None)),
@@ -105,6 +122,9 @@ def _plain(result: Result) -> bool:
                     pending.extend(value)
                 elif value is not None:
                     pending.append(value)
+            elif type(allowed) is _Items:
+                if not allowed.holds(value):
+                    return False
             elif allowed is dict:
                 if type(value) is not dict or not all(
                     type(key) is str and type(entry) in _PLAIN for key, entry in value.items()
