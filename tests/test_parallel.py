@@ -16,7 +16,14 @@ from typing import Any
 import pytest
 
 from j9330_rules import Editor, hookimpl
-from j9330_rules.batch.processes import CRASHED, WorkerStartupError, check_parallel, default_window
+from j9330_rules.batch import wire
+from j9330_rules.batch.processes import (
+    CRASHED,
+    UNREADABLE_RESULT,
+    WorkerStartupError,
+    check_parallel,
+    default_window,
+)
 from j9330_rules.writers.serialise import result_to_dict
 from tests.conftest import FIXTURE_ASP, FIXTURE_MUE, make_claim
 from tests.test_bad_input import BAD
@@ -112,6 +119,30 @@ def test_unpicklable_claim_is_an_error_result_not_a_failure(editor):
     assert [r.claim_id for r in results] == ["A", "ODD", "B"]
     assert results[0].error is None and results[2].error is None
     assert "cannot be sent to a worker" in results[1].error
+
+
+@pytest.mark.parametrize("how", ["raises", "short"])
+def test_results_the_parent_cannot_read_cost_their_own_claims_only(editor, serial_of, monkeypatch, caplog, how):
+    """A chunk whose results do not decode (a bug) gives each of its claims an error result."""
+    decode = wire.decode
+    seen = []
+
+    def flaky(message):
+        seen.append(message)
+        if len(seen) != 2:
+            return decode(message)
+        if how == "raises":
+            raise ValueError("CLAIM-SECRET")  # its text is never logged
+        return decode(message)[:-1]
+
+    monkeypatch.setattr(wire, "decode", flaky)
+    results = dicts(check_parallel(editor, mixed(40), workers=2, chunk_size=8))
+    expected = serial_of(40)
+    failed = [index for index, result in enumerate(results) if result != expected[index]]
+    assert len(results) == 40 and 0 < len(failed) <= 8  # the claims of one chunk
+    assert all(results[index]["error"] == UNREADABLE_RESULT for index in failed)
+    assert [results[index]["claim_id"] for index in failed] == [expected[index]["claim_id"] for index in failed]
+    assert "could not be read" in caplog.text and "CLAIM-SECRET" not in caplog.text
 
 
 def test_an_exception_from_the_input_comes_after_the_earlier_results(editor):

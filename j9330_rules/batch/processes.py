@@ -40,6 +40,7 @@ __all__ = [
     "CRASHED",
     "DEFAULT_TIMEOUT",
     "TIMED_OUT",
+    "UNREADABLE_RESULT",
     "WINDOW_PER_WORKER",
     "WorkerStartupError",
     "check_parallel",
@@ -49,6 +50,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 CRASHED = "the worker checking this claim crashed"
+UNREADABLE_RESULT = "internal error (the result sent by the worker could not be read)"
 TIMED_OUT = "the check of this claim did not finish within the time allowed (check_many timeout=, check --timeout)"
 #: Seconds a worker may spend on one claim before it is stopped and the claim re-run alone; a
 #: claim that takes longer again, alone, gets the TIMED_OUT error result.
@@ -431,11 +433,12 @@ class _Pool:
             self.start_failures = 0
         elif kind == "done" and self.affinity:
             _kind, task_id, results = message
-            worker.inflight[task_id].results = wire.decode(results)  # they count once the records are written
+            task = worker.inflight[task_id]
+            task.results = self._decoded(task, results)  # they count once the records are written
         elif kind in ("done", "recorded"):
             task = worker.inflight.pop(message[1])
             worker.load -= len(task.items)
-            results = wire.decode(message[2]) if kind == "done" else task.results
+            results = self._decoded(task, message[2]) if kind == "done" else task.results
             for (index, _blob), result in zip(task.items, results, strict=True):
                 self.done[index] = result
         elif kind == "history":
@@ -454,6 +457,19 @@ class _Pool:
             )
         else:  # pragma: no cover - a bug
             raise RuntimeError(f"parallel check: unknown message {kind!r} from a worker")
+
+    def _decoded(self, task: _Task, message: bytes) -> list[Result]:
+        """The task's results; should they not decode (a bug), each of its claims gets an error
+        result, so the run goes on and no claim is lost."""
+        try:
+            results = wire.decode(message)
+            if len(results) == len(task.items):
+                return results
+            problem = f"{len(results)} results for {len(task.items)} claims"
+        except Exception as exc:
+            problem = type(exc).__name__
+        log.error("the results of %d claims from a worker could not be read (%s)", len(task.items), problem)
+        return [_error(self.claims.get(index), UNREADABLE_RESULT) for index, _blob in task.items]
 
     def _died(self, worker: _Worker) -> None:
         """Restart a dead worker's slot and re-send its unfinished tasks there, in order.
