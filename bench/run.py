@@ -244,26 +244,58 @@ def latencies(editors: dict[str, Editor], claims: list[dict]) -> dict[str, list[
     return found
 
 
+def machine_busy_seconds() -> float | None:
+    """CPU seconds every core of the machine has spent busy so far (/proc/stat: user, nice,
+    system, irq, softirq; not idle, iowait or time the hypervisor stole), or None off Linux."""
+    try:
+        fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]
+    except OSError:
+        return None
+    user, nice, system, _idle, _iowait, irq, softirq = (int(value) for value in fields[:7])
+    return (user + nice + system + irq + softirq) / os.sysconf("SC_CLK_TCK")
+
+
 def parallel(
     editors: dict[str, Editor], pool: list[dict], total: int, workers: int, rounds: int, engines=ENGINES
-) -> dict[str, dict[int, float]]:
+) -> tuple[dict[str, dict[int, float]], dict[str, dict[int, float | None]]]:
     """claims/s through check_many with 1 and with ``workers`` worker processes, per engine: the
-    best of ``rounds`` rounds, one process and the workers alternating (load falls on both).
+    best of ``rounds`` rounds, one process and the workers alternating (load falls on both);
+    and the machine's busy CPU seconds per claim in each (the least of the rounds), which
+    bounds the speed-up: ``workers`` cores can give at most ``workers`` x one process's CPU a
+    claim / the workers' CPU a claim.
 
     Each call starts its workers (about 0.2 s each), as a caller's would: that is counted. A
     warm-up call first starts the forkserver (once per process, about a second)."""
     found: dict[str, dict[int, float]] = {}
+    cpu: dict[str, dict[int, float | None]] = {}
     for name in engines:
         found[name] = {1: 0.0, workers: 0.0}
+        cpu[name] = {1: None, workers: None}
         for _ in editors[name].check_many(pool[:200], workers=workers):
             pass
         for _round in range(rounds):
             for count in (1, workers):
+                busy = machine_busy_seconds()
                 started = time.perf_counter()
                 for _ in editors[name].check_many(stream(pool, total), workers=count):
                     pass
                 found[name][count] = max(found[name][count], total / (time.perf_counter() - started))
-    return found
+                after = machine_busy_seconds()
+                if busy is not None and after is not None:
+                    used = (after - busy) / total
+                    cpu[name][count] = used if cpu[name][count] is None else min(cpu[name][count], used)
+    return found, cpu
+
+
+def cpu_bound(cpu: dict[int, float | None], workers: int) -> str:
+    """The CPU a claim with one process and with the workers, and the speed-up it allows."""
+    one, many = cpu[1], cpu[workers]
+    if not one or not many:
+        return ""
+    return (
+        f"   CPU a claim {one * 1e6:.0f} -> {many * 1e6:.0f} µs (all cores): "
+        f"at most {workers * one / many:.2f}x from {workers} cores"
+    )
 
 
 def percentile(values: list[float], share: float) -> float:
@@ -618,7 +650,7 @@ def main(argv: list[str] | None = None) -> int:
     workers = min(2, os.cpu_count() or 1) if args.workers is None else args.workers
     scaled = None
     if workers > 1:
-        scaled = parallel(editors, pool, sizes["parallel"], workers, sizes["parallel_rounds"])
+        scaled, scaled_cpu = parallel(editors, pool, sizes["parallel"], workers, sizes["parallel_rounds"])
         print(
             f"\n== check_many(workers={workers}) against workers=1, claims/s ({sizes['parallel']:,} claims, best of "
             f"{sizes['parallel_rounds']} alternating rounds; the parent shares the {os.cpu_count()} cores "
@@ -626,12 +658,13 @@ def main(argv: list[str] | None = None) -> int:
         )
         for name in ENGINES:
             one, many = scaled[name][1], scaled[name][workers]
-            print(f"{name:24}{one:>10,.0f} -> {many:>8,.0f}   {many / one:.2f}x")
+            print(f"{name:24}{one:>10,.0f} -> {many:>8,.0f}   {many / one:.2f}x{cpu_bound(scaled_cpu[name], workers)}")
         if sizes["parallel_large"]:
-            large = parallel(editors, pool, sizes["parallel_large"], workers, 1, engines=("compiled",))["compiled"]
+            rates, used = parallel(editors, pool, sizes["parallel_large"], workers, 1, engines=("compiled",))
+            large = rates["compiled"]
             print(
                 f"{'compiled, ' + format(sizes['parallel_large'], ',') + ' claims':24}{large[1]:>10,.0f} -> "
-                f"{large[workers]:>8,.0f}   {large[workers] / large[1]:.2f}x   (start-up spread over more claims)"
+                f"{large[workers]:>8,.0f}   {large[workers] / large[1]:.2f}x{cpu_bound(used['compiled'], workers)}"
             )
 
     print(
