@@ -134,6 +134,11 @@ EVIDENCE = Audit("0", None, (), (Evidence("R", 1, {"units": 3}),))
         Result("C", "aetna", audit=attrs.evolve(EVIDENCE, rulesets=(("medicare", "2026.1"),))),
         Result("C", "aetna", audit=attrs.evolve(EVIDENCE, overlays=(Label("plugin"),))),
         Result("C", "aetna", lines=(1, True)),
+        Result("C", "aetna", payment=(Payment(Decimal("1"), "b", "s"),)),  # a tuple where one belongs
+        Result("C", "aetna", findings=(Suppression(Finding("X", "deny", 1, "m"), "e", "r"),)),
+        Result("C", "aetna", audit=attrs.evolve(EVIDENCE, evidence=(Finding("X", "deny", 1, "m"),))),
+        Result("C", "aetna", suppressed=(Suppression(None, "e", "r"),)),
+        Result("C", "aetna", payment=Payment(Decimal("1"), "b", "s", (Payment(Decimal("1"), "b", "s"),))),
     ],
     ids=[
         "payment-subclass",
@@ -149,6 +154,11 @@ EVIDENCE = Audit("0", None, (), (Evidence("R", 1, {"units": 3}),))
         "short-ruleset",
         "overlay-str-sub",
         "bool-line",
+        "payment-tuple",
+        "suppression-as-finding",
+        "finding-as-evidence",
+        "suppression-without-finding",
+        "payment-in-payment-lines",
     ],
 )
 def test_a_result_messagepack_would_change_goes_as_pickle_and_comes_back_exactly(odd):

@@ -47,34 +47,49 @@ class _Items:
         )
 
 
-#: Each model class's fields, with the exact types a value may have: None for a field that
-#: holds model objects (checked in turn), dict for evidence's facts. A result holding any
-#: other class goes as pickle.
+class _Model:
+    """A field holding model objects of one class, checked in turn: one (or None where the
+    field allows it), or a tuple of them."""
+
+    def __init__(self, cls: type, *, many: bool = False, optional: bool = False) -> None:
+        self.cls, self.many, self.optional = cls, many, optional
+
+    def objects(self, value: Any) -> tuple | None:
+        """The objects to check next; None when the value is not what the field declares."""
+        if self.many:
+            return value if type(value) is tuple and all(type(item) is self.cls for item in value) else None
+        if value is None:
+            return () if self.optional else None
+        return (value,) if type(value) is self.cls else None
+
+
+#: Each model class's fields, with the exact types a value may have: a _Model for a field that
+#: holds model objects, dict for evidence's facts. A result holding anything else goes as pickle.
 _FIELDS: dict[type, tuple[tuple[str, Any], ...]] = {
     Result: (
         ("claim_id", {str, _NONE}),
         ("payer", {str, _NONE}),
-        ("findings", None),
+        ("findings", _Model(Finding, many=True)),
         ("error", {str, _NONE}),
-        ("payment", None),
-        ("suppressed", None),
-        ("audit", None),
+        ("payment", _Model(Payment, optional=True)),
+        ("suppressed", _Model(Suppression, many=True)),
+        ("audit", _Model(Audit, optional=True)),
         ("lines", _Items({int})),
     ),
     Finding: tuple(
         (name, {int, _NONE} if name == "line" else {str} if name in ("code", "severity", "message") else {str, _NONE})
         for name in attrs.fields_dict(Finding)
     ),
-    Suppression: (("finding", None), ("entry", {str}), ("reason", {str})),
+    Suppression: (("finding", _Model(Finding)), ("entry", {str}), ("reason", {str})),
     Audit: (
         ("package_version", {str}),
         ("as_of", {dt.date, _NONE}),
         ("rulesets", _Items({tuple}, inner={str}, width=3)),
-        ("evidence", None),
+        ("evidence", _Model(Evidence, many=True)),
         ("overlays", _Items({str})),
     ),
     Evidence: (("rule_id", {str}), ("line", {int, _NONE}), ("facts", dict)),
-    Payment: (("allowed", {Decimal}), ("basis", {str}), ("source", {str}), ("lines", None)),
+    Payment: (("allowed", {Decimal}), ("basis", {str}), ("source", {str}), ("lines", _Model(PaymentLine, many=True))),
     PaymentLine: (("line", {int}), ("units", {int}), ("rate", {Decimal}), ("allowed", {Decimal})),
 }
 
@@ -109,19 +124,18 @@ def _plain(result: Result) -> bool:
     Plugins make payments, and a value of another type (a float rate, a str subclass) would
     come back converted or not at all: every field is held to its annotation's exact types.
     """
+    if type(result) is not Result:
+        return False
     pending: list[Any] = [result]
     while pending:
         item = pending.pop()
-        fields = _FIELDS.get(type(item))
-        if fields is None:
-            return False
-        for name, allowed in fields:
+        for name, allowed in _FIELDS[type(item)]:  # each item's class is the one its field declares
             value = getattr(item, name)
-            if allowed is None:  # a tuple of model objects, or one, or None
-                if type(value) is tuple:
-                    pending.extend(value)
-                elif value is not None:
-                    pending.append(value)
+            if type(allowed) is _Model:
+                objects = allowed.objects(value)
+                if objects is None:
+                    return False
+                pending.extend(objects)
             elif type(allowed) is _Items:
                 if not allowed.holds(value):
                     return False
