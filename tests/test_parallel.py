@@ -8,6 +8,7 @@ import json
 import multiprocessing
 import os
 import signal
+import sys
 import types
 from collections.abc import Iterator
 from pathlib import Path
@@ -626,3 +627,16 @@ def test_cli_timeout_stops_a_hanging_check_and_the_run_goes_on(monkeypatch, tmp_
     refused = run("--timeout", "0.5")
     assert refused.exit_code == 2 and "--timeout needs --workers" in refused.output
     assert run("--workers", "2", "--timeout", "0").exit_code == 2
+
+
+def test_a_worker_whose_parent_is_gone_before_it_is_ready_ends_quietly(editor, capfd, monkeypatch):
+    """The parent may finish (a short batch, closed early) before a worker says it is ready."""
+    from j9330_rules.batch.processes import _worker_main, portable_config
+
+    monkeypatch.setattr(signal, "signal", lambda *args: None)  # this process keeps its Ctrl-C
+    tasks_in, _tasks_out = multiprocessing.Pipe(duplex=False)
+    results_in, results_out = multiprocessing.Pipe(duplex=False)
+    results_in.close()  # the parent's end: gone
+    setting = (os.getcwd(), dict(os.environ), list(sys.path))
+    _worker_main(portable_config(type(editor), editor.config), setting, None, tasks_in, results_out)
+    assert "Traceback" not in capfd.readouterr().err

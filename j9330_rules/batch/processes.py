@@ -5,6 +5,7 @@ The details (how it works, and why) are in docs/internals.md, "Worker processes"
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import importlib
 import importlib.machinery
@@ -575,9 +576,13 @@ def _worker_main(
             config.evolve(plugins=tuple(p.load() if isinstance(p, _ModuleRef) else p for p in config.plugins))
         )
     except BaseException as exc:
-        results.send(("failed", f"{type(exc).__name__}: {exc}"))
+        with contextlib.suppress(BrokenPipeError, EOFError):
+            results.send(("failed", f"{type(exc).__name__}: {exc}"))
         return
-    results.send(("ready", os.getpid()))
+    try:
+        results.send(("ready", os.getpid()))
+    except (BrokenPipeError, EOFError):
+        return  # the parent finished (or stopped) before this worker was ready: nothing to say
     history = editor.history
     failed = False  # the history store failed: the parent stops the run; tasks still queued are dropped
     try:
