@@ -287,14 +287,17 @@ def parallel(
     return found, cpu
 
 
-def cpu_bound(cpu: dict[int, float | None], workers: int) -> str:
-    """The CPU a claim with one process and with the workers, and the speed-up it allows."""
-    one, many = cpu[1], cpu[workers]
-    if not one or not many:
-        return ""
+def parallel_row(label: str, rates: dict[int, float], cpu: dict[int, float | None], workers: int) -> str:
+    """One workers row: claims/s with one process and with the workers, the speed-up, and the
+    CPU a claim in each with the speed-up that allows."""
+    one, many = rates[1], rates[workers]
+    row = f"{label:24}{one:>10,.0f} -> {many:>8,.0f}   {many / one:.2f}x"
+    used_one, used_many = cpu[1], cpu[workers]
+    if not used_one or not used_many:
+        return row
     return (
-        f"   CPU a claim {one * 1e6:.0f} -> {many * 1e6:.0f} µs (all cores): "
-        f"at most {workers * one / many:.2f}x from {workers} cores"
+        f"{row}   CPU a claim {used_one * 1e6:.0f} -> {used_many * 1e6:.0f} µs (all cores): "
+        f"at most {workers * used_one / used_many:.2f}x from {workers} cores"
     )
 
 
@@ -657,15 +660,11 @@ def main(argv: list[str] | None = None) -> int:
             "with the workers) =="
         )
         for name in ENGINES:
-            one, many = scaled[name][1], scaled[name][workers]
-            print(f"{name:24}{one:>10,.0f} -> {many:>8,.0f}   {many / one:.2f}x{cpu_bound(scaled_cpu[name], workers)}")
+            print(parallel_row(name, scaled[name], scaled_cpu[name], workers))
         if sizes["parallel_large"]:
             rates, used = parallel(editors, pool, sizes["parallel_large"], workers, 1, engines=("compiled",))
-            large = rates["compiled"]
-            print(
-                f"{'compiled, ' + format(sizes['parallel_large'], ',') + ' claims':24}{large[1]:>10,.0f} -> "
-                f"{large[workers]:>8,.0f}   {large[workers] / large[1]:.2f}x{cpu_bound(used['compiled'], workers)}"
-            )
+            label = f"compiled, {sizes['parallel_large']:,} claims"
+            print(parallel_row(label, rates["compiled"], used["compiled"], workers))
 
     print(
         f"\n== latency of one Editor.check call, microseconds ({len(valid[: sizes['latency']])} valid claims each) =="
